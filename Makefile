@@ -1,0 +1,43 @@
+# Two commands for a fresh machine (Python 3.11 and make are all they assume):
+#   make demo   install, then materialize the whole graph on the embedded demo exchange and print a summary
+#   make test   install, then run the test suite
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export DAGSTER_HOME ?= $(CURDIR)/.dagster_home
+export KALSHI_WAREHOUSE ?= $(CURDIR)/data/warehouse.duckdb
+
+.PHONY: demo test install ui lint bench clean dagster-home
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+# DAGSTER_HOME holds the instance (runs, event logs, schedules); its dagster.yaml is this repository's.
+dagster-home:
+	@mkdir -p "$(DAGSTER_HOME)"
+	@ln -sf "$(CURDIR)/dagster.yaml" "$(DAGSTER_HOME)/dagster.yaml"
+
+demo: install dagster-home
+	$(BIN)/kalshi-assets demo
+
+test: install
+	$(BIN)/python -m pytest -q
+
+ui: install dagster-home
+	$(BIN)/dagster dev -w workspace.yaml
+
+lint: install
+	$(BIN)/ruff check kalshi_assets tests benchmarks
+
+bench: install
+	for script in benchmarks/bench_*.py; do $(BIN)/python $$script || exit 1; done
+
+clean:
+	rm -rf $(VENV) .dagster_home data .pytest_cache

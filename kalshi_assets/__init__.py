@@ -1,0 +1,1 @@
+"""kalshi_assets: a Dagster asset pipeline for research and paper trading on Kalshi event markets."""

@@ -1,0 +1,152 @@
+"""Event features taken as of a purged time before each release (METHODS.md section 3, DESIGN "Purge").
+
+For an event released at R, a horizon of h days and its event type's purge window of p days, features
+are observed at asof = min(R - h, R - p): never closer to the release than the purge window. Each
+feature row takes the latest distribution snapshot at or before asof (an as-of join, never after) and
+the change of each implied value since the latest snapshot at or before asof - change_window.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+
+import numpy as np
+import pandas as pd
+
+from kalshi_assets.settings import purge_window_days
+
+DEFAULT_HORIZONS_DAYS: tuple[int, ...] = (1, 3, 7)
+DEFAULT_CHANGE_WINDOW_DAYS = 3.0
+
+
+def feature_asof(release: datetime | pd.Timestamp, horizon_days: float, purge_days: float) -> pd.Timestamp:
+    """The observation time of an event's features: min(release - horizon, release - purge window)."""
+    if horizon_days < 0 or purge_days < 0:
+        raise ValueError("horizon and purge window must not be negative")
+    release_ts = pd.Timestamp(release)
+    if pd.isna(release_ts):
+        raise ValueError("release time is missing")
+    return min(release_ts - pd.Timedelta(days=horizon_days), release_ts - pd.Timedelta(days=purge_days))
+
+
+def feature_grid(
+    events: pd.DataFrame,
+    horizons_days: Sequence[int] = DEFAULT_HORIZONS_DAYS,
+    purge_windows: Mapping[str, int] | None = None,
+) -> pd.DataFrame:
+    """One row per (event, horizon) with its purge window and as-of time.
+
+    `events` needs event_ticker, event_type and release_time; events without a release time are skipped
+    (nothing can be purged against an unknown release).
+    """
+    missing = {"event_ticker", "event_type", "release_time"} - set(events.columns)
+    if missing:
+        raise ValueError(f"events lack columns {sorted(missing)}")
+    if not horizons_days or any(h < 0 for h in horizons_days):
+        raise ValueError("horizons must be a non-empty list of non-negative days")
+    known = events.dropna(subset=["release_time"])
+    rows = []
+    for event in known.itertuples(index=False):
+        purge_days = purge_window_days(str(event.event_type), dict(purge_windows or {}))
+        release = pd.Timestamp(event.release_time)
+        for horizon in horizons_days:
+            rows.append(
+                {
+                    "event_ticker": event.event_ticker,
+                    "event_type": event.event_type,
+                    "release_time": release,
+                    "horizon_days": int(horizon),
+                    "purge_days": int(purge_days),
+                    "asof": feature_asof(release, horizon, purge_days),
+                }
+            )
+    columns = ["event_ticker", "event_type", "release_time", "horizon_days", "purge_days", "asof"]
+    grid = pd.DataFrame(rows, columns=columns)
+    grid["release_time"] = pd.to_datetime(grid["release_time"])
+    grid["asof"] = pd.to_datetime(grid["asof"])
+    grid["horizon_days"] = grid["horizon_days"].astype("int64")
+    grid["purge_days"] = grid["purge_days"].astype("int64")
+    return grid
+
+
+def _asof_join(left: pd.DataFrame, on: str, snapshots: pd.DataFrame, time_col: str, columns: Sequence[str]) -> pd.DataFrame:
+    """Latest snapshot row per event at or before left[on]; `left` keeps its order and length."""
+    keyed = left[["event_ticker", on]].copy()
+    keyed["_row"] = np.arange(len(keyed))
+    keyed = keyed.sort_values(on, kind="mergesort")
+    right = snapshots[["event_ticker", time_col, *columns]].sort_values(time_col, kind="mergesort")
+    joined = pd.merge_asof(
+        keyed,
+        right,
+        left_on=on,
+        right_on=time_col,
+        by="event_ticker",
+        direction="backward",
+        allow_exact_matches=True,
+    )
+    return joined.sort_values("_row").drop(columns=["_row"]).reset_index(drop=True)
+
+
+def asof_features(
+    grid: pd.DataFrame,
+    snapshots: pd.DataFrame,
+    value_columns: Sequence[str],
+    change_columns: Sequence[str],
+    *,
+    time_col: str = "snapshot_ts",
+    change_window_days: float = DEFAULT_CHANGE_WINDOW_DAYS,
+) -> pd.DataFrame:
+    """Features per grid row: snapshot values at asof and their changes over the prior window.
+
+    Adds `snapshot_ts` (the snapshot used, NaT when none exists at or before asof), `prior_snapshot_ts`,
+    `snapshot_age_hours`, each value column, and `chg_<col>` = value at asof - value at asof - window for
+    every change column. Rows without a snapshot stay, with empty values: the caller decides.
+    """
+    missing = ({"event_ticker", time_col} | set(value_columns) | set(change_columns)) - set(snapshots.columns)
+    if missing:
+        raise ValueError(f"snapshots lack columns {sorted(missing)}")
+    if not set(change_columns) <= set(value_columns):
+        raise ValueError("change columns must be value columns")
+    if change_window_days <= 0:
+        raise ValueError("change window must be positive")
+    snaps = snapshots.copy()
+    snaps[time_col] = pd.to_datetime(snaps[time_col])
+    snaps = snaps.dropna(subset=[time_col])
+    base = grid.reset_index(drop=True).copy()
+    base["asof"] = pd.to_datetime(base["asof"])
+    base["_prior_asof"] = base["asof"] - pd.Timedelta(days=change_window_days)
+
+    now = _asof_join(base, "asof", snaps, time_col, list(value_columns))
+    prior = _asof_join(base, "_prior_asof", snaps, time_col, list(change_columns))
+
+    out = base.drop(columns=["_prior_asof"])
+    out["snapshot_ts"] = now[time_col].to_numpy()
+    out["prior_snapshot_ts"] = prior[time_col].to_numpy()
+    out["snapshot_age_hours"] = (out["asof"] - out["snapshot_ts"]).dt.total_seconds() / 3600.0
+    for col in value_columns:
+        out[col] = now[col].to_numpy()
+    for col in change_columns:
+        current = pd.to_numeric(now[col], errors="coerce").to_numpy(dtype=float)
+        previous = pd.to_numeric(prior[col], errors="coerce").to_numpy(dtype=float)
+        out[f"chg_{col}"] = current - previous
+    return out
+
+
+def feature_leaks(features: pd.DataFrame) -> pd.DataFrame:
+    """Rows observed after their as-of time or closer to the release than their purge window.
+
+    Empty when the features are clean; the asset check on `event_features` blocks on any row here.
+    """
+    asof = pd.to_datetime(features["asof"])
+    release = pd.to_datetime(features["release_time"])
+    purge = pd.to_timedelta(features["purge_days"], unit="D")
+    snapshot = pd.to_datetime(features["snapshot_ts"])
+    prior = pd.to_datetime(features["prior_snapshot_ts"])
+    bad = (
+        (snapshot > asof).fillna(False)
+        | (prior > asof).fillna(False)
+        | (asof > release - purge)
+        | (asof > release - pd.to_timedelta(features["horizon_days"], unit="D"))
+    )
+    return features.loc[bad]

@@ -1,0 +1,264 @@
+"""Promotion gates (METHODS.md section 4): Sharpe, PSR, deflated Sharpe, MinTRL, drawdown, regime stress.
+
+Every gate yields a value, its limit, a verdict and a reason. A value that cannot be computed (too few
+returns, zero variance with a non-zero mean, a regime without trades) fails its gate: gates fail closed.
+A Sharpe or drawdown of exactly 0 is a value, never a missing one.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+from kalshi_assets.settings import EVENT_TYPES, GateLimits
+
+EULER_GAMMA = 0.5772156649015329
+
+
+def _array(returns: Iterable[float]) -> np.ndarray:
+    values = np.asarray(list(returns), dtype=float)
+    if not np.isfinite(values).all():
+        raise ValueError("returns must be finite numbers")
+    return values
+
+
+def sharpe_ratio(returns: Iterable[float]) -> float:
+    """Per-period Sharpe: mean / sample sd. NaN with fewer than 2 returns or zero sd with a non-zero mean."""
+    r = _array(returns)
+    if len(r) < 2:
+        return float("nan")
+    mean, sd = float(r.mean()), float(r.std(ddof=1))
+    if sd == 0.0:
+        return 0.0 if mean == 0.0 else float("nan")
+    return mean / sd
+
+
+def skew_and_kurtosis(returns: Iterable[float]) -> tuple[float, float]:
+    """Sample skewness g3 and raw (non-excess) kurtosis g4 with population moments; (0, 3) when sd is 0."""
+    r = _array(returns)
+    if len(r) < 2:
+        return float("nan"), float("nan")
+    centred = r - r.mean()
+    m2 = float(np.mean(centred**2))
+    if m2 == 0.0:
+        return 0.0, 3.0
+    return float(np.mean(centred**3) / m2**1.5), float(np.mean(centred**4) / m2**2)
+
+
+def _sr_variance_term(sr: float, skew: float, kurt: float) -> float:
+    return 1.0 - skew * sr + (kurt - 1.0) / 4.0 * sr**2
+
+
+def probabilistic_sharpe_ratio(
+    sr: float, n_obs: int, skew: float = 0.0, kurt: float = 3.0, sr_benchmark: float = 0.0
+) -> float:
+    """PSR(SR*) = Phi[(SR - SR*) sqrt(T - 1) / sqrt(1 - g3 SR + (g4 - 1)/4 SR^2)]; NaN when undefined."""
+    if n_obs < 2 or not all(math.isfinite(x) for x in (sr, skew, kurt, sr_benchmark)):
+        return float("nan")
+    term = _sr_variance_term(sr, skew, kurt)
+    if term <= 0:
+        return float("nan")
+    return float(norm.cdf((sr - sr_benchmark) * math.sqrt(n_obs - 1) / math.sqrt(term)))
+
+
+def expected_max_sharpe(n_trials: int, sharpe_variance: float) -> float:
+    """SR0 = sqrt(V[SR_n]) [(1 - gamma) Phi^-1(1 - 1/N) + gamma Phi^-1(1 - 1/(N e))]; 0 for one trial."""
+    if n_trials < 1:
+        raise ValueError("at least one trial")
+    if n_trials == 1 or sharpe_variance <= 0:
+        return 0.0
+    return math.sqrt(sharpe_variance) * (
+        (1 - EULER_GAMMA) * norm.ppf(1 - 1 / n_trials) + EULER_GAMMA * norm.ppf(1 - 1 / (n_trials * math.e))
+    )
+
+
+def deflated_sharpe_ratio(
+    sr: float, n_obs: int, skew: float, kurt: float, trial_sharpes: Sequence[float], n_trials: int | None = None
+) -> tuple[float, float]:
+    """(DSR, SR0): the PSR against the expected maximum Sharpe of N trials (Bailey and Lopez de Prado 2014).
+
+    V[SR_n] is the sample variance of the trials' finite Sharpe ratios; N defaults to the number of trials
+    (every candidate tried counts, even one whose Sharpe could not be computed).
+    """
+    finite = [s for s in trial_sharpes if s is not None and math.isfinite(s)]
+    n = n_trials if n_trials is not None else len(trial_sharpes)
+    variance = float(np.var(finite, ddof=1)) if len(finite) >= 2 else 0.0
+    sr0 = expected_max_sharpe(max(n, 1), variance)
+    return probabilistic_sharpe_ratio(sr, n_obs, skew, kurt, sr0), sr0
+
+
+def min_track_record_length(
+    sr: float, skew: float, kurt: float, sr_benchmark: float = 0.0, alpha: float = 0.05
+) -> float:
+    """MinTRL = 1 + (1 - g3 SR + (g4 - 1)/4 SR^2) (Z_{1-alpha} / (SR - SR*))^2; inf when SR <= SR*."""
+    if not all(math.isfinite(x) for x in (sr, skew, kurt)) or sr <= sr_benchmark:
+        return float("inf")
+    return 1.0 + _sr_variance_term(sr, skew, kurt) * (norm.ppf(1 - alpha) / (sr - sr_benchmark)) ** 2
+
+
+def max_drawdown(returns: Iterable[float]) -> float:
+    """min_k (e_k / max_{j<=k} e_j - 1) with e_k = prod_{i<=k} (1 + r_i); 0 for no returns or no loss."""
+    r = _array(returns)
+    if len(r) == 0:
+        return 0.0
+    equity = np.cumprod(1.0 + r)
+    peak = np.maximum.accumulate(np.concatenate([[1.0], equity]))[1:]
+    return float(min(0.0, float(np.min(equity / peak - 1.0))))
+
+
+# --- regimes -----------------------------------------------------------------------------------------
+
+REGIME_COLUMNS: tuple[str, ...] = ("event_type", "trade_count", "mean_return", "sharpe", "max_drawdown")
+
+
+def regime_performance(
+    trades: pd.DataFrame, regimes: Sequence[str] = EVENT_TYPES, return_col: str = "bankroll_return"
+) -> pd.DataFrame:
+    """Per event type: trade count, mean return, Sharpe, max drawdown (trades in release order).
+
+    Every regime in `regimes` gets a row; one without trades has count 0 and empty (NaN) metrics, which
+    the stress gate treats as missing. Metrics that are exactly 0 stay 0.
+    """
+    rows = []
+    for regime in regimes:
+        mine = trades[trades["event_type"] == regime][return_col].astype(float) if len(trades) else pd.Series([])
+        r = mine.to_numpy(float)
+        rows.append(
+            {
+                "event_type": regime,
+                "trade_count": len(r),
+                "mean_return": float(r.mean()) if len(r) else float("nan"),
+                "sharpe": sharpe_ratio(r),
+                "max_drawdown": max_drawdown(r) if len(r) else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows, columns=list(REGIME_COLUMNS))
+
+
+@dataclass(frozen=True)
+class GateResult:
+    gate: str
+    value: float | None
+    limit: str
+    passed: bool
+    reason: str
+
+
+def _finite(value: float | None) -> bool:
+    return value is not None and isinstance(value, (int, float)) and math.isfinite(value)
+
+
+def stress_gate(
+    regimes: pd.DataFrame | None, expected_regimes: Sequence[str], limits: GateLimits
+) -> list[GateResult]:
+    """One result per expected regime; missing performance fails closed with its reason."""
+    results: list[GateResult] = []
+    if regimes is None or regimes.empty:
+        return [
+            GateResult(f"stress:{regime}", None, "performance present", False,
+                       f"no regime performance for {regime}: missing performance fails the candidate")
+            for regime in (expected_regimes or ["any"])
+        ]
+    by_type = {str(row.event_type): row for row in regimes.itertuples(index=False)}
+    limit_text = (
+        f"trades >= {limits.regime_min_trades}, sharpe >= {limits.regime_min_sharpe}, "
+        f"max_drawdown >= {limits.regime_max_drawdown}"
+    )
+    for regime in expected_regimes:
+        name = f"stress:{regime}"
+        row = by_type.get(regime)
+        if row is None or not _finite(row.trade_count) or row.trade_count == 0:
+            results.append(GateResult(name, None if row is None else 0.0, limit_text, False,
+                                      f"{regime}: no out-of-sample trades, regime performance missing (fails closed)"))
+            continue
+        count = int(row.trade_count)
+        if count < limits.regime_min_trades:
+            results.append(GateResult(name, float(count), limit_text, False,
+                                      f"{regime}: {count} trades < {limits.regime_min_trades}, too few to judge (fails closed)"))
+            continue
+        if not _finite(row.sharpe) or not _finite(row.max_drawdown):
+            results.append(GateResult(name, None, limit_text, False,
+                                      f"{regime}: Sharpe or drawdown undefined (fails closed)"))
+            continue
+        problems = []
+        if row.sharpe < limits.regime_min_sharpe:
+            problems.append(f"Sharpe {row.sharpe:.3f} < {limits.regime_min_sharpe}")
+        if row.max_drawdown < limits.regime_max_drawdown:
+            problems.append(f"max drawdown {row.max_drawdown:.3f} < {limits.regime_max_drawdown}")
+        summary = (
+            f"{regime}: {count} trades, mean return {row.mean_return:.5f}, Sharpe {row.sharpe:.3f}, "
+            f"max drawdown {row.max_drawdown:.3f}"
+        )
+        results.append(GateResult(name, float(row.sharpe), limit_text, not problems,
+                                  summary + ("; " + "; ".join(problems) if problems else "; within limits")))
+    return results
+
+
+@dataclass(frozen=True)
+class Decision:
+    candidate: str
+    promoted: bool
+    gates: list[GateResult]
+    stats: dict[str, float]
+
+    @property
+    def reasons(self) -> list[str]:
+        """Why it failed (every failed gate), or why it passed."""
+        failed = [g.reason for g in self.gates if not g.passed]
+        return failed or ["all gates passed"]
+
+
+def _gate(name: str, value: float, limit: float, passed_if: str, label: str) -> GateResult:
+    limit_text = f"{passed_if} {limit}"
+    if not _finite(value):
+        return GateResult(name, None, limit_text, False, f"{label} undefined (fails closed)")
+    passed = value > limit if passed_if == ">" else value >= limit
+    verdict = "passes" if passed else "fails"
+    return GateResult(name, float(value), limit_text, passed, f"{label} {value:.4g} {verdict} ({passed_if} {limit})")
+
+
+def decide(
+    candidate: str,
+    returns: Sequence[float],
+    regimes: pd.DataFrame | None,
+    trial_sharpes: Sequence[float],
+    limits: GateLimits,
+    expected_regimes: Sequence[str] = EVENT_TYPES,
+    n_trials: int | None = None,
+) -> Decision:
+    """All gates of one candidate; promoted only when every gate passes."""
+    r = _array(returns)
+    sr = sharpe_ratio(r)
+    skew, kurt = skew_and_kurtosis(r)
+    psr = probabilistic_sharpe_ratio(sr, len(r), skew, kurt, 0.0) if _finite(sr) else float("nan")
+    dsr, sr0 = (
+        deflated_sharpe_ratio(sr, len(r), skew, kurt, trial_sharpes, n_trials) if _finite(sr) else (float("nan"), float("nan"))
+    )
+    mdd = max_drawdown(r)
+    min_trl = min_track_record_length(sr, skew, kurt) if _finite(sr) else float("inf")
+    gates = [
+        _gate("min_trades", float(len(r)), float(limits.min_trades), ">=", "trades"),
+        _gate("sharpe", sr, limits.min_sharpe, ">=", "Sharpe"),
+        _gate("psr", psr, limits.min_psr, ">=", "PSR(0)"),
+        _gate("dsr", dsr, limits.min_dsr, ">", f"DSR over {n_trials or len(trial_sharpes)} candidates (SR0 {sr0:.4g})"),
+        _gate("max_drawdown", mdd, limits.max_drawdown, ">=", "max drawdown"),
+        *stress_gate(regimes, expected_regimes, limits),
+    ]
+    stats = {
+        "trades": float(len(r)),
+        "sharpe": sr,
+        "skew": skew,
+        "kurtosis": kurt,
+        "psr": psr,
+        "dsr": dsr,
+        "sr0": sr0,
+        "max_drawdown": mdd,
+        "min_trl": min_trl,
+        "mean_return": float(r.mean()) if len(r) else float("nan"),
+    }
+    return Decision(candidate, all(g.passed for g in gates), gates, stats)

@@ -1,0 +1,477 @@
+"""Walk-forward strategy candidates: fit on train events, trade the test events' ladders, settle on the first print.
+
+The model (a choice): the release X of an event type is Normal(implied_mean + bias, implied_sd * scale),
+with bias and scale fitted per event type on the fold's training events (first print minus implied mean);
+with fewer than `min_fit_events` training events of a type the market is trusted (bias 0, scale 1).
+Releases settle on a grid (CPI on 0.1), so contract probabilities integrate the normal over grid cells:
+a tie on a `greater` strike settles NO, and the model knows it.
+
+Trading arithmetic (METHODS.md section 6): buying YES at the ask a (or NO at 1 - yes_bid) with belief p
+has expected value p - a - fee/C per contract; a trade is taken when that edge exceeds the candidate's
+threshold. Taker fee = ceil_to_cent(fee_multiplier x 0.07 x C x P x (1 - P)), in Decimal. Quotes come from
+hourly candles, which carry the best bid and ask but no depth: fills are at the best price, and size is
+capped by a share of the contracts traded in the capacity window and of open interest (never more than
+traded), by the order notional limit and by the position limit.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, Decimal
+
+import numpy as np
+import pandas as pd
+from scipy.stats import norm
+
+CENT = Decimal("0.01")
+PRICE_QUANTUM = Decimal("0.0001")
+TAKER_FEE_RATE = Decimal("0.07")
+TRADABLE_STRIKE_TYPES = ("greater", "greater_or_equal", "less", "less_or_equal", "between")
+
+TRACE_COLUMNS: tuple[str, ...] = (
+    "candidate",
+    "fold",
+    "event_ticker",
+    "event_type",
+    "release_time",
+    "horizon_days",
+    "asof",
+    "market_ticker",
+    "strike_type",
+    "floor_strike",
+    "cap_strike",
+    "side",
+    "price",
+    "size",
+    "fee",
+    "cost",
+    "p_model",
+    "edge",
+    "first_print",
+    "won",
+    "payout",
+    "pnl",
+    "trade_return",
+    "bankroll_return",
+    "window_volume",
+    "open_interest",
+    "capacity_contracts",
+    "size_limited_by",
+)
+
+
+def to_price(value: object) -> Decimal:
+    """A dollar price as Decimal with Kalshi's 4-decimal precision; floats go through their shortest repr."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        raise ValueError("price is missing")
+    price = value if isinstance(value, Decimal) else Decimal(str(value))
+    if not Decimal(0) <= price <= Decimal(1):
+        raise ValueError(f"price {price} outside [0, 1]")
+    return price.quantize(PRICE_QUANTUM)
+
+
+def taker_fee(contracts: int, price: Decimal | float | str, fee_multiplier: Decimal | float | str = 1) -> Decimal:
+    """Kalshi's taker fee for one fill, rounded up to the cent: 10 contracts at $0.50 -> $0.18."""
+    if contracts < 0:
+        raise ValueError("contracts must not be negative")
+    p = to_price(price)
+    multiplier = fee_multiplier if isinstance(fee_multiplier, Decimal) else Decimal(str(fee_multiplier))
+    if multiplier < 0:
+        raise ValueError("fee multiplier must not be negative")
+    raw = multiplier * TAKER_FEE_RATE * Decimal(contracts) * p * (Decimal(1) - p)
+    return raw.quantize(CENT, rounding=ROUND_CEILING)
+
+
+def capacity_contracts(window_volume: float, open_interest: float, share: float) -> int:
+    """Contracts a strategy may take: a share of what traded in the window and of open interest.
+
+    The result never exceeds the traded volume (share <= 1): a fill larger than what traded is not a fill.
+    """
+    if not 0 < share <= 1:
+        raise ValueError("capacity share must be in (0, 1]")
+    volume = 0.0 if window_volume is None or math.isnan(float(window_volume)) else max(float(window_volume), 0.0)
+    oi = 0.0 if open_interest is None or math.isnan(float(open_interest)) else max(float(open_interest), 0.0)
+    return int(math.floor(min(share * volume, share * oi) + 1e-9))
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One strategy variant. `edge_threshold` is dollars per contract after the taker fee."""
+
+    horizon_days: int
+    edge_threshold: float
+    capacity_share: float = 0.10
+    max_contracts: int = 1000
+    max_order_notional: float = 500.0
+    bankroll: float = 10_000.0
+    min_fit_events: int = 3
+
+    @property
+    def name(self) -> str:
+        return f"normal_h{self.horizon_days}d_edge{self.edge_threshold:.2f}"
+
+    def __post_init__(self) -> None:
+        if self.edge_threshold < 0:
+            raise ValueError("edge threshold must not be negative")
+        if not 0 < self.capacity_share <= 1:
+            raise ValueError("capacity share must be in (0, 1]")
+        if self.max_contracts < 1 or self.max_order_notional <= 0 or self.bankroll <= 0:
+            raise ValueError("size limits and bankroll must be positive")
+
+
+def candidate_family(
+    horizons_days: Sequence[int] = (1, 3),
+    edge_thresholds: Sequence[float] = (0.02, 0.05, 0.10),
+    **limits: float,
+) -> list[Candidate]:
+    """The grid of candidates tried (every one counts towards the deflated Sharpe's N)."""
+    return [Candidate(horizon_days=h, edge_threshold=t, **limits) for h in horizons_days for t in edge_thresholds]  # type: ignore[arg-type]
+
+
+# --- the release model -----------------------------------------------------------------------------
+
+
+def infer_tick(values: Iterable[float], max_decimals: int = 4) -> float:
+    """The grid a release settles on, from the decimals its values use (0.1 for CPI's 0.3, 1 for 143000)."""
+    decimals = 0
+    for value in values:
+        if value is None or not math.isfinite(float(value)):
+            continue
+        text = f"{float(value):.{max_decimals}f}".rstrip("0")
+        decimals = max(decimals, len(text.split(".")[1]) if "." in text else 0)
+    return 10.0 ** (-decimals)
+
+
+@dataclass(frozen=True)
+class TypeFit:
+    bias: float
+    scale: float
+    tick: float
+    n_events: int
+
+
+@dataclass(frozen=True)
+class ReleaseModel:
+    """Per event type: X ~ Normal(implied_mean + bias, implied_sd * scale), settled on a grid of `tick`."""
+
+    fits: Mapping[str, TypeFit] = field(default_factory=dict)
+    default_tick: float = 0.0
+
+    def params(self, event_type: str, implied_mean: float, implied_sd: float) -> tuple[float, float, float]:
+        fit = self.fits.get(event_type, TypeFit(0.0, 1.0, self.default_tick, 0))
+        return implied_mean + fit.bias, implied_sd * fit.scale, fit.tick
+
+
+def fit_release_model(
+    train: pd.DataFrame,
+    *,
+    min_fit_events: int = 3,
+    scale_bounds: tuple[float, float] = (0.25, 4.0),
+) -> ReleaseModel:
+    """Fit bias and scale per event type from rows (event_type, implied_mean, implied_sd, first_print)."""
+    fits: dict[str, TypeFit] = {}
+    usable = train.dropna(subset=["implied_mean", "implied_sd", "first_print"])
+    usable = usable[usable["implied_sd"] > 0]
+    for event_type, group in usable.groupby("event_type"):
+        tick = infer_tick(group["first_print"])
+        residual = group["first_print"].to_numpy(float) - group["implied_mean"].to_numpy(float)
+        if len(group) < min_fit_events:
+            fits[str(event_type)] = TypeFit(0.0, 1.0, tick, len(group))
+            continue
+        bias = float(residual.mean())
+        z = (residual - bias) / group["implied_sd"].to_numpy(float)
+        scale = float(np.clip(math.sqrt(float(np.mean(z**2))), *scale_bounds))
+        fits[str(event_type)] = TypeFit(bias, scale, tick, len(group))
+    return ReleaseModel(fits=fits)
+
+
+def _lower_edge(strike: float, tick: float, inclusive: bool) -> float:
+    """The boundary b with {X > strike} (or {X >= strike}) = {X >= b} on a grid of `tick` (b = strike when tick 0)."""
+    if tick <= 0:
+        return strike
+    n = strike / tick
+    on_grid = abs(n - round(n)) < 1e-6
+    first = (round(n) if inclusive else round(n) + 1) if on_grid else math.ceil(n)
+    return first * tick - tick / 2
+
+
+def _upper_edge(strike: float, tick: float, inclusive: bool) -> float:
+    """The boundary b with {X < strike} (or {X <= strike}) = {X <= b} on a grid of `tick`."""
+    if tick <= 0:
+        return strike
+    n = strike / tick
+    on_grid = abs(n - round(n)) < 1e-6
+    last = (round(n) if inclusive else round(n) - 1) if on_grid else math.floor(n)
+    return last * tick + tick / 2
+
+
+def yes_probability(
+    strike_type: str, floor_strike: float | None, cap_strike: float | None, mu: float, sigma: float, tick: float = 0.0
+) -> float:
+    """P(the contract settles YES) under Normal(mu, sigma) on a grid of `tick`; NaN for unmodelled strikes."""
+    if not (sigma > 0 and math.isfinite(mu)):
+        return float("nan")
+
+    def above(b: float) -> float:
+        return float(norm.sf((b - mu) / sigma))
+
+    def below(b: float) -> float:
+        return float(norm.cdf((b - mu) / sigma))
+
+    def has(value: float | None) -> bool:
+        return value is not None and math.isfinite(float(value))
+
+    if strike_type in ("greater", "greater_or_equal") and has(floor_strike):
+        return above(_lower_edge(float(floor_strike), tick, strike_type == "greater_or_equal"))  # type: ignore[arg-type]
+    if strike_type in ("less", "less_or_equal") and has(cap_strike):
+        return below(_upper_edge(float(cap_strike), tick, strike_type == "less_or_equal"))  # type: ignore[arg-type]
+    if strike_type == "between" and has(floor_strike) and has(cap_strike):
+        low = _lower_edge(float(floor_strike), tick, True)  # type: ignore[arg-type]
+        high = _upper_edge(float(cap_strike), tick, True)  # type: ignore[arg-type]
+        return max(below(high) - below(low), 0.0)
+    return float("nan")
+
+
+def settles_yes(strike_type: str, floor_strike: float | None, cap_strike: float | None, value: float) -> bool | None:
+    """Whether a contract settles YES on the released value (Kalshi's strike semantics); None if unmodelled."""
+    if value is None or not math.isfinite(float(value)):
+        return None
+    v = float(value)
+    if strike_type == "greater" and floor_strike is not None and math.isfinite(floor_strike):
+        return v > floor_strike
+    if strike_type == "greater_or_equal" and floor_strike is not None and math.isfinite(floor_strike):
+        return v >= floor_strike
+    if strike_type == "less" and cap_strike is not None and math.isfinite(cap_strike):
+        return v < cap_strike
+    if strike_type == "less_or_equal" and cap_strike is not None and math.isfinite(cap_strike):
+        return v <= cap_strike
+    if strike_type == "between" and None not in (floor_strike, cap_strike):
+        return floor_strike <= v <= cap_strike  # type: ignore[operator]
+    return None
+
+
+# --- one event's trades ----------------------------------------------------------------------------
+
+
+def _num(value: object) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def decide_trades(
+    ladder: pd.DataFrame,
+    mu: float,
+    sigma: float,
+    tick: float,
+    candidate: Candidate,
+    fee_multiplier: Decimal | float = 1,
+) -> pd.DataFrame:
+    """Signals on one event's ladder: at most one side per contract, where the edge after fee beats the threshold.
+
+    `ladder` rows: market_ticker, strike_type, floor_strike, cap_strike, yes_bid, yes_ask, window_volume,
+    open_interest. Returned rows carry `size` (0 when capacity allowed nothing) and `size_limited_by`.
+    """
+    rows: list[dict[str, object]] = []
+    fee_mult = fee_multiplier if isinstance(fee_multiplier, Decimal) else Decimal(str(fee_multiplier))
+    for contract in ladder.itertuples(index=False):
+        floor_strike, cap_strike = _num(contract.floor_strike), _num(contract.cap_strike)
+        p_yes = yes_probability(str(contract.strike_type), floor_strike, cap_strike, mu, sigma, tick)
+        if math.isnan(p_yes):
+            continue
+        offers: list[tuple[str, Decimal, float]] = []
+        if _num(contract.yes_ask) is not None and Decimal(0) < to_price(contract.yes_ask) < Decimal(1):
+            offers.append(("yes", to_price(contract.yes_ask), p_yes))
+        if _num(contract.yes_bid) is not None and Decimal(0) < to_price(contract.yes_bid) < Decimal(1):
+            offers.append(("no", Decimal(1) - to_price(contract.yes_bid), 1.0 - p_yes))
+        capacity = capacity_contracts(
+            _num(contract.window_volume) or 0.0, _num(contract.open_interest) or 0.0, candidate.capacity_share
+        )
+        best: dict[str, object] | None = None
+        for side, price, belief in offers:
+            by_notional = int(Decimal(str(candidate.max_order_notional)) / price)
+            size = min(capacity, candidate.max_contracts, by_notional)
+            limited_by = min(
+                (("capacity", capacity), ("max_contracts", candidate.max_contracts), ("notional", by_notional)),
+                key=lambda item: item[1],
+            )[0]
+            # The edge of a one-contract order when capacity is zero, so a blocked signal is still visible.
+            fee = taker_fee(max(size, 1), price, fee_mult)
+            edge = belief - float(price) - float(fee) / max(size, 1)
+            if edge <= candidate.edge_threshold:
+                continue
+            if best is None or edge > float(best["edge"]):  # type: ignore[arg-type]
+                best = {
+                    "market_ticker": contract.market_ticker,
+                    "strike_type": contract.strike_type,
+                    "floor_strike": floor_strike,
+                    "cap_strike": cap_strike,
+                    "side": side,
+                    "price": price,
+                    "size": int(size),
+                    "fee": fee if size > 0 else Decimal("0.00"),
+                    "p_model": belief,
+                    "edge": edge,
+                    "window_volume": _num(contract.window_volume) or 0.0,
+                    "open_interest": _num(contract.open_interest) or 0.0,
+                    "capacity_contracts": capacity,
+                    "size_limited_by": limited_by,
+                }
+        if best is not None:
+            rows.append(best)
+    columns = [
+        "market_ticker", "strike_type", "floor_strike", "cap_strike", "side", "price", "size", "fee", "p_model",
+        "edge", "window_volume", "open_interest", "capacity_contracts", "size_limited_by",
+    ]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def settle_trades(signals: pd.DataFrame, first_print: float, bankroll: float) -> pd.DataFrame:
+    """P&L of filled signals (size > 0) on the first print; Decimal money, float returns."""
+    filled = signals[signals["size"] > 0].copy()
+    won, payout, pnl, cost, trade_return, bankroll_return = [], [], [], [], [], []
+    for trade in filled.itertuples(index=False):
+        yes = settles_yes(str(trade.strike_type), trade.floor_strike, trade.cap_strike, first_print)
+        if yes is None:
+            raise ValueError(f"cannot settle {trade.market_ticker} on {first_print}")
+        side_wins = yes if trade.side == "yes" else not yes
+        size = Decimal(int(trade.size))
+        trade_cost = size * trade.price + trade.fee
+        trade_payout = size if side_wins else Decimal(0)
+        trade_pnl = trade_payout - trade_cost
+        won.append(bool(side_wins))
+        payout.append(trade_payout.quantize(PRICE_QUANTUM))
+        pnl.append(trade_pnl.quantize(PRICE_QUANTUM))
+        cost.append(trade_cost.quantize(PRICE_QUANTUM))
+        trade_return.append(float(trade_pnl / trade_cost) if trade_cost > 0 else 0.0)
+        bankroll_return.append(float(trade_pnl) / bankroll)
+    filled["won"] = won
+    filled["payout"] = payout
+    filled["pnl"] = pnl
+    filled["cost"] = cost
+    filled["trade_return"] = trade_return
+    filled["bankroll_return"] = bankroll_return
+    filled["first_print"] = float(first_print)
+    return filled
+
+
+# --- the walk-forward ------------------------------------------------------------------------------
+
+
+@dataclass
+class WalkforwardRun:
+    """Out-of-sample traces plus what was skipped and why (capacity reported honestly)."""
+
+    traces: pd.DataFrame
+    skipped: pd.DataFrame
+
+
+def run_walkforward(
+    roles: pd.DataFrame,
+    features: pd.DataFrame,
+    labels: pd.DataFrame,
+    ladders: pd.DataFrame,
+    candidates: Sequence[Candidate],
+    fee_multipliers: Mapping[str, float] | None = None,
+) -> WalkforwardRun:
+    """Fit on each fold's train events, trade its test events, settle on the first print.
+
+    roles: fold, event_ticker, role (from PurgedWalkForward.roles). features: event_ticker, event_type,
+    release_time, horizon_days, asof, implied_mean, implied_sd. labels: event_ticker, first_print.
+    ladders: event_ticker, horizon_days, market_ticker, strike_type, floor_strike, cap_strike, yes_bid,
+    yes_ask, window_volume, open_interest (quotes as of the features' asof). fee_multipliers: per
+    event_ticker (1 when absent).
+    """
+    first_prints = labels.dropna(subset=["first_print"]).set_index("event_ticker")["first_print"].astype(float)
+    feats = features.merge(first_prints.rename("first_print"), left_on="event_ticker", right_index=True, how="left")
+    ladder_groups = {key: group for key, group in ladders.groupby(["event_ticker", "horizon_days"])}
+    fee_multipliers = fee_multipliers or {}
+    traces: list[pd.DataFrame] = []
+    skipped: list[dict[str, object]] = []
+    for fold, fold_roles in roles.groupby("fold"):
+        train_events = set(fold_roles.loc[fold_roles["role"] == "train", "event_ticker"])
+        test_events = list(fold_roles.loc[fold_roles["role"] == "test", "event_ticker"])
+        for candidate in candidates:
+            at_horizon = feats[feats["horizon_days"] == candidate.horizon_days]
+            model = fit_release_model(
+                at_horizon[at_horizon["event_ticker"].isin(train_events)], min_fit_events=candidate.min_fit_events
+            )
+            for event in at_horizon[at_horizon["event_ticker"].isin(test_events)].itertuples(index=False):
+                base = {"candidate": candidate.name, "fold": int(fold), "event_ticker": event.event_ticker}
+                if event.first_print is None or not math.isfinite(float(event.first_print)):
+                    skipped.append({**base, "reason": "no first print yet"})
+                    continue
+                mean, sd = _num(event.implied_mean), _num(event.implied_sd)
+                if mean is None or sd is None or sd <= 0:
+                    skipped.append({**base, "reason": "no implied distribution at asof"})
+                    continue
+                ladder = ladder_groups.get((event.event_ticker, candidate.horizon_days))
+                if ladder is None or ladder.empty:
+                    skipped.append({**base, "reason": "no quotes at asof"})
+                    continue
+                mu, sigma, tick = model.params(str(event.event_type), mean, sd)
+                signals = decide_trades(
+                    ladder, mu, sigma, tick, candidate, fee_multipliers.get(event.event_ticker, 1.0)
+                )
+                blocked = signals[signals["size"] == 0]
+                for signal in blocked.itertuples(index=False):
+                    skipped.append(
+                        {**base, "reason": f"edge on {signal.market_ticker} but no capacity (window volume "
+                         f"{signal.window_volume:g}, open interest {signal.open_interest:g})"}
+                    )
+                settled = settle_trades(signals, float(event.first_print), candidate.bankroll)
+                if settled.empty:
+                    continue
+                for key, value in base.items():
+                    settled[key] = value
+                settled["event_type"] = event.event_type
+                settled["release_time"] = event.release_time
+                settled["horizon_days"] = candidate.horizon_days
+                settled["asof"] = event.asof
+                traces.append(settled)
+    trace_frame = (
+        pd.concat(traces, ignore_index=True)[list(TRACE_COLUMNS)]
+        if traces
+        else pd.DataFrame(columns=list(TRACE_COLUMNS))
+    )
+    if not trace_frame.empty:
+        trace_frame = trace_frame.sort_values(
+            ["candidate", "release_time", "event_ticker", "market_ticker"], kind="mergesort"
+        ).reset_index(drop=True)
+    return WalkforwardRun(
+        traces=trace_frame,
+        skipped=pd.DataFrame(skipped, columns=["candidate", "fold", "event_ticker", "reason"]),
+    )
+
+
+def capacity_summary(traces: pd.DataFrame, skipped: pd.DataFrame) -> pd.DataFrame:
+    """Per candidate: contracts traded, contracts that traded in the windows, share, trades capped by capacity."""
+    rows = []
+    names = sorted(set(traces["candidate"]) | set(skipped["candidate"])) if len(traces) or len(skipped) else []
+    for name in names:
+        mine = traces[traces["candidate"] == name]
+        blocked = skipped[(skipped["candidate"] == name) & skipped["reason"].str.contains("no capacity")]
+        volume = float(mine["window_volume"].sum()) if len(mine) else 0.0
+        contracts = int(mine["size"].sum()) if len(mine) else 0
+        rows.append(
+            {
+                "candidate": name,
+                "trades": len(mine),
+                "contracts": contracts,
+                "window_volume": volume,
+                "share_of_volume": contracts / volume if volume > 0 else 0.0,
+                "capped_by_capacity": int((mine["size_limited_by"] == "capacity").sum()) if len(mine) else 0,
+                "blocked_no_capacity": len(blocked),
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["candidate", "trades", "contracts", "window_volume", "share_of_volume", "capped_by_capacity",
+                 "blocked_no_capacity"],
+    )

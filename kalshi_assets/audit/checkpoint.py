@@ -1,0 +1,256 @@
+"""The HMAC-signed checkpoint: the last durable (seq, hash), plus the first record's hash as an anchor.
+
+The hash chain alone proves that records were not edited *in place*; it cannot tell that the
+tail was cut off, or that the whole log was rewritten and re-chained. The checkpoint can: it is
+signed with a key the log's writer holds, so a verifier finds a tail shorter than the checkpoint
+("truncated"), or a record whose hash differs from the signed one ("checkpoint_mismatch").
+
+The key is `KALSHI_AUDIT_HMAC_KEY` when set (at least 16 characters), else a random key in
+`<dir>/checkpoint.key` created 0600. A key stored apart from the log (a secrets manager, another
+user's file) is stronger: whoever can rewrite the directory can also read a key file inside it.
+
+File layout: two fixed 512-byte slots, written alternately with `pwrite` + `fdatasync`, so a torn
+slot write leaves the other slot intact. The slot with the highest generation that verifies wins.
+Writers serialize on an `flock` of the checkpoint file and never move it backwards.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import os
+import secrets
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from kalshi_assets.audit.encoding import canonical_json, utc_timestamp
+from kalshi_assets.audit.errors import AuditLogDamagedError
+
+KEY_ENV = "KALSHI_AUDIT_HMAC_KEY"
+KEY_FILE_NAME = "checkpoint.key"
+CHECKPOINT_FILE_NAME = "checkpoint"
+MIN_ENV_KEY_LENGTH = 16
+
+_SLOT_SIZE = 512
+_SLOTS = 2
+_FORMAT_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Checkpoint:
+    seq: int
+    hash: str
+    first_seq: int
+    first_hash: str
+    generation: int
+    ts: str
+
+
+CheckpointState = Literal["missing", "valid", "invalid"]
+
+
+@dataclass(frozen=True)
+class CheckpointRead:
+    state: CheckpointState
+    checkpoint: Checkpoint | None
+    slot: int | None = None
+
+
+def load_key(directory: Path, *, create: bool, environ: Mapping[str, str] | None = None) -> bytes | None:
+    """The HMAC key: from the environment, else the key file (created 0600 when `create`)."""
+    env = os.environ if environ is None else environ
+    from_env = env.get(KEY_ENV)
+    if from_env:
+        if len(from_env) < MIN_ENV_KEY_LENGTH:
+            raise ValueError(f"{KEY_ENV} must be at least {MIN_ENV_KEY_LENGTH} characters long")
+        return from_env.encode("utf-8")
+    key_path = directory / KEY_FILE_NAME
+    try:
+        return _read_key_file(key_path)
+    except FileNotFoundError:
+        if not create:
+            return None
+    # Write a temporary file and hard-link it into place: the key appears whole or not at all,
+    # and of two processes racing to create it exactly one wins (the other reads the winner's).
+    tmp = directory / f".{KEY_FILE_NAME}.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, secrets.token_hex(32).encode("ascii") + b"\n")
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, key_path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(tmp)
+    _fsync_dir(directory)
+    return _read_key_file(key_path)
+
+
+def _read_key_file(path: Path) -> bytes:
+    text = path.read_text(encoding="ascii").strip()
+    try:
+        key = bytes.fromhex(text)
+    except ValueError:
+        raise AuditLogDamagedError(f"{path} does not hold a hex key") from None
+    if len(key) < 16:
+        raise AuditLogDamagedError(f"{path} holds a key shorter than 16 bytes")
+    return key
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _mac(key: bytes, fields: Mapping[str, object]) -> str:
+    return hmac.new(key, canonical_json(fields).encode("utf-8"), hashlib.sha256).hexdigest()
+
+
+def _decode_slot(raw: bytes, key: bytes) -> Checkpoint | None:
+    """The checkpoint in one slot, or None if the slot is blank or does not verify."""
+    text = raw.rstrip(b" \n\x00")
+    if not text:
+        return None
+    try:
+        fields = json.loads(text)
+        mac = fields.pop("mac")
+        if fields.get("v") != _FORMAT_VERSION or not hmac.compare_digest(mac, _mac(key, fields)):
+            return None
+        return Checkpoint(
+            seq=int(fields["seq"]),
+            hash=str(fields["hash"]),
+            first_seq=int(fields["first_seq"]),
+            first_hash=str(fields["first_hash"]),
+            generation=int(fields["gen"]),
+            ts=str(fields["ts"]),
+        )
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def read_checkpoint_bytes(raw: bytes, key: bytes | None) -> CheckpointRead:
+    """Interpret the checkpoint file's bytes (`key=None`: present but cannot be checked -> invalid)."""
+    if not raw.strip(b" \n\x00"):
+        return CheckpointRead("missing", None)
+    if key is None:
+        return CheckpointRead("invalid", None)
+    best: Checkpoint | None = None
+    best_slot: int | None = None
+    for slot in range(_SLOTS):
+        found = _decode_slot(raw[slot * _SLOT_SIZE : (slot + 1) * _SLOT_SIZE], key)
+        if found is not None and (best is None or found.generation > best.generation):
+            best, best_slot = found, slot
+    if best is None:
+        return CheckpointRead("invalid", None)
+    return CheckpointRead("valid", best, best_slot)
+
+
+def read_checkpoint(directory: Path, key: bytes | None) -> CheckpointRead:
+    try:
+        raw = (directory / CHECKPOINT_FILE_NAME).read_bytes()
+    except FileNotFoundError:
+        return CheckpointRead("missing", None)
+    return read_checkpoint_bytes(raw, key)
+
+
+class CheckpointWriter:
+    """Advances the checkpoint of one directory; safe across threads and processes."""
+
+    def __init__(self, directory: Path, key: bytes) -> None:
+        self._directory = directory
+        self._key = key
+        self._lock = threading.Lock()
+        self._cached_raw: bytes | None = None
+        self._cached = CheckpointRead("missing", None)
+        path = directory / CHECKPOINT_FILE_NAME
+        existed = path.exists()
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
+        if not existed:
+            _fsync_dir(directory)
+
+    def read(self) -> CheckpointRead:
+        raw = os.pread(self._fd, _SLOT_SIZE * _SLOTS, 0)
+        if raw != self._cached_raw:  # checking signatures costs more than comparing 1 KiB
+            self._cached = read_checkpoint_bytes(raw, self._key)
+            self._cached_raw = raw
+        return self._cached
+
+    def advance(self, seq: int, record_hash: str, first_hash: Callable[[], str], *, sync: bool) -> None:
+        """Record (seq, hash) as durable unless the checkpoint already names a later record.
+
+        `first_hash` is called only until a checkpoint names a record, to anchor the chain's start.
+        Raises AuditLogDamagedError if the existing checkpoint does not verify: overwriting it
+        would erase the evidence of whatever changed it.
+        """
+        with self._lock:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                current = self.read()
+                if current.state == "invalid":
+                    raise AuditLogDamagedError(
+                        "the audit checkpoint does not verify (tampered, or a different "
+                        f"{KEY_ENV}); refusing to overwrite it"
+                    )
+                existing = current.checkpoint
+                if existing is not None and existing.seq >= seq:
+                    return
+                fields: dict[str, object] = {
+                    "v": _FORMAT_VERSION,
+                    "gen": 1 if existing is None else existing.generation + 1,
+                    "seq": seq,
+                    "hash": record_hash,
+                    "first_seq": 1,
+                    # The anchor is taken once, by the first checkpoint that names a real record.
+                    "first_hash": existing.first_hash if existing and existing.seq > 0 else first_hash(),
+                    "ts": utc_timestamp(),
+                }
+                fields["mac"] = _mac(self._key, fields)
+                encoded = canonical_json(fields).encode("utf-8")
+                if len(encoded) >= _SLOT_SIZE:
+                    raise ValueError("checkpoint slot overflow")
+                slot = 0 if current.slot is None else 1 - current.slot
+                slot_bytes = encoded.ljust(_SLOT_SIZE - 1, b" ") + b"\n"
+                os.pwrite(self._fd, slot_bytes, slot * _SLOT_SIZE)
+                raw = (self._cached_raw or b"").ljust(_SLOT_SIZE * _SLOTS, b"\x00")
+                offset = slot * _SLOT_SIZE
+                self._cached_raw = raw[:offset] + slot_bytes + raw[offset + _SLOT_SIZE :]
+                fields.pop("mac")
+                self._cached = CheckpointRead(
+                    "valid",
+                    Checkpoint(
+                        seq=seq,
+                        hash=record_hash,
+                        first_seq=1,
+                        first_hash=str(fields["first_hash"]),
+                        generation=int(fields["gen"]),  # type: ignore[call-overload]
+                        ts=str(fields["ts"]),
+                    ),
+                    slot,
+                )
+                if sync:
+                    os.fdatasync(self._fd)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def sync(self) -> None:
+        os.fdatasync(self._fd)
+
+    def fileno(self) -> int:
+        return self._fd
+
+    def close(self) -> None:
+        with self._lock:
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1

@@ -1,0 +1,125 @@
+"""The on-disk record format: one JSON object per line, chained by SHA-256.
+
+A line is the canonical encoding of the record without its hash (keys sorted, no whitespace,
+UTF-8, no NaN), with `,"hash":"<64 hex>"` spliced in before the closing brace:
+
+    {"event_type":"ORDER","payload":{...},"prev_hash":"...","seq":7,"ts":"...Z","user_id":"u"<,"hash":"..."}>
+
+`hash = sha256(canonical(record minus hash))`. Because the hash sits at a fixed place at the end,
+a verifier hashes the exact bytes on disk (any edited byte is caught, even a semantically neutral
+one) while anyone holding the parsed record can recompute the same hash with `record_hash`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Mapping
+from typing import Any
+
+GENESIS_HASH = "0" * 64
+RECORD_FIELDS = ("seq", "ts", "event_type", "user_id", "payload", "prev_hash", "hash")
+
+_HASH_PREFIX = b',"hash":"'
+_HASH_SUFFIX_LEN = len(_HASH_PREFIX) + 64 + 2  # ,"hash":"<64 hex>"}
+_HEX = frozenset("0123456789abcdef")
+
+
+class RecordFormatError(ValueError):
+    """A line is not a well-formed audit record."""
+
+
+def canonical_json(value: Any) -> str:
+    """The canonical JSON text of a JSON-native value (sorted keys, compact, UTF-8, finite floats)."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
+def utc_timestamp(now_ns: int | None = None) -> str:
+    """UTC time as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (fixed width, so text order is time order)."""
+    ns = time.time_ns() if now_ns is None else now_ns
+    seconds, rest = divmod(ns, 1_000_000_000)
+    t = time.gmtime(seconds)
+    return (
+        f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T"
+        f"{t.tm_hour:02d}:{t.tm_min:02d}:{t.tm_sec:02d}.{rest // 1000:06d}Z"
+    )
+
+
+def encode_record(
+    seq: int, ts: str, event_type: str, user_id: str | None, payload_json: str, prev_hash: str
+) -> tuple[bytes, str]:
+    """Build the line (with trailing newline) and the hash of one record.
+
+    `payload_json` must already be canonical (`canonical_json` of a JSON-native mapping); the body
+    is assembled by hand because re-encoding the payload on the hot path would double its cost.
+    Keys appear in sorted order: event_type, payload, prev_hash, seq, ts, user_id.
+    """
+    body = (
+        '{"event_type":'
+        + json.dumps(event_type)
+        + ',"payload":'
+        + payload_json
+        + ',"prev_hash":"'
+        + prev_hash
+        + '","seq":'
+        + str(seq)
+        + ',"ts":"'
+        + ts
+        + '","user_id":'
+        + json.dumps(user_id, ensure_ascii=False)
+        + "}"
+    ).encode("utf-8")
+    digest = hashlib.sha256(body).hexdigest()
+    line = body[:-1] + _HASH_PREFIX + digest.encode("ascii") + b'"}\n'
+    return line, digest
+
+
+def record_hash(record: Mapping[str, Any]) -> str:
+    """Recompute a record's hash from its fields (for independent verifiers)."""
+    body = {key: record[key] for key in RECORD_FIELDS if key != "hash"}
+    return hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
+
+
+def split_line(line: bytes) -> tuple[bytes, str]:
+    """Split a stored line (without newline) into the hashed body bytes and the stored hash."""
+    if len(line) <= _HASH_SUFFIX_LEN or not line.endswith(b'"}'):
+        raise RecordFormatError("line does not end with a hash field")
+    suffix = line[-_HASH_SUFFIX_LEN:]
+    if not suffix.startswith(_HASH_PREFIX):
+        raise RecordFormatError("line does not end with a hash field")
+    stored = suffix[len(_HASH_PREFIX) : -2].decode("ascii", errors="replace")
+    if not _HEX.issuperset(stored):
+        raise RecordFormatError("hash field is not 64 lower-case hex digits")
+    return line[:-_HASH_SUFFIX_LEN] + b"}", stored
+
+
+def body_hash(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+def parse_record(line: bytes) -> dict[str, Any]:
+    """Parse a stored line into a record dict, checking field names and types (not the hash)."""
+    try:
+        record = json.loads(line)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise RecordFormatError(f"not JSON: {exc}") from None
+    if not isinstance(record, dict) or set(record) != set(RECORD_FIELDS):
+        raise RecordFormatError("fields differ from the record format")
+    seq = record["seq"]
+    if not isinstance(seq, int) or isinstance(seq, bool) or seq < 1:
+        raise RecordFormatError("seq is not a positive integer")
+    for name in ("ts", "event_type", "prev_hash", "hash"):
+        if not isinstance(record[name], str):
+            raise RecordFormatError(f"{name} is not a string")
+    if record["user_id"] is not None and not isinstance(record["user_id"], str):
+        raise RecordFormatError("user_id is neither a string nor null")
+    if not isinstance(record["payload"], dict):
+        raise RecordFormatError("payload is not an object")
+    return record
+
+
+def parse_chain_fields(line: bytes) -> tuple[int, str, str]:
+    """(seq, hash, ts) of a stored line; raises RecordFormatError when it cannot be chained onto."""
+    record = parse_record(line)
+    return record["seq"], record["hash"], record["ts"]

@@ -1,0 +1,404 @@
+"""Outcomes: first prints (written once), revisions (append-only vintages), the latest view, and labels.
+
+Sources: the macro resource (the demo's vintages, or FRED/ALFRED) and Kalshi's own settlements
+(`result`, `expiration_value`, `settlement_ts` on kalshi_markets). The vintage source is read first, so
+a first print from the statistical agency wins over Kalshi's copy of it; a later source that disagrees
+with a stored first print is recorded in outcomes_first_print_reports and a check warns.
+"""
+
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from kalshi_assets.analytics import outcomes as calc
+from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, table_metadata
+from kalshi_assets.defs.resources import MacroResource, WarehouseResource
+from kalshi_assets.macro.sources import EventRef, SourceError, VintageRecord, reference_period_from_ticker
+from kalshi_assets.warehouse import outcomes as store
+
+GROUP = "outcomes"
+KALSHI_SOURCE = "kalshi"
+# The distributions stage's asset; event_labels reads it when its table exists.
+DISTRIBUTION_SNAPSHOTS = dg.AssetKey("distribution_snapshots")
+
+
+# --- helpers (thin: reading and shaping, no maths) -------------------------------------------------
+
+
+def _event_refs(releases: pd.DataFrame) -> list[EventRef]:
+    return [
+        EventRef(
+            event_ticker=row.event_ticker,
+            series_ticker=row.series_ticker,
+            release_time=None
+            if pd.isna(row.release_time)
+            else pd.Timestamp(row.release_time).to_pydatetime(),
+        )
+        for row in releases.itertuples(index=False)
+    ]
+
+
+def _vintage_frame(records: list[VintageRecord]) -> pd.DataFrame:
+    columns = [
+        "event_ticker",
+        "series_ticker",
+        "reference_period",
+        "vintage_time",
+        "vintage",
+        "value",
+        "source",
+    ]
+    return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in records], columns=columns)
+
+
+def _source_vintages(context: dg.AssetExecutionContext, macro: MacroResource, releases: pd.DataFrame):
+    source = macro.get_source()
+    try:
+        records = source.vintages(_event_refs(releases))
+    except SourceError as error:
+        raise dg.Failure(f"the {source.name} outcome source returned bad data: {error}") from error
+    now = source.now()
+    known = [r for r in records if r.vintage_time <= now]
+    if len(known) < len(records):
+        context.log.warning(
+            f"{len(records) - len(known)} vintages dated after the source's now ({now}) were left out"
+        )
+    return source, _vintage_frame(known)
+
+
+def _reference_period(event_ticker: str) -> Any:
+    try:
+        return reference_period_from_ticker(event_ticker)
+    except SourceError:
+        return None
+
+
+def _kalshi_candidates(markets: pd.DataFrame, releases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """First prints from Kalshi's settlements: released at the event's release time (Kalshi settles a
+    little later; the value was public from the release)."""
+    values, conflicts = calc.settlement_values(markets)
+    frame = values.merge(
+        releases[["event_ticker", "series_ticker", "release_time"]], on="event_ticker", how="left"
+    )
+    frame["release_time"] = frame["release_time"].fillna(frame["settlement_ts"])
+    frame["reference_period"] = [_reference_period(e) for e in frame["event_ticker"]]
+    frame["source"] = KALSHI_SOURCE
+    return frame, conflicts
+
+
+def _fingerprint_metadata(con) -> dict[str, Any]:
+    recorded_through = store.last_recorded_at(con)
+    rows, digest = store.first_print_fingerprint(con, recorded_through)
+    return {
+        "fingerprint": dg.MetadataValue.text(digest),
+        "fingerprint_rows": dg.MetadataValue.int(rows),
+        "recorded_through": dg.MetadataValue.text(
+            "" if recorded_through is None else recorded_through.isoformat()
+        ),
+    }
+
+
+# --- assets ------------------------------------------------------------------------------------------
+
+
+@dg.asset(group_name=GROUP, deps=["kalshi_events", "kalshi_markets"], pool=WRITER_POOL, kinds={"duckdb"})
+def outcomes_first_print(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, macro: MacroResource
+) -> dg.MaterializeResult:
+    """One row per event: the first printed value, when it was released, and its source. Written once
+    (insert if absent) and never changed; a later source that disagrees is recorded, not applied."""
+    with warehouse.connect() as con:
+        releases = store.read_event_releases(con)
+        markets = store.read_settled_markets(con)
+    source, vintages = _source_vintages(context, macro, releases)
+    from_source = (
+        calc.first_prints_from_vintages(vintages)
+        if len(vintages)
+        else pd.DataFrame(columns=[*calc.FIRST_PRINT_COLUMNS, "vintage"])
+    )
+    details = vintages.drop_duplicates("event_ticker")[["event_ticker", "series_ticker", "reference_period"]]
+    from_source = from_source.merge(details, on="event_ticker", how="left")
+    from_kalshi, settlement_conflicts = _kalshi_candidates(markets, releases)
+    if len(settlement_conflicts):
+        context.log.warning(
+            f"{len(settlement_conflicts)} events whose settled markets disagree on the expiration value were "
+            f"not used: {settlement_conflicts['event_ticker'].tolist()[:10]}"
+        )
+    candidates = (
+        pd.concat(
+            [frame[list(store.FIRST_PRINT_INPUT)] for frame in (from_source, from_kalshi) if len(frame)],
+            ignore_index=True,
+        )
+        if len(from_source) or len(from_kalshi)
+        else pd.DataFrame(columns=list(store.FIRST_PRINT_INPUT))
+    )
+    reports = pd.concat(
+        [
+            from_source.assign(settlement_ts=pd.NaT)[list(store.REPORT_INPUT)],
+            from_kalshi[list(store.REPORT_INPUT)],
+        ],
+        ignore_index=True,
+    )
+    now = calc.utc_datetime(pd.Timestamp.now(tz="UTC"))
+    with warehouse.connect() as con:
+        inserted = store.insert_first_prints(con, candidates, recorded_at=now)
+        store.upsert_first_print_reports(con, reports, seen_at=now)
+        conflicts = store.read_conflicts(con)
+        if len(conflicts):
+            context.log.warning(
+                f"{len(conflicts)} first-print reports disagree with the stored first print (stored values kept)"
+            )
+        return dg.MaterializeResult(
+            metadata=table_metadata(
+                con,
+                "outcomes_first_print",
+                inserted,
+                order_by="release_time",
+                source=dg.MetadataValue.text(source.name),
+                candidates_from_source=dg.MetadataValue.int(len(from_source)),
+                candidates_from_kalshi=dg.MetadataValue.int(len(from_kalshi)),
+                disagreements=dg.MetadataValue.int(len(conflicts)),
+                settlement_conflicts=dg.MetadataValue.int(len(settlement_conflicts)),
+                **_fingerprint_metadata(con),
+            )
+        )
+
+
+@dg.asset(group_name=GROUP, deps=["kalshi_events"], pool=WRITER_POOL, kinds={"duckdb"})
+def outcomes_revisions(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, macro: MacroResource
+) -> dg.MaterializeResult:
+    """Every vintage of every event (event, vintage time, value, source), appended; a replay adds nothing.
+    `outcomes_latest` (a view) is each event's last vintage."""
+    with warehouse.connect() as con:
+        releases = store.read_event_releases(con)
+    source, vintages = _source_vintages(context, macro, releases)
+    now = calc.utc_datetime(pd.Timestamp.now(tz="UTC"))
+    with warehouse.connect() as con:
+        appended = store.append_revisions(con, vintages, recorded_at=now)
+        stored = store.read_revisions(con)
+        latest = store.read_latest(con)
+        revised = int((stored.groupby("event_ticker")["vintage"].max() > 1).sum()) if len(stored) else 0
+        return dg.MaterializeResult(
+            metadata=table_metadata(
+                con,
+                "outcomes_revisions",
+                appended,
+                order_by="vintage_time",
+                source=dg.MetadataValue.text(source.name),
+                vintages_from_source=dg.MetadataValue.int(len(vintages)),
+                events=dg.MetadataValue.int(int(stored["event_ticker"].nunique()) if len(stored) else 0),
+                events_revised=dg.MetadataValue.int(revised),
+                latest_preview=dg.MetadataValue.md(
+                    markdown_table(latest.sort_values("vintage_time").tail(5))
+                ),
+            )
+        )
+
+
+class EventLabelsConfig(dg.Config):
+    as_of: str | None = Field(
+        default=None,
+        description="Knowledge time T (ISO-8601 UTC): labels use only vintages known at T. Default: the "
+        "outcome source's now (the demo's end, or the present for ALFRED).",
+    )
+
+
+@dg.asset(
+    group_name=GROUP,
+    deps=["outcomes_first_print", "outcomes_revisions", DISTRIBUTION_SNAPSHOTS],
+    pool=WRITER_POOL,
+    kinds={"duckdb"},
+)
+def event_labels(
+    context: dg.AssetExecutionContext,
+    config: EventLabelsConfig,
+    warehouse: WarehouseResource,
+    macro: MacroResource,
+) -> dg.MaterializeResult:
+    """Per event and label_mode (first_print | latest): the realized value, when it became known, and
+    the surprise against the market-implied distribution just before the release (NULL without one)."""
+    as_of = calc.to_naive_utc(config.as_of) if config.as_of else pd.Timestamp(macro.get_source().now())
+    with warehouse.connect() as con:
+        first_prints = store.read_first_prints(con)
+        revisions = store.read_revisions(con)
+        snapshots = store.read_implied_snapshots(con)
+    implied = calc.implied_before_release(snapshots, first_prints[["event_ticker", "release_time"]])
+    labels = calc.event_labels(first_prints, revisions, implied, as_of)
+    modes = labels.pivot(index="event_ticker", columns="label_mode", values="realized_value")
+    differing = (
+        sum(calc.values_differ(a, b) for a, b in zip(modes["first_print"], modes["latest"], strict=True))
+        if len(modes) and set(calc.LABEL_MODES) <= set(modes.columns)
+        else 0
+    )
+    context.log.info(
+        f"event_labels as of {as_of}: {len(labels)} labels, {differing} events differ between modes"
+    )
+    with warehouse.connect() as con:
+        written = store.replace_event_labels(con, labels)
+        return dg.MaterializeResult(
+            metadata=table_metadata(
+                con,
+                "event_labels",
+                written,
+                order_by="label_known_at",
+                as_of=dg.MetadataValue.text(as_of.isoformat()),
+                events=dg.MetadataValue.int(int(labels["event_ticker"].nunique())),
+                events_differing_between_modes=dg.MetadataValue.int(int(differing)),
+                labels_with_surprise=dg.MetadataValue.int(int(labels["surprise"].notna().sum())),
+            )
+        )
+
+
+# --- checks ------------------------------------------------------------------------------------------
+
+
+def _previous_fingerprints(
+    context: dg.AssetCheckExecutionContext, limit: int = 25
+) -> list[tuple[str, int, str]]:
+    """(recorded_through, rows, fingerprint) of the latest materializations of outcomes_first_print."""
+    records = context.instance.fetch_materializations(outcomes_first_print.key, limit=limit).records
+    out = []
+    for record in records:
+        materialization = record.asset_materialization
+        metadata = materialization.metadata if materialization else {}
+        if {"fingerprint", "fingerprint_rows", "recorded_through"} <= set(metadata):
+            out.append(
+                (
+                    metadata["recorded_through"].value,
+                    metadata["fingerprint_rows"].value,
+                    metadata["fingerprint"].value,
+                )
+            )
+    return out
+
+
+@dg.asset_check(
+    asset=outcomes_first_print,
+    blocking=True,
+    description="First prints are never changed: every row still hashes to what was stored, and the rows "
+    "recorded by each earlier materialization are exactly as they were then.",
+)
+def first_print_unchanged(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
+) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        altered = store.first_print_rows_altered(con)
+        mismatched = []
+        history = _previous_fingerprints(context)
+        for recorded_through, rows, digest in history:
+            through = pd.Timestamp(recorded_through).to_pydatetime() if recorded_through else None
+            now_rows, now_digest = store.first_print_fingerprint(con, through) if through else (0, digest)
+            if (now_rows, now_digest) != (rows, digest):
+                mismatched.append(recorded_through)
+    return dg.AssetCheckResult(
+        passed=altered.empty and not mismatched,
+        metadata={
+            "rows_altered": len(altered),
+            "materializations_compared": len(history),
+            "materializations_changed": len(mismatched),
+            "altered_preview": dg.MetadataValue.md(markdown_table(altered)),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=outcomes_first_print,
+    description="Sources agree with the stored first prints (a disagreement keeps the stored value and warns).",
+)
+def first_print_sources_agree(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        conflicts = store.read_conflicts(con)
+    return dg.AssetCheckResult(
+        passed=conflicts.empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"disagreements": len(conflicts), "preview": dg.MetadataValue.md(markdown_table(conflicts))},
+    )
+
+
+@dg.asset_check(
+    asset=outcomes_revisions,
+    additional_deps=[outcomes_first_print],
+    description="Each stored first print equals its event's earliest vintage, where both exist.",
+)
+def first_print_is_earliest_vintage(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        first_prints = store.read_first_prints(con)
+        revisions = store.read_revisions(con)
+    mismatched = (
+        calc.first_print_vs_earliest_vintage(first_prints, revisions)
+        if len(first_prints) and len(revisions)
+        else pd.DataFrame()
+    )
+    compared = len(set(first_prints["event_ticker"]) & set(revisions["event_ticker"]))
+    return dg.AssetCheckResult(
+        passed=mismatched.empty,
+        metadata={
+            "events_compared": compared,
+            "mismatches": len(mismatched),
+            "preview": dg.MetadataValue.md(markdown_table(mismatched)),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=outcomes_revisions,
+    description="No vintage is dated before its event's release (Kalshi's release time, else the first print's).",
+)
+def no_vintage_before_release(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        releases = store.read_event_releases(con)[["event_ticker", "release_time"]]
+        first_prints = store.read_first_prints(con)[["event_ticker", "release_time"]]
+        revisions = store.read_revisions(con)
+    known = releases.dropna(subset=["release_time"])
+    fallback = first_prints[~first_prints["event_ticker"].isin(known["event_ticker"])]
+    all_releases = (
+        pd.concat([frame for frame in (known, fallback) if len(frame)], ignore_index=True)
+        if (len(known) or len(fallback))
+        else pd.DataFrame(columns=["event_ticker", "release_time"])
+    )
+    early = calc.vintages_before_release(revisions, all_releases) if len(revisions) else pd.DataFrame()
+    return dg.AssetCheckResult(
+        passed=early.empty,
+        metadata={
+            "vintages_before_release": len(early),
+            "preview": dg.MetadataValue.md(markdown_table(early)),
+        },
+    )
+
+
+@dg.asset_check(
+    asset=event_labels,
+    description="Every label was known by its as-of time, and first_print labels equal the stored first prints.",
+)
+def labels_known_and_consistent(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        labels = con.execute(
+            "SELECT event_ticker, label_mode, as_of, realized_value, label_known_at FROM event_labels"
+        ).df()
+        first_prints = store.read_first_prints(con)
+    after_as_of = int((labels["label_known_at"] > labels["as_of"]).sum())
+    fp_labels = labels[labels["label_mode"] == calc.LABEL_MODE_FIRST_PRINT].merge(
+        first_prints[["event_ticker", "value"]], on="event_ticker", how="left"
+    )
+    wrong = sum(
+        calc.values_differ(a, b) for a, b in zip(fp_labels["realized_value"], fp_labels["value"], strict=True)
+    )
+    return dg.AssetCheckResult(
+        passed=after_as_of == 0 and wrong == 0,
+        metadata={"labels_known_after_as_of": after_as_of, "first_print_labels_not_matching": int(wrong)},
+    )
+
+
+defs = dg.Definitions(
+    assets=[outcomes_first_print, outcomes_revisions, event_labels],
+    asset_checks=[
+        first_print_unchanged,
+        first_print_sources_agree,
+        first_print_is_earliest_vintage,
+        no_vintage_before_release,
+        labels_known_and_consistent,
+    ],
+)

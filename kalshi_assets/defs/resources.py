@@ -1,0 +1,184 @@
+"""Every Dagster resource of the code location, in one place (secrets through EnvVar).
+
+No `from __future__ import annotations` in defs/: Dagster inspects real annotations (context types).
+"""
+
+
+import contextlib
+from collections.abc import Iterator
+from functools import cache
+from typing import Literal
+
+import dagster as dg
+import duckdb
+from pydantic import Field
+
+from kalshi_assets import settings as project_settings
+from kalshi_assets.demo.exchange import DemoExchange
+from kalshi_assets.demo.source import DemoMarketData
+from kalshi_assets.kalshi.source import ApiMarketData, MarketDataSource
+from kalshi_assets.macro.sources import VintageSource
+from kalshi_assets.warehouse import db
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The DuckDB warehouse file. Every writer asset also sits in the `duckdb_writer` pool."""
+
+    path: str = Field(
+        default_factory=lambda: str(project_settings.warehouse_path()),
+        description="DuckDB file; defaults to $KALSHI_WAREHOUSE, else data/warehouse.duckdb in the repository.",
+    )
+    lock_timeout_s: float = Field(default=30.0, description="How long to wait for another process's write lock.")
+
+    @contextlib.contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
+        with db.connection(self.path, read_only=read_only, timeout_s=self.lock_timeout_s) as con:
+            yield con
+
+
+@cache
+def _demo_exchange(seed: int, scale: int) -> DemoExchange:
+    # One exchange per (seed, scale) per process: its event caches are what make ingestion fast.
+    return DemoExchange(seed=seed, scale=scale)
+
+
+class MarketDataResource(dg.ConfigurableResource):
+    """Kalshi market data: the embedded demo exchange (default) or Kalshi's API through the signed client."""
+
+    source: Literal["demo", "api"] = "demo"
+    demo_seed: int = 7
+    demo_scale: int = 1
+    base_url: str = "https://external-api.kalshi.com/trade-api/v2"
+    api_key_id: str | None = None
+    private_key_path: str | None = None
+    private_key_pem: str | None = None
+    passphrase: str | None = None
+    read_rate_per_s: float = 20.0
+    write_rate_per_s: float = 10.0
+    series: list[str] | None = Field(
+        default=None,
+        description="Series to ingest; default: every demo series, or settings.DEFAULT_SERIES for the API.",
+    )
+
+    def tracked_series(self) -> list[str] | None:
+        if self.series is not None:
+            return list(self.series)
+        if self.source == "demo":
+            return None  # every series the demo exchange lists (replicas included at scale > 1)
+        return list(project_settings.DEFAULT_SERIES)
+
+    def get_source(self) -> MarketDataSource:
+        if self.source == "demo":
+            return DemoMarketData(_demo_exchange(self.demo_seed, self.demo_scale))
+        return ApiMarketData(self.get_client())
+
+    def get_client(self):
+        """The signed Kalshi client for `source: api` (also used by the live broker)."""
+        from kalshi_assets.kalshi.client import KalshiClient
+
+        return KalshiClient(
+            self.base_url,
+            api_key_id=self.api_key_id,
+            private_key_path=self.private_key_path,
+            private_key_pem=self.private_key_pem,
+            passphrase=self.passphrase,
+            read_rate_per_s=self.read_rate_per_s,
+            write_rate_per_s=self.write_rate_per_s,
+        )
+
+
+class SettingsResource(dg.ConfigurableResource):
+    """Research settings a run may override from the launchpad (defaults from settings.py)."""
+
+    purge_window_days: dict[str, int] = Field(
+        default_factory=lambda: dict(project_settings.PURGE_WINDOW_DAYS),
+        description="Purge window in days per event type; others take KALSHI_DEFAULT_PURGE_WINDOW.",
+    )
+    default_purge_window_days: int = project_settings.KALSHI_DEFAULT_PURGE_WINDOW
+    max_spread: float = project_settings.QuoteRules.max_spread
+    max_staleness_hours: float = project_settings.QuoteRules.max_staleness_hours
+
+    def purge_days(self, event_type: str) -> int:
+        return int(self.purge_window_days.get(event_type, self.default_purge_window_days))
+
+
+# --- audit log (issue 4) ---------------------------------------------------------------------
+
+from kalshi_assets.audit import AuditLog, default_audit_directory  # noqa: E402 - appended section
+
+
+class AuditLogResource(dg.ConfigurableResource):
+    """The tamper-evident audit log (kalshi_assets.audit). One `AuditLog` per process, opened lazily.
+
+    The checkpoint's HMAC key comes from the KALSHI_AUDIT_HMAC_KEY environment variable when set
+    (stronger: stored apart from the log), else from a 0600 key file inside the directory.
+    """
+
+    directory: str = Field(
+        default_factory=lambda: str(default_audit_directory()),
+        description="Audit log directory; defaults to $KALSHI_AUDIT_DIR, else audit/ beside the warehouse file.",
+    )
+    fsync: Literal["batch", "always", "off"] = Field(
+        default="batch", description="batch: group commit (durable, fast); always: one fsync per record; off: none."
+    )
+    max_segment_bytes: int = Field(default=16 * 1024 * 1024, description="Rotate a segment past this size.")
+    max_segment_age_s: float = Field(default=24 * 3600.0, description="Rotate a segment this old (seconds).")
+
+    def get_log(self) -> AuditLog:
+        # One open log per configuration per process, so every asset of a step shares one group commit.
+        key = (self.directory, self.fsync, self.max_segment_bytes, self.max_segment_age_s)
+        log = _AUDIT_LOGS.get(key)
+        if log is None or log.closed:
+            log = AuditLog(
+                self.directory,
+                fsync=self.fsync,
+                max_segment_bytes=self.max_segment_bytes,
+                max_segment_age=self.max_segment_age_s,
+            )
+            _AUDIT_LOGS[key] = log
+        return log
+
+
+_AUDIT_LOGS: dict[tuple[str, str, int, float], AuditLog] = {}
+
+
+class ExtraVintage(dg.Config):
+    """One more vintage published on top of the demo's (a test's revision, or a what-if)."""
+
+    event_ticker: str
+    vintage_time: str = Field(description="ISO-8601 UTC, not after the demo's now")
+    value: float
+    vintage: int | None = Field(default=None, description="Default: the next number for the event")
+
+
+class MacroResource(dg.ConfigurableResource):
+    """Where outcomes come from: the demo exchange's vintages (default) or FRED/ALFRED real-time periods.
+
+    For `source: alfred` give the key as `fred_api_key: {env: FRED_API_KEY}` (an EnvVar, so the UI shows the
+    variable's name, never its value); left empty, the client reads $FRED_API_KEY itself.
+    """
+
+    source: Literal["demo", "alfred"] = "demo"
+    demo_seed: int = 7
+    demo_scale: int = 1
+    extra_vintages: list[ExtraVintage] = Field(default_factory=list)
+    fred_api_key: str | None = None
+    fred_base_url: str = "https://api.stlouisfed.org"
+    alfred_window_days: int = Field(default=1000, description="FRED refuses spans of more than 2000 vintage dates")
+
+    def get_source(self) -> VintageSource:
+        """The configured source: vintages(events), now(), name."""
+        if self.source == "demo":
+            from kalshi_assets.macro.demo_source import DemoVintageSource
+
+            return DemoVintageSource(
+                _demo_exchange(self.demo_seed, self.demo_scale),
+                extra_vintages=[
+                    {k: v for k, v in extra.model_dump().items() if v is not None} for extra in self.extra_vintages
+                ],
+            )
+        from kalshi_assets.macro.alfred import AlfredClient
+        from kalshi_assets.macro.sources import AlfredVintageSource
+
+        client = AlfredClient(self.fred_api_key, base_url=self.fred_base_url)
+        return AlfredVintageSource(client, window_days=self.alfred_window_days)

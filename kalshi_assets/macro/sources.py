@@ -1,0 +1,243 @@
+"""Outcome sources: what each release printed and when (vintages), from ALFRED or the demo exchange.
+
+A source answers `vintages(events)` with VintageRecords: one row per (event, vintage), vintage 1 being
+the first print. Records carry naive UTC datetimes (what DuckDB TIMESTAMP columns hold).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any, Protocol
+
+from kalshi_assets.analytics.outcomes import version_number
+from kalshi_assets.macro.alfred import AlfredClient, Observation
+
+
+class SourceError(ValueError):
+    """A source returned a record this pipeline cannot use."""
+
+
+@dataclass(frozen=True)
+class VintageRecord:
+    event_ticker: str
+    series_ticker: str
+    reference_period: date
+    vintage_time: datetime  # naive UTC: when this value became known
+    vintage: int  # 1 = first print
+    value: float
+    source: str
+
+
+@dataclass(frozen=True)
+class EventRef:
+    """What a source needs to know about a Kalshi event to find its outcome."""
+
+    event_ticker: str
+    series_ticker: str
+    release_time: datetime | None  # naive UTC
+
+
+class VintageSource(Protocol):
+    name: str
+
+    def vintages(self, events: Sequence[EventRef]) -> list[VintageRecord]: ...
+
+    def now(self) -> datetime: ...
+
+
+def naive_utc(value: Any, *, field: str = "time") -> datetime:
+    """An ISO string or datetime as a naive UTC datetime; naive inputs are taken as UTC."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            raise SourceError(f"{field} {value!r} is not an ISO-8601 time") from None
+    if not isinstance(value, datetime):
+        raise SourceError(f"{field} {value!r} is not a time")
+    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+
+
+def vintage_from_mapping(row: Mapping[str, Any], source: str) -> VintageRecord:
+    """A vintage dict (the demo exchange's shape) as a record; bad rows are a clear error."""
+    required = ("event_ticker", "series_ticker", "reference_period", "vintage_time", "vintage", "value")
+    missing = [k for k in required if row.get(k) is None]
+    if missing:
+        raise SourceError(f"vintage row lacks {missing}: {dict(row)!r}")
+    try:
+        reference = row["reference_period"]
+        reference_period = reference if isinstance(reference, date) else date.fromisoformat(str(reference))
+        vintage = version_number(row["vintage"])
+        value = float(row["value"])
+    except (TypeError, ValueError) as exc:
+        raise SourceError(f"bad vintage row {dict(row)!r}: {exc}") from None
+    if vintage < 1:
+        raise SourceError(f"vintage numbers start at 1 (the first print): {dict(row)!r}")
+    if value != value:  # NaN is not a print
+        raise SourceError(f"vintage value is NaN: {dict(row)!r}")
+    return VintageRecord(
+        event_ticker=str(row["event_ticker"]),
+        series_ticker=str(row["series_ticker"]),
+        reference_period=reference_period,
+        vintage_time=naive_utc(row["vintage_time"], field="vintage_time"),
+        vintage=vintage,
+        value=value,
+        source=source,
+    )
+
+
+# --- ALFRED ------------------------------------------------------------------------------------
+
+_MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
+_MONTH_CODE = re.compile(r"^(?P<yy>\d{2})(?P<mon>[A-Z]{3})(?P<dd>\d{2})?$")
+_QUARTER_CODE = re.compile(r"^(?P<yy>\d{2})Q(?P<q>[1-4])$")
+
+
+def reference_period_from_ticker(event_ticker: str) -> date:
+    """The first day of the period an event describes, from its ticker's date code.
+
+    `KXCPI-26SEP` -> 2026-09-01, `KXGDP-26Q3` -> 2026-07-01, `KXFED-26DEC` -> 2026-12-01 (the meeting
+    month; sources that need the meeting day use the release time instead).
+    """
+    code = event_ticker.rsplit("-", 1)[-1].upper()
+    if match := _QUARTER_CODE.match(code):
+        return date(2000 + int(match["yy"]), 3 * (int(match["q"]) - 1) + 1, 1)
+    if (match := _MONTH_CODE.match(code)) and match["mon"] in _MONTHS:
+        return date(2000 + int(match["yy"]), _MONTHS.index(match["mon"]) + 1, 1)
+    raise SourceError(f"cannot read a reference period from event ticker {event_ticker!r}")
+
+
+@dataclass(frozen=True)
+class FredSeriesSpec:
+    """Which FRED series prints an event type, and how to bring its values to Kalshi's units."""
+
+    series_id: str
+    units: str = "lin"  # FRED's units transformation (pch = percent change, chg = change)
+    scale: float = 1.0  # multiply FRED's value by this (PAYEMS is in thousands, Kalshi in jobs)
+    decimals: int = 1  # round to the precision the agency publishes (Kalshi settles on that)
+    meeting_effective_next_day: bool = False  # a policy rate set at a meeting is in effect the next day
+
+
+# Choice: the FRED series closest to what each Kalshi series settles on, keyed by series ticker.
+# KXFEDDECISION (a change in basis points) has no FRED series: Kalshi's settlement is its first print.
+DEFAULT_FRED_SERIES: dict[str, FredSeriesSpec] = {
+    "KXCPI": FredSeriesSpec("CPIAUCSL", units="pch", decimals=1),
+    "KXU3": FredSeriesSpec("UNRATE", decimals=1),
+    "KXPAYROLLS": FredSeriesSpec("PAYEMS", units="chg", scale=1000.0, decimals=0),
+    "KXGDP": FredSeriesSpec("A191RL1Q225SBEA", decimals=1),
+    "KXFED": FredSeriesSpec("DFEDTARU", decimals=2, meeting_effective_next_day=True),
+}
+
+_REPLICA = re.compile(r"^(?P<base>[A-Z0-9]+?)R\d+$")  # the demo's replica series: KXCPIR2 ...
+
+
+def fred_spec_for_series(series_ticker: str, specs: Mapping[str, FredSeriesSpec]) -> FredSeriesSpec | None:
+    """The FRED series of a Kalshi series: by ticker, then its pre-KX name (CPI -> KXCPI), then the
+    demo replica's base (KXCPIR2 -> KXCPI)."""
+    for candidate in (series_ticker, f"KX{series_ticker}"):
+        if candidate in specs:
+            return specs[candidate]
+    match = _REPLICA.match(series_ticker)
+    return fred_spec_for_series(match["base"], specs) if match else None
+
+
+def vintage_time_from_realtime_start(realtime_start: date, release_time: datetime | None) -> datetime:
+    """When a FRED vintage dated `realtime_start` became known, as a UTC instant.
+
+    FRED dates vintages by day. On the event's release day the value came out at the release time;
+    on any other day we only know it was out by the end of that day, so it counts from the next
+    midnight (UTC): later than the truth by some hours, never earlier, so no label sees the future.
+    """
+    if release_time is not None and realtime_start == release_time.date():
+        return release_time
+    return datetime.combine(realtime_start + timedelta(days=1), datetime.min.time())
+
+
+class AlfredVintageSource:
+    """Vintages of Kalshi events from FRED/ALFRED real-time periods."""
+
+    name = "alfred"
+
+    def __init__(
+        self,
+        client: AlfredClient,
+        series: Mapping[str, FredSeriesSpec] | None = None,
+        window_days: int | None = 1000,  # FRED refuses requests spanning more than 2000 vintage dates
+    ) -> None:
+        self.client = client
+        self.series = dict(DEFAULT_FRED_SERIES if series is None else series)
+        self.window_days = window_days
+        self.skipped_missing = 0  # vintages FRED published as "." (counted, not stored)
+        self.unmapped_events: list[str] = []
+
+    def now(self) -> datetime:
+        return datetime.now(UTC).replace(tzinfo=None)
+
+    def observation_date(self, event: EventRef, spec: FredSeriesSpec) -> date:
+        if spec.meeting_effective_next_day:
+            if event.release_time is None:
+                raise SourceError(f"{event.event_ticker}: a meeting event needs its release time")
+            return event.release_time.date() + timedelta(days=1)
+        return reference_period_from_ticker(event.event_ticker)
+
+    def vintages(self, events: Sequence[EventRef]) -> list[VintageRecord]:
+        self.skipped_missing, self.unmapped_events = 0, []
+        by_series: dict[str, list[tuple[EventRef, FredSeriesSpec, date]]] = {}
+        for event in events:
+            spec = fred_spec_for_series(event.series_ticker, self.series)
+            if spec is None:
+                self.unmapped_events.append(event.event_ticker)
+                continue
+            by_series.setdefault(spec.series_id, []).append((event, spec, self.observation_date(event, spec)))
+        records: list[VintageRecord] = []
+        for series_id, wanted in sorted(by_series.items()):
+            spec = wanted[0][1]
+            days = [day for _, _, day in wanted]
+            observations = self.client.vintages(
+                series_id,
+                # No period is printed before it starts. The range opens a month earlier so that a print
+                # on the first day is seen as released there, not as carried in at the window's edge.
+                realtime_start=min(days) - timedelta(days=31),
+                observation_start=min(days),
+                observation_end=max(days),
+                units=spec.units,
+                window_days=self.window_days,
+            )
+            by_day: dict[date, list[Observation]] = {}
+            for obs in observations:
+                by_day.setdefault(obs.date, []).append(obs)
+            for event, _, day in wanted:
+                records.extend(self._event_vintages(event, spec, by_day.get(day, [])))
+        return records
+
+    def _event_vintages(
+        self, event: EventRef, spec: FredSeriesSpec, observations: Iterable[Observation]
+    ) -> list[VintageRecord]:
+        out: list[VintageRecord] = []
+        for obs in sorted(observations, key=lambda o: o.realtime_start):
+            if obs.carried_in:  # its start is a window edge, not a release date
+                continue
+            if obs.value is None:
+                self.skipped_missing += 1
+                continue
+            value = round(obs.value * spec.scale, spec.decimals)
+            if out and out[-1].value == value:  # a new vintage that rounds to the same print
+                continue
+            out.append(
+                VintageRecord(
+                    event_ticker=event.event_ticker,
+                    series_ticker=event.series_ticker,
+                    reference_period=(
+                        event.release_time.date()
+                        if spec.meeting_effective_next_day and event.release_time is not None
+                        else obs.date
+                    ),
+                    vintage_time=vintage_time_from_realtime_start(obs.realtime_start, event.release_time),
+                    vintage=len(out) + 1,
+                    value=value,
+                    source=self.name,
+                )
+            )
+        return out

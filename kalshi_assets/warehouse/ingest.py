@@ -1,0 +1,90 @@
+"""Reads and summaries the ingestion stage needs."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+from kalshi_assets.warehouse.db import checked_identifier
+
+
+def markets_open_during(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> pd.DataFrame:
+    """Markets whose trading window [open_time, close_time] meets [start, end): the ones with quotes then."""
+    return con.execute(
+        "SELECT market_ticker, event_ticker, close_time FROM kalshi_markets "
+        "WHERE open_time < ? AND close_time >= ? ORDER BY market_ticker",
+        [end, start],
+    ).df()
+
+
+def series_tickers(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [row[0] for row in con.execute("SELECT series_ticker FROM kalshi_series ORDER BY 1").fetchall()]
+
+
+def event_tickers(con: duckdb.DuckDBPyConnection) -> list[str]:
+    return [row[0] for row in con.execute("SELECT event_ticker FROM kalshi_events ORDER BY 1").fetchall()]
+
+
+def row_count(con: duckdb.DuckDBPyConnection, table: str, where_time: tuple[str, datetime, datetime] | None = None) -> int:
+    table = checked_identifier(table)
+    if where_time is None:
+        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - checked identifier
+    column, start, end = where_time
+    column = checked_identifier(column)
+    return con.execute(
+        f"SELECT count(*) FROM {table} WHERE {column} >= ? AND {column} < ?", [start, end]  # noqa: S608
+    ).fetchone()[0]
+
+
+def column_types(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
+    return [
+        (name, dtype)
+        for name, dtype in con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
+            "ORDER BY ordinal_position",
+            [table],
+        ).fetchall()
+    ]
+
+
+def preview(con: duckdb.DuckDBPyConnection, table: str, limit: int = 5, order_by: str | None = None) -> pd.DataFrame:
+    table = checked_identifier(table)
+    order = f" ORDER BY {checked_identifier(order_by)} DESC" if order_by else ""
+    return con.execute(f"SELECT * FROM {table}{order} LIMIT ?", [limit]).df()  # noqa: S608
+
+
+def quote_checks(con: duckdb.DuckDBPyConnection, start: datetime | None = None, end: datetime | None = None) -> dict[str, int]:
+    """Counts of rows breaking the quote contracts (all zero when the table is sound)."""
+    window = "WHERE q.ts >= ? AND q.ts < ?" if start is not None else ""
+    params = [start, end] if start is not None else []
+    row = con.execute(
+        f"""
+        SELECT
+            count(*) FILTER (WHERE q.yes_bid < 0 OR q.yes_bid > 1 OR q.yes_ask < 0 OR q.yes_ask > 1
+                             OR q.last_price < 0 OR q.last_price > 1)            AS price_outside_unit,
+            count(*) FILTER (WHERE q.yes_bid > q.yes_ask)                         AS bid_above_ask,
+            count(*) FILTER (WHERE m.close_time IS NOT NULL AND q.ts > m.close_time) AS after_close,
+            count(*) FILTER (WHERE m.market_ticker IS NULL)                      AS unknown_market
+        FROM kalshi_quotes q LEFT JOIN kalshi_markets m USING (market_ticker)
+        {window}
+        """,  # noqa: S608 - `window` is one of two fixed strings
+        params,
+    ).fetchone()
+    return dict(zip(("price_outside_unit", "bid_above_ask", "after_close", "unknown_market"), row, strict=True))
+
+
+def duplicate_keys(con: duckdb.DuckDBPyConnection, table: str, keys: list[str]) -> int:
+    table = checked_identifier(table)
+    key_list = ", ".join(checked_identifier(k) for k in keys)
+    return con.execute(
+        f"SELECT count(*) FROM (SELECT {key_list} FROM {table} GROUP BY {key_list} HAVING count(*) > 1)"  # noqa: S608
+    ).fetchone()[0]
+
+
+def markets_without_event(con: duckdb.DuckDBPyConnection) -> int:
+    return con.execute(
+        "SELECT count(*) FROM kalshi_markets m LEFT JOIN kalshi_events e USING (event_ticker) "
+        "WHERE e.event_ticker IS NULL"
+    ).fetchone()[0]

@@ -1,0 +1,273 @@
+"""SQL of the outcomes stage: first prints (insert if absent), source reports (column-named upsert where
+a NULL never erases a known value), revisions (append-only, idempotent on replay), labels and reads.
+
+Every statement is a fixed string; values travel as parameters or through a registered DataFrame.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+from kalshi_assets.warehouse.db import checked_identifier, table_columns, table_exists
+from kalshi_assets.warehouse.writes import replace_all, transaction
+
+FIRST_PRINT_INPUT = ("event_ticker", "series_ticker", "reference_period", "value", "release_time", "source")
+REPORT_INPUT = ("event_ticker", "source", "value", "release_time", "settlement_ts")
+REVISION_INPUT = (
+    "event_ticker",
+    "vintage_time",
+    "source",
+    "series_ticker",
+    "reference_period",
+    "vintage",
+    "value",
+)
+
+_INSERT_FIRST_PRINTS = (
+    "INSERT INTO outcomes_first_print "
+    "(event_ticker, series_ticker, reference_period, value, release_time, source, recorded_at, row_hash) "
+    "SELECT event_ticker, series_ticker, reference_period, value, release_time, source, "
+    "CAST(? AS TIMESTAMP), first_print_hash(event_ticker, value, release_time, source) "
+    "FROM incoming_first_prints "
+    "ON CONFLICT (event_ticker) DO NOTHING"
+)
+
+# Column-named upsert: each field is replaced only by a non-NULL incoming value; first_seen_at stays.
+_UPSERT_REPORTS = """
+INSERT INTO outcomes_first_print_reports
+    (event_ticker, source, value, release_time, settlement_ts, first_seen_at, last_seen_at)
+SELECT event_ticker, source, value, release_time, settlement_ts, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP)
+FROM incoming_reports
+ON CONFLICT (event_ticker, source) DO UPDATE SET
+    value         = COALESCE(excluded.value, outcomes_first_print_reports.value),
+    release_time  = COALESCE(excluded.release_time, outcomes_first_print_reports.release_time),
+    settlement_ts = COALESCE(excluded.settlement_ts, outcomes_first_print_reports.settlement_ts),
+    last_seen_at  = excluded.last_seen_at
+"""
+
+_APPEND_REVISIONS = """
+INSERT INTO outcomes_revisions
+    (event_ticker, vintage_time, source, series_ticker, reference_period, vintage, value, recorded_at)
+SELECT event_ticker, vintage_time, source, series_ticker, reference_period, vintage, value, CAST(? AS TIMESTAMP)
+FROM incoming_revisions
+ON CONFLICT (event_ticker, vintage_time, source) DO NOTHING
+"""
+
+
+@contextlib.contextmanager
+def _incoming(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[None]:
+    con.register(name, frame)
+    try:
+        yield
+    finally:
+        con.unregister(name)
+
+
+def _count(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> int:
+    return int(con.execute(sql, list(params)).fetchone()[0])
+
+
+def _prepared(
+    frame: pd.DataFrame, columns: Sequence[str], keys: Sequence[str], required: Sequence[str], what: str
+) -> pd.DataFrame:
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValueError(f"{what}: incoming rows lack columns {missing}")
+    out = frame[list(columns)].copy()
+    null_required = [c for c in required if out[c].isna().any()]
+    if null_required:
+        raise ValueError(f"{what}: NULL in required columns {null_required}; nothing was written")
+    for column in out.columns:
+        if column.endswith(("_time", "_ts")):
+            out[column] = pd.to_datetime(out[column], utc=True).dt.tz_localize(None)
+        elif column == "reference_period":
+            out[column] = pd.to_datetime(out[column]).dt.date
+    return out.drop_duplicates(subset=list(keys), keep="first")
+
+
+# --- writes -------------------------------------------------------------------------------------
+
+
+def insert_first_prints(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, recorded_at: datetime) -> int:
+    """Insert first prints of events that have none; an event's stored row is never touched.
+
+    Within `frame` the first row per event wins (callers order candidates by source precedence).
+    Returns the number of rows inserted.
+    """
+    if frame.empty:
+        return 0
+    rows = _prepared(
+        frame,
+        FIRST_PRINT_INPUT,
+        ["event_ticker"],
+        ["event_ticker", "value", "release_time", "source"],
+        "outcomes_first_print",
+    )
+    with transaction(con), _incoming(con, "incoming_first_prints", rows):
+        before = _count(con, "SELECT count(*) FROM outcomes_first_print")
+        con.execute(_INSERT_FIRST_PRINTS, [recorded_at])
+        return _count(con, "SELECT count(*) FROM outcomes_first_print") - before
+
+
+def upsert_first_print_reports(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, seen_at: datetime) -> int:
+    """Record what each source reported as a first print (one row per event and source).
+
+    Names its columns and keeps known values: a NULL in an incoming row never erases a stored field.
+    """
+    if frame.empty:
+        return 0
+    rows = _prepared(
+        frame,
+        REPORT_INPUT,
+        ["event_ticker", "source"],
+        ["event_ticker", "source"],
+        "outcomes_first_print_reports",
+    )
+    with transaction(con), _incoming(con, "incoming_reports", rows):
+        con.execute(_UPSERT_REPORTS, [seen_at, seen_at])
+    return len(rows)
+
+
+def append_revisions(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, recorded_at: datetime) -> int:
+    """Append vintages not stored yet ((event, vintage_time, source) is the key). Returns rows added."""
+    if frame.empty:
+        return 0
+    keys = ["event_ticker", "vintage_time", "source"]
+    rows = _prepared(frame, REVISION_INPUT, keys, [*keys, "vintage", "value"], "outcomes_revisions")
+    rows["vintage"] = rows["vintage"].astype("int64")
+    with transaction(con), _incoming(con, "incoming_revisions", rows):
+        before = _count(con, "SELECT count(*) FROM outcomes_revisions")
+        con.execute(_APPEND_REVISIONS, [recorded_at])
+        return _count(con, "SELECT count(*) FROM outcomes_revisions") - before
+
+
+def replace_event_labels(con: duckdb.DuckDBPyConnection, labels: pd.DataFrame) -> int:
+    """Labels are derived from the tables above: each materialization replaces them whole, atomically."""
+    return replace_all(con, "event_labels", labels)
+
+
+# --- reads --------------------------------------------------------------------------------------
+
+
+def read_first_prints(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute(
+        "SELECT event_ticker, series_ticker, reference_period, value, release_time, source, recorded_at, row_hash "
+        "FROM outcomes_first_print ORDER BY event_ticker"
+    ).df()
+
+
+def read_revisions(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Every vintage, ordered by event, time and vintage number (an integer: 10 sorts after 9)."""
+    return con.execute(
+        "SELECT event_ticker, vintage_time, vintage, value, source, series_ticker, reference_period, recorded_at "
+        "FROM outcomes_revisions ORDER BY event_ticker, vintage_time, vintage, source"
+    ).df()
+
+
+def read_latest(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute(
+        "SELECT event_ticker, value, vintage_time, vintage, source FROM outcomes_latest ORDER BY event_ticker"
+    ).df()
+
+
+def read_conflicts(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute(
+        "SELECT event_ticker, source, reported_value, stored_value, stored_source, first_seen_at, last_seen_at "
+        "FROM outcomes_first_print_conflicts ORDER BY event_ticker, source"
+    ).df()
+
+
+def read_reports(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute(
+        "SELECT event_ticker, source, value, release_time, settlement_ts, first_seen_at, last_seen_at "
+        "FROM outcomes_first_print_reports ORDER BY event_ticker, source"
+    ).df()
+
+
+def read_event_releases(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """event_ticker, series_ticker, release_time of every ingested event (empty before ingestion)."""
+    if not table_exists(con, "event_release"):
+        return pd.DataFrame(columns=["event_ticker", "series_ticker", "release_time"])
+    return con.execute(
+        "SELECT event_ticker, series_ticker, release_time FROM event_release ORDER BY event_ticker"
+    ).df()
+
+
+def read_settled_markets(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Kalshi's settlement fields per market: the kalshi first-print source."""
+    if not table_exists(con, "kalshi_markets"):
+        return pd.DataFrame(columns=["event_ticker", "result", "expiration_value_num", "settlement_ts"])
+    return con.execute(
+        "SELECT event_ticker, result, expiration_value, expiration_value_num, settlement_ts FROM kalshi_markets "
+        "WHERE result IS NOT NULL AND result <> '' ORDER BY event_ticker, market_ticker"
+    ).df()
+
+
+# distribution_snapshots is written by the distributions stage; read it only where it exists, and only
+# through column names checked against its live catalogue.
+_SNAPSHOT_TIME_COLUMNS = ("snapshot_ts", "ts", "asof", "snapshot_time")
+_SNAPSHOT_SD_COLUMNS = ("std", "sd", "implied_sd")
+_SNAPSHOT_MEAN_COLUMNS = ("mean", "implied_mean")
+
+
+def read_implied_snapshots(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """event_ticker, snapshot_ts, implied_mean, implied_sd from distribution_snapshots (ok rows with a
+    mean), or an empty frame when that table does not exist or lacks the columns."""
+    empty = pd.DataFrame(columns=["event_ticker", "snapshot_ts", "implied_mean", "implied_sd"])
+    if not table_exists(con, "distribution_snapshots"):
+        return empty
+    columns = set(table_columns(con, "distribution_snapshots"))
+
+    def pick(options: Sequence[str]) -> str | None:
+        return next((checked_identifier(c) for c in options if c in columns), None)
+
+    time_col, mean_col, sd_col = (
+        pick(_SNAPSHOT_TIME_COLUMNS),
+        pick(_SNAPSHOT_MEAN_COLUMNS),
+        pick(_SNAPSHOT_SD_COLUMNS),
+    )
+    if "event_ticker" not in columns or not (time_col and mean_col and sd_col):
+        return empty
+    status_filter = "AND status = 'ok'" if "status" in columns else ""
+    sql = (
+        f"SELECT event_ticker, {time_col} AS snapshot_ts, {mean_col} AS implied_mean, {sd_col} AS implied_sd "  # noqa: S608 - checked identifiers
+        f"FROM distribution_snapshots WHERE {mean_col} IS NOT NULL {status_filter} "
+        "ORDER BY event_ticker, snapshot_ts"
+    )
+    return con.execute(sql).df()
+
+
+# --- checks -------------------------------------------------------------------------------------
+
+
+def first_print_rows_altered(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """First prints whose printed fields no longer hash to what was stored at insert time."""
+    return con.execute(
+        "SELECT event_ticker, value, release_time, source, recorded_at FROM outcomes_first_print "
+        "WHERE first_print_hash(event_ticker, value, release_time, source) <> row_hash ORDER BY event_ticker"
+    ).df()
+
+
+def first_print_fingerprint(
+    con: duckdb.DuckDBPyConnection, recorded_through: datetime | None = None
+) -> tuple[int, str]:
+    """(rows, md5 over every row's current printed fields) for rows recorded at or before
+    `recorded_through` (all rows when None). Equal fingerprints mean the same rows, unchanged."""
+    row = con.execute(
+        "SELECT count(*), md5(COALESCE(string_agg(first_print_hash(event_ticker, value, release_time, source) "
+        "|| '@' || "
+        "strftime(recorded_at, '%Y-%m-%dT%H:%M:%S.%f'), ',' ORDER BY event_ticker), '')) "
+        "FROM outcomes_first_print WHERE CAST(? AS TIMESTAMP) IS NULL OR recorded_at <= CAST(? AS TIMESTAMP)",
+        [recorded_through, recorded_through],
+    ).fetchone()
+    return int(row[0]), str(row[1])
+
+
+def last_recorded_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    value = con.execute("SELECT max(recorded_at) FROM outcomes_first_print").fetchone()[0]
+    return value

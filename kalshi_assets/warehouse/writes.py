@@ -1,0 +1,149 @@
+"""Idempotent writes: partition replacement, column-named upserts, insert-if-absent.
+
+Identifiers are checked against the live catalogue (`table_columns`) before they are spliced into SQL;
+every value travels as data through a registered DataFrame, never as SQL text.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Iterator, Sequence
+from datetime import datetime
+
+import duckdb
+import pandas as pd
+
+from kalshi_assets.warehouse.db import checked_identifier, primary_key, table_columns
+
+_view_names = (f"incoming_rows_{n}" for n in itertools.count())
+
+
+@contextlib.contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    """All-or-nothing: a failure anywhere inside leaves the tables as they were."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+@contextlib.contextmanager
+def _registered(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Iterator[str]:
+    name = next(_view_names)
+    con.register(name, frame)
+    try:
+        yield name
+    finally:
+        con.unregister(name)
+
+
+def _columns(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> list[str]:
+    checked_identifier(table)
+    known = set(table_columns(con, table))
+    unknown = [c for c in frame.columns if c not in known]
+    if unknown:
+        raise ValueError(f"{table}: columns {unknown} are not in the schema")
+    return [checked_identifier(c) for c in frame.columns]
+
+
+def _dedupe(frame: pd.DataFrame, keys: Sequence[str], table: str) -> pd.DataFrame:
+    missing = [k for k in keys if k not in frame.columns]
+    if missing:
+        raise ValueError(f"{table}: incoming rows lack key columns {missing}")
+    if frame[list(keys)].isna().any().any():
+        raise ValueError(f"{table}: incoming rows have NULL in key columns {list(keys)}")
+    return frame.drop_duplicates(subset=list(keys), keep="last")
+
+
+def upsert(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, keys: Sequence[str] | None = None
+) -> int:
+    """Insert new keys; on an existing key update each named column only where the new value is not NULL.
+
+    A NULL in an incoming row never erases a known value (no whole-row replace). Returns rows written.
+    """
+    if frame.empty:
+        return 0
+    columns = _columns(con, table, frame)
+    keys = [checked_identifier(k) for k in (keys or primary_key(con, table))]
+    if not keys:
+        raise ValueError(f"{table}: an upsert needs a primary key")
+    frame = _dedupe(frame, keys, table)
+    column_list = ", ".join(columns)
+    updates = ", ".join(f"{c} = COALESCE(excluded.{c}, {table}.{c})" for c in columns if c not in keys)
+    action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
+    with _registered(con, frame) as view:
+        sql = (
+            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {view} "  # noqa: S608 - checked identifiers
+            f"ON CONFLICT ({', '.join(keys)}) {action}"
+        )
+        con.execute(sql)
+    return len(frame)
+
+
+def insert_if_absent(
+    con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, keys: Sequence[str] | None = None
+) -> int:
+    """Insert rows whose key is new; existing rows are never touched. Returns the number inserted."""
+    if frame.empty:
+        return 0
+    columns = _columns(con, table, frame)
+    keys = [checked_identifier(k) for k in (keys or primary_key(con, table))]
+    frame = _dedupe(frame, keys, table)
+    column_list = ", ".join(columns)
+    before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - checked identifier
+    with _registered(con, frame) as view:
+        sql = (
+            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {view} "  # noqa: S608
+            f"ON CONFLICT ({', '.join(keys)}) DO NOTHING"
+        )
+        con.execute(sql)
+    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before  # noqa: S608
+
+
+def replace_window(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    frame: pd.DataFrame,
+    time_column: str,
+    start: datetime,
+    end: datetime,
+) -> int:
+    """Replace exactly the rows with start <= time_column < end by `frame`, in one transaction.
+
+    This is how a partition is (re)materialized: a replay leaves the same rows, never duplicates, and a
+    failure midway leaves the previous rows in place. Rows of `frame` outside the window are refused.
+    """
+    time_column = checked_identifier(time_column)
+    columns = _columns(con, table, frame) if not frame.empty else []
+    if not frame.empty:
+        times = pd.to_datetime(frame[time_column])
+        outside = frame[(times < pd.Timestamp(start)) | (times >= pd.Timestamp(end))]
+        if not outside.empty:
+            raise ValueError(
+                f"{table}: {len(outside)} rows fall outside the partition window [{start}, {end}) "
+                f"(first: {outside.iloc[0].to_dict()})"
+            )
+    with transaction(con):
+        con.execute(f"DELETE FROM {table} WHERE {time_column} >= ? AND {time_column} < ?", [start, end])  # noqa: S608
+        if not frame.empty:
+            column_list = ", ".join(columns)
+            with _registered(con, frame) as view:
+                con.execute(f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {view}")  # noqa: S608
+    return len(frame)
+
+
+def replace_all(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:
+    """Replace a whole (unpartitioned, derived) table in one transaction."""
+    columns = _columns(con, table, frame) if not frame.empty else []
+    with transaction(con):
+        con.execute(f"DELETE FROM {checked_identifier(table)}")  # noqa: S608
+        if not frame.empty:
+            column_list = ", ".join(columns)
+            with _registered(con, frame) as view:
+                con.execute(f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {view}")  # noqa: S608
+    return len(frame)

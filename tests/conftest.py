@@ -1,0 +1,56 @@
+"""Shared fixtures: a warehouse ingested from the demo exchange over a short window, built once per session."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+# Two months that hold settled CPI, jobs, GDP and FOMC events, ending at the demo's "now".
+WINDOW_START = "2026-09-01"
+WINDOW_END = "2026-10-31"
+
+
+def materialize_ingest(warehouse_path: Path, start: str = WINDOW_START, end: str = WINDOW_END) -> None:
+    """Run the four ingest assets against `warehouse_path`: metadata first, then quotes for [start, end] in one run."""
+    from kalshi_assets.defs import ingest
+    from kalshi_assets.defs.resources import MarketDataResource, SettingsResource, WarehouseResource
+
+    resources = {
+        "warehouse": WarehouseResource(path=str(warehouse_path)),
+        "market_data": MarketDataResource(),
+        "settings": SettingsResource(),
+    }
+    result = dg.materialize([ingest.kalshi_series, ingest.kalshi_events, ingest.kalshi_markets], resources=resources)
+    assert result.success
+    defs = dg.Definitions(
+        assets=[ingest.kalshi_quotes],
+        asset_checks=[ingest.quotes_are_sound],
+        resources=resources,
+        jobs=[dg.define_asset_job("ingest_quotes", selection=[ingest.kalshi_quotes])],
+        executor=dg.in_process_executor,
+    )
+    run = defs.resolve_job_def("ingest_quotes").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
+    )
+    assert run.success
+
+
+@pytest.fixture(scope="session")
+def ingested_warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A read-only template warehouse; tests that write copy it first (see `warehouse_copy`)."""
+    path = tmp_path_factory.mktemp("ingested") / "warehouse.duckdb"
+    materialize_ingest(path)
+    return path
+
+
+@pytest.fixture()
+def warehouse_copy(ingested_warehouse: Path, tmp_path: Path) -> Path:
+    """A private, writable copy of the ingested warehouse."""
+    target = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(ingested_warehouse, target)
+    return target
