@@ -14,6 +14,7 @@ Pure: no I/O, no dagster.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -138,14 +139,26 @@ class DistributionResult:
 
 def strike_type_codes(strike_types: Sequence[object] | np.ndarray | pd.Series) -> np.ndarray:
     """Code of each strike_type in STRIKE_TYPES (case and surrounding blanks ignored), -1 otherwise."""
-    values = pd.Series(strike_types, dtype=object) if not isinstance(strike_types, pd.Series) else strike_types
-    cat = pd.Categorical(values)
+    if isinstance(strike_types, pd.Series) and isinstance(strike_types.dtype, pd.CategoricalDtype):
+        cat = strike_types.array  # already coded (the warehouse reads strike_type as an ENUM)
+    else:
+        cat = pd.Categorical(pd.Series(strike_types, dtype=object))
     lut = np.full(len(cat.categories) + 1, -1, dtype=np.int64)
     for i, name in enumerate(cat.categories):
         key = str(name).strip().lower()
         if key in STRIKE_TYPES:
             lut[i] = STRIKE_TYPES.index(key)
     return lut[np.asarray(cat.codes, dtype=np.int64)]  # code -1 (missing) reads the last entry, -1
+
+
+def _all_within(values: np.ndarray, lo: float, hi: float) -> bool:
+    """True when every non-NaN value lies in [lo, hi] (two reductions instead of a mask per value)."""
+    if len(values) == 0:
+        return True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN input: nothing to check
+        smallest, largest = np.nanmin(values), np.nanmax(values)
+    return bool(np.isnan(smallest) or (smallest >= lo and largest <= hi))
 
 
 def contract_probabilities(
@@ -169,13 +182,13 @@ def contract_probabilities(
     qage = np.asarray(quote_age_hours, dtype=np.float64)
     tage = np.asarray(last_trade_age_hours, dtype=np.float64)
     for name, values in (("yes_bid", bid), ("yes_ask", ask), ("last_price", last)):
-        bad = ~np.isnan(values) & ~((values >= 0) & (values <= 1))
-        if bad.any():
+        if not _all_within(values, 0.0, 1.0):
+            bad = ~np.isnan(values) & ~((values >= 0) & (values <= 1))
             raise ValueError(f"{name} must be a dollar price in [0, 1] or missing; "
                              f"{int(bad.sum())} values are not (first {values[bad][0]!r})")
     for name, values in (("quote_age_hours", qage), ("last_trade_age_hours", tage)):
-        bad = ~np.isnan(values) & ~(values >= 0)
-        if bad.any():
+        if not _all_within(values, 0.0, np.inf):
+            bad = ~np.isnan(values) & ~(values >= 0)
             # A negative age is a quote from after the snapshot: look-ahead, never acceptable.
             raise ValueError(f"{name} must be >= 0 (a quote after the snapshot is look-ahead); "
                              f"{int(bad.sum())} values are not (first {values[bad][0]!r})")
@@ -260,6 +273,18 @@ def _segment_median(seg: np.ndarray, values: np.ndarray, n_segments: int) -> np.
     return out
 
 
+def _is_sorted_by(seg: np.ndarray, *keys: np.ndarray) -> bool:
+    """True when rows are already in lexicographic order of (seg, *keys): the sort can be skipped."""
+    if len(seg) < 2:
+        return True
+    ahead = seg[1:] > seg[:-1]
+    tie = seg[1:] == seg[:-1]
+    for key in keys:
+        ahead |= tie & (key[1:] > key[:-1])
+        tie &= key[1:] == key[:-1]
+    return bool(np.all(ahead | tie))
+
+
 def _count(seg: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
     return np.bincount(seg[mask], minlength=n).astype(np.int64)
 
@@ -273,8 +298,9 @@ def _threshold_bins(
 ) -> tuple[np.ndarray, ...]:
     """Repair threshold ladders and turn them into bins. Inputs are the priced threshold rungs of
     snapshots still ok, in value coordinates (cut) with S(cut). Returns bin arrays."""
-    order = np.lexsort((cut, seg))
-    seg, cut, surv, weight = seg[order], cut[order], surv[order], weight[order]
+    if not _is_sorted_by(seg, cut):
+        order = np.lexsort((cut, seg))
+        seg, cut, surv, weight = seg[order], cut[order], surv[order], weight[order]
     # Two rungs on one cut (greater 3 and less_or_equal 3) state one S value: pool them by weight.
     dup = np.zeros(len(seg), dtype=bool)
     dup[1:] = (seg[1:] == seg[:-1]) & (np.abs(cut[1:] - cut[:-1]) <= 1e-12 * (1 + np.abs(cut[1:])))
@@ -296,7 +322,11 @@ def _threshold_bins(
     out["monotonic_violations_pre"] += _count(seg[1:], violating, n)
     out["monotonic_violation_magnitude"][computed] = np.bincount(
         seg[1:], weights=np.where(violating, rise, 0.0), minlength=n)[computed]
-    repaired = np.clip(antitonic_regression_segments(surv, weight, seg), 0.0, 1.0)
+    # Only ladders with a violation need the pool-adjacent-violators passes.
+    needs_repair = (out["monotonic_violations_pre"] > 0)[seg]
+    repaired = surv.copy()
+    repaired[needs_repair] = antitonic_regression_segments(surv[needs_repair], weight[needs_repair], seg[needs_repair])
+    repaired = np.clip(repaired, 0.0, 1.0)
     out["isotonic_adjustment_magnitude"][computed] = np.bincount(
         seg, weights=np.abs(repaired - surv), minlength=n)[computed]
     out["renormalization_delta"][computed] = 0.0  # bins from a ladder sum to 1 by construction
@@ -340,8 +370,9 @@ def _bin_ladders(
     params: DistributionParams, out: dict[str, np.ndarray], status: np.ndarray,
 ) -> tuple[np.ndarray, ...]:
     """Validate and renormalize mutually exclusive bins (open tails have an infinite edge)."""
-    order = np.lexsort((hi, lo, seg))
-    seg, lo, hi, r = seg[order], lo[order], hi[order], r[order]
+    if not _is_sorted_by(seg, lo, hi):
+        order = np.lexsort((hi, lo, seg))
+        seg, lo, hi, r = seg[order], lo[order], hi[order], r[order]
     counts = np.bincount(seg, minlength=n)
     too_few = (counts > 0) & (counts < params.min_rungs)
     total = np.bincount(seg, weights=r, minlength=n)
@@ -533,9 +564,11 @@ def _compute(
     total = np.bincount(bseg, weights=bmass, minlength=n)
     mean = np.bincount(bseg, weights=bmass * support, minlength=n) / np.where(has_bins, total, 1.0)
     dev = support - mean[bseg]
-    var = np.bincount(bseg, weights=bmass * dev**2, minlength=n) / np.where(has_bins, total, 1.0)
-    m3 = np.bincount(bseg, weights=bmass * dev**3, minlength=n) / np.where(has_bins, total, 1.0)
-    m4 = np.bincount(bseg, weights=bmass * dev**4, minlength=n) / np.where(has_bins, total, 1.0)
+    weighted_dev2 = bmass * dev * dev
+    denominator = np.where(has_bins, total, 1.0)
+    var = np.bincount(bseg, weights=weighted_dev2, minlength=n) / denominator
+    m3 = np.bincount(bseg, weights=weighted_dev2 * dev, minlength=n) / denominator
+    m4 = np.bincount(bseg, weights=weighted_dev2 * dev * dev, minlength=n) / denominator
     std = np.sqrt(np.maximum(var, 0.0))
     with np.errstate(invalid="ignore", divide="ignore"):
         spread_ok = std > 1e-12 * (1.0 + np.abs(mean))

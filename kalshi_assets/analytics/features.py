@@ -110,11 +110,14 @@ def asof_features(
         raise ValueError("change columns must be value columns")
     if change_window_days <= 0:
         raise ValueError("change window must be positive")
+    # One key dtype on both sides of the as-of join (DuckDB hands back microseconds, pandas nanoseconds).
     snaps = snapshots.copy()
-    snaps[time_col] = pd.to_datetime(snaps[time_col])
+    snaps["event_ticker"] = snaps["event_ticker"].astype(str).astype(object)
+    snaps[time_col] = pd.to_datetime(snaps[time_col]).astype("datetime64[ns]")
     snaps = snaps.dropna(subset=[time_col])
     base = grid.reset_index(drop=True).copy()
-    base["asof"] = pd.to_datetime(base["asof"])
+    base["event_ticker"] = base["event_ticker"].astype(str).astype(object)
+    base["asof"] = pd.to_datetime(base["asof"]).astype("datetime64[ns]")
     base["_prior_asof"] = base["asof"] - pd.Timedelta(days=change_window_days)
 
     now = _asof_join(base, "asof", snaps, time_col, list(value_columns))

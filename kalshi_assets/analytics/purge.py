@@ -65,9 +65,12 @@ def event_intervals(
 ) -> pd.DataFrame:
     """One row per event: its type, [t0, t1], purge window, widened t1 and release, in release order.
 
-    `release_col` orders the events (defaults to t1 when the column is absent). An event whose rows
-    disagree on its event type is an error: the purge window would be ambiguous.
+    `release_col` orders the events (defaults to t1 when the column is absent); without a t1 column the
+    label is known at the release (first-print labels). An event whose rows disagree on its event type
+    is an error: the purge window would be ambiguous.
     """
+    if t1_col not in samples.columns and release_col in samples.columns:
+        t1_col = release_col
     required = {"event_ticker", "event_type", t0_col, t1_col}
     missing = required - set(samples.columns)
     if missing:

@@ -41,6 +41,7 @@ _SENSITIVE_KEY_PARTS = (
 _SENSITIVE_KEYS_EXACT = frozenset({"key", "pem", "sig", "privkey", "pkey", "auth", "pass", "pwd"})
 _KEY_IDENTIFIERS = frozenset({"apikeyid", "keyid", "kalshiaccesskey", "accesskeyid"})
 
+_NAME = re.compile(r"[A-Za-z0-9_.\-]{1,100}")
 _PEM_PRIVATE = re.compile(r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
 _AUTH_VALUE = re.compile(r"^\s*(bearer|basic|digest|token|hmac|negotiate)\s+\S+", re.IGNORECASE)
 _HEADER_LINE = re.compile(
@@ -105,6 +106,7 @@ def _scrub_value(value: Any, path: str) -> Any:
         if (
             len(value) == 2
             and isinstance(value[0], str)
+            and _NAME.fullmatch(value[0])
             and is_sensitive_key(value[0])
             and not isinstance(value[1], Mapping | list | tuple)
         ):

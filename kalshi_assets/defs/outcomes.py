@@ -9,13 +9,20 @@ with a stored first print is recorded in outcomes_first_print_reports and a chec
 from typing import Any
 
 import dagster as dg
+import duckdb
 import pandas as pd
 from pydantic import Field
 
 from kalshi_assets.analytics import outcomes as calc
 from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, table_metadata
 from kalshi_assets.defs.resources import MacroResource, WarehouseResource
-from kalshi_assets.macro.sources import EventRef, SourceError, VintageRecord, reference_period_from_ticker
+from kalshi_assets.macro.sources import (
+    EventRef,
+    SourceError,
+    VintageRecord,
+    VintageSource,
+    reference_period_from_ticker,
+)
 from kalshi_assets.warehouse import outcomes as store
 
 GROUP = "outcomes"
@@ -53,7 +60,9 @@ def _vintage_frame(records: list[VintageRecord]) -> pd.DataFrame:
     return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in records], columns=columns)
 
 
-def _source_vintages(context: dg.AssetExecutionContext, macro: MacroResource, releases: pd.DataFrame):
+def _source_vintages(
+    context: dg.AssetExecutionContext, macro: MacroResource, releases: pd.DataFrame
+) -> tuple[VintageSource, pd.DataFrame]:
     source = macro.get_source()
     try:
         records = source.vintages(_event_refs(releases))
@@ -88,7 +97,7 @@ def _kalshi_candidates(markets: pd.DataFrame, releases: pd.DataFrame) -> tuple[p
     return frame, conflicts
 
 
-def _fingerprint_metadata(con) -> dict[str, Any]:
+def _fingerprint_metadata(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     recorded_through = store.last_recorded_at(con)
     rows, digest = store.first_print_fingerprint(con, recorded_through)
     return {

@@ -55,6 +55,18 @@ def vintage_sets(draw: st.DrawFn) -> pd.DataFrame:
     return vintage_frame(rows)
 
 
+def knowledge_time(frame: pd.DataFrame, data: st.DataObject) -> pd.Timestamp:
+    """Any hour, or exactly a vintage's time (where window edges matter), or just before one."""
+    vintage_times = sorted(frame["vintage_time"])
+    return data.draw(
+        st.one_of(
+            st.integers(-10, 2100).map(lambda h: BASE + pd.Timedelta(hours=h)),
+            st.sampled_from(vintage_times),
+            st.sampled_from(vintage_times).map(lambda t: t - pd.Timedelta(microseconds=1)),
+        )
+    )
+
+
 # --- versions ---------------------------------------------------------------------------------
 
 
@@ -130,9 +142,9 @@ def test_realtime_windows_are_half_open() -> None:
 
 
 @settings(max_examples=40, deadline=None)
-@given(frame=vintage_sets(), hour=st.integers(-10, 2100))
-def test_as_of_uses_only_vintages_known_at_that_time(frame: pd.DataFrame, hour: int) -> None:
-    moment = BASE + pd.Timedelta(hours=hour)
+@given(frame=vintage_sets(), data=st.data())
+def test_as_of_uses_only_vintages_known_at_that_time(frame: pd.DataFrame, data: st.DataObject) -> None:
+    moment = knowledge_time(frame, data)
     known = frame[frame["vintage_time"] <= moment]
     as_of = values_as_of(frame, moment)
     expected = latest_values(known) if len(known) else as_of.iloc[0:0]
@@ -141,9 +153,9 @@ def test_as_of_uses_only_vintages_known_at_that_time(frame: pd.DataFrame, hour: 
 
 
 @settings(max_examples=30, deadline=None)
-@given(frame=vintage_sets(), hour=st.integers(-10, 2100))
-def test_labels_as_of_ignore_later_vintages(frame: pd.DataFrame, hour: int) -> None:
-    moment = BASE + pd.Timedelta(hours=hour)
+@given(frame=vintage_sets(), data=st.data())
+def test_labels_as_of_ignore_later_vintages(frame: pd.DataFrame, data: st.DataObject) -> None:
+    moment = knowledge_time(frame, data)
     prints = first_prints_from_vintages(frame)
     full = event_labels(prints, frame, None, moment)
     known_only = event_labels(prints, frame[frame["vintage_time"] <= moment], None, moment)

@@ -16,7 +16,6 @@ import os
 import random
 import sys
 import threading
-
 import time
 
 from kalshi_assets.audit import AuditLog

@@ -1,0 +1,158 @@
+"""The demo exchange: deterministic, in Kalshi's wire format, with the warts real data has."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+
+from kalshi_assets.demo.exchange import DEMO_END, DemoExchange
+from kalshi_assets.kalshi import parse
+
+OPENAPI = Path(__file__).resolve().parents[3] / "shared" / "kalshi" / "openapi-v3.13.0.yaml"
+
+
+@pytest.fixture(scope="module")
+def exchange() -> DemoExchange:
+    return DemoExchange()
+
+
+@pytest.fixture(scope="module")
+def schemas() -> dict:
+    return yaml.safe_load(OPENAPI.read_text())["components"]["schemas"]
+
+
+def to_json_schema(node, schemas):
+    """OpenAPI 3.0 schema -> JSON Schema: resolve $ref and turn `nullable` into a null type."""
+    if isinstance(node, dict):
+        if "$ref" in node:
+            resolved = to_json_schema(schemas[node["$ref"].rsplit("/", 1)[1]], schemas)
+            return {"anyOf": [resolved, {"type": "null"}]} if node.get("nullable") else resolved
+        out = {k: to_json_schema(v, schemas) for k, v in node.items() if k not in ("nullable", "example")}
+        if node.get("nullable"):
+            return {"anyOf": [out, {"type": "null"}]}
+        return out
+    if isinstance(node, list):
+        return [to_json_schema(v, schemas) for v in node]
+    return node
+
+
+@pytest.mark.parametrize(
+    ("schema_name", "produce"),
+    [
+        ("Series", lambda ex: ex.series_list()),
+        ("EventData", lambda ex: ex.events("KXFED")),
+        ("Market", lambda ex: ex.markets(event_ticker="KXCPI-26SEP") + ex.markets(event_ticker="KXFEDDECISION-26DEC")),
+        ("MarketCandlestick", lambda ex: ex.candlesticks("KXCPI-26SEP-T0.4", 0, 2**40)[:300]),
+        ("Trade", lambda ex: ex.trades("KXCPI-26SEP-T0.4")[:50]),
+        ("ForecastPercentilesPoint",
+         lambda ex: ex.forecast_percentile_history("KXCPI-26SEP", [500, 5000, 9500], 0, 2**40)[:20]),
+    ],
+)
+def test_objects_validate_against_kalshis_openapi(exchange, schemas, schema_name, produce) -> None:
+    import jsonschema
+
+    validator = jsonschema.Draft7Validator(to_json_schema(schemas[schema_name], schemas))
+    objects = produce(exchange)
+    assert objects
+    for obj in objects:
+        errors = sorted(validator.iter_errors(obj), key=str)
+        assert not errors, f"{schema_name}: {errors[0].message} in {obj.get('ticker', obj)}"
+
+
+def test_same_seed_same_history_other_seed_other_history() -> None:
+    a, b, c = DemoExchange(seed=7), DemoExchange(seed=7), DemoExchange(seed=8)
+    assert a.candlesticks("KXCPI-26SEP-T0.4", 0, 2**40) == b.candlesticks("KXCPI-26SEP-T0.4", 0, 2**40)
+    assert a.vintages() == b.vintages()
+    assert [m["ticker"] for m in a.markets()] == [m["ticker"] for m in b.markets()]
+    assert a.vintages() != c.vintages()
+
+
+def test_about_two_years_of_every_series(exchange) -> None:
+    events = exchange.events()
+    by_series = {}
+    for event in events:
+        by_series.setdefault(event["series_ticker"], []).append(event)
+    assert set(by_series) == {"KXCPI", "KXU3", "KXPAYROLLS", "KXGDP", "KXFED", "KXFEDDECISION"}
+    assert len(by_series["KXCPI"]) >= 24 and len(by_series["KXGDP"]) >= 8 and len(by_series["KXFED"]) >= 16
+
+
+def test_old_tickers_live_inside_renamed_series(exchange) -> None:
+    tickers = {e["event_ticker"]: e["series_ticker"] for e in exchange.events()}
+    assert tickers["CPI-24NOV"] == "KXCPI" and tickers["FED-24DEC"] == "KXFED"
+    assert all(m["event_ticker"] == "FED-24DEC" for m in exchange.markets(event_ticker="FED-24DEC"))
+
+
+def test_ladders_use_greater_strikes_and_the_fomc_decision_uses_exclusive_bins(exchange) -> None:
+    cpi = exchange.markets(event_ticker="KXCPI-26SEP")
+    assert {m["strike_type"] for m in cpi} == {"greater"}
+    floors = [m["floor_strike"] for m in cpi]
+    assert np.allclose(np.diff(floors), 0.1)
+    decision = exchange.markets(event_ticker="KXFEDDECISION-26DEC")
+    assert {m["strike_type"] for m in decision} == {"between"} and len(decision) == 4
+    assert exchange.event("KXFEDDECISION-26DEC")["mutually_exclusive"] is True
+
+
+def test_settlement_follows_the_first_print(exchange) -> None:
+    first_prints = {v["event_ticker"]: v["value"] for v in exchange.vintages() if v["vintage"] == 1}
+    checked = 0
+    for market in exchange.markets(series_ticker="KXGDP"):
+        if market["status"] != "finalized":
+            continue
+        value = first_prints[market["event_ticker"]]
+        assert float(market["expiration_value"]) == pytest.approx(value)
+        assert market["result"] == ("yes" if value > market["floor_strike"] else "no")
+        checked += 1
+    assert checked > 20
+
+
+def test_revisions_exist_only_for_gdp_and_payrolls_and_change_the_value(exchange) -> None:
+    vintages = exchange.vintages()
+    revised = [v for v in vintages if v["vintage"] > 1]
+    assert revised and {v["series_ticker"] for v in revised} <= {"KXGDP", "KXPAYROLLS"}
+    first = {v["event_ticker"]: v["value"] for v in vintages if v["vintage"] == 1}
+    assert all(v["value"] != first[v["event_ticker"]] for v in revised)
+    assert all(v["vintage_time"] <= DEMO_END.strftime("%Y-%m-%dT%H:%M:%SZ") for v in vintages)
+
+
+def test_the_warts_of_real_data_are_there(exchange) -> None:
+    violations = one_sided = never_traded = 0
+    for event_ticker in exchange.event_tickers("KXCPI")[:12]:
+        event = exchange.demo_event(event_ticker)
+        mid = (event.bid_cents + np.where(event.ask_cents == 100, event.bid_cents, event.ask_cents)) / 2
+        violations += int((np.diff(mid, axis=0) > 0).sum())  # a higher strike priced above a lower one
+        one_sided += int(((event.bid_cents == 0) | (event.ask_cents == 100)).sum())
+        never_traded += int((event.volume.sum(axis=1) == 0).sum())
+    assert violations > 0 and one_sided > 0 and never_traded >= 12
+    quiet_hours = [c for c in exchange.candlesticks("KXCPI-26SEP-T0.4", 0, 2**40) if c["price"]["close_dollars"] is None]
+    assert quiet_hours, "expected hours without trades"
+
+
+def test_implied_distribution_drifts_toward_the_truth(exchange) -> None:
+    errors_open, errors_close = [], []
+    for event_ticker in exchange.event_tickers("KXCPI"):
+        event = exchange.demo_event(event_ticker)
+        if event.close_time > exchange.now:
+            continue
+        errors_open.append(abs(event.mean[0] - event.first_print))
+        errors_close.append(abs(event.mean[-1] - event.first_print))
+    assert np.median(errors_close) < np.median(errors_open)
+
+
+def test_candles_are_hourly_and_never_after_close(exchange) -> None:
+    market = exchange.market("KXU3-26SEP-T4.2") if "KXU3-26SEP-T4.2" in {
+        m["ticker"] for m in exchange.markets(event_ticker="KXU3-26SEP")} else exchange.markets(event_ticker="KXU3-26SEP")[0]
+    candles = exchange.candlesticks(market["ticker"], 0, 2**40)
+    ends = [c["end_period_ts"] for c in candles]
+    assert all(b - a == 3600 for a, b in zip(ends, ends[1:], strict=False))
+    close = parse.timestamp(market["close_time"], "close")
+    assert parse.timestamp(ends[-1], "end") <= close
+
+
+def test_scale_multiplies_series_and_events() -> None:
+    small, big = DemoExchange(scale=1), DemoExchange(scale=3)
+    assert len(big.series_tickers) == 3 * len(small.series_tickers)
+    assert len(big.event_tickers()) == 3 * len(small.event_tickers())
+    assert big.demo_event("KXCPIR2-26SEP").first_print is not None

@@ -1,0 +1,135 @@
+"""Idempotent writes: partitions replaced exactly, NULLs never erase, failures leave the old rows."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+import pytest
+
+from kalshi_assets.warehouse import db, writes
+
+
+@pytest.fixture()
+def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    connection = db.connect(tmp_path / "w.duckdb")
+    yield connection
+    connection.close()
+
+
+def quotes(day: str, n: int = 3, ticker: str = "M1") -> pd.DataFrame:
+    ts = pd.date_range(f"{day} 01:00", periods=n, freq="h")
+    return pd.DataFrame({
+        "market_ticker": ticker, "event_ticker": "E", "ts": ts, "yes_bid": 0.40, "yes_ask": 0.45,
+        "last_price": None, "volume": 1.0, "open_interest": 2.0,
+    })
+
+
+def count(con: duckdb.DuckDBPyConnection, sql: str = "SELECT count(*) FROM kalshi_quotes") -> int:
+    return con.execute(sql).fetchone()[0]
+
+
+def test_schema_time_columns_are_timestamps(con: duckdb.DuckDBPyConnection) -> None:
+    types = dict(con.execute(
+        "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'kalshi_quotes'"
+    ).fetchall())
+    assert types["ts"] == "TIMESTAMP"
+    assert types["yes_bid"].startswith("DECIMAL")
+
+
+def test_replaying_a_partition_replaces_exactly_it(con: duckdb.DuckDBPyConnection) -> None:
+    day1, day2 = datetime(2026, 10, 1), datetime(2026, 10, 2)
+    writes.replace_window(con, "kalshi_quotes", quotes("2026-10-01"), "ts", day1, day2)
+    writes.replace_window(con, "kalshi_quotes", quotes("2026-10-02", 5), "ts", day2, datetime(2026, 10, 3))
+    writes.replace_window(con, "kalshi_quotes", quotes("2026-10-01"), "ts", day1, day2)
+    assert count(con) == 8
+    writes.replace_window(con, "kalshi_quotes", quotes("2026-10-01", 2), "ts", day1, day2)
+    assert count(con) == 7  # the day shrank; the other day is untouched
+
+
+def test_rows_outside_the_window_are_refused(con: duckdb.DuckDBPyConnection) -> None:
+    with pytest.raises(ValueError, match="outside the partition window"):
+        writes.replace_window(con, "kalshi_quotes", quotes("2026-10-02"), "ts", datetime(2026, 10, 1),
+                              datetime(2026, 10, 2))
+    assert count(con) == 0
+
+
+def test_a_failed_replacement_keeps_the_previous_rows(con: duckdb.DuckDBPyConnection) -> None:
+    day1, day2 = datetime(2026, 10, 1), datetime(2026, 10, 2)
+    writes.replace_window(con, "kalshi_quotes", quotes("2026-10-01"), "ts", day1, day2)
+    broken = quotes("2026-10-01")
+    broken.loc[1, "volume"] = None  # volume is NOT NULL: the insert fails after the delete ran
+    with pytest.raises(duckdb.ConstraintException):
+        writes.replace_window(con, "kalshi_quotes", broken, "ts", day1, day2)
+    assert count(con) == 3
+
+
+def market_row(**overrides) -> dict:
+    row = {"market_ticker": "M1", "event_ticker": "E1", "status": "active", "result": None,
+           "expiration_value": None, "floor_strike": 0.3, "ingested_at": datetime(2026, 10, 1)}
+    row.update(overrides)
+    return row
+
+
+def test_upsert_never_erases_a_known_value_with_null(con: duckdb.DuckDBPyConnection) -> None:
+    writes.upsert(con, "kalshi_markets", pd.DataFrame([market_row(status="finalized", result="yes",
+                                                                  expiration_value="0.4")]))
+    writes.upsert(con, "kalshi_markets", pd.DataFrame([market_row(status="finalized", floor_strike=None)]))
+    status, result, value, floor = con.execute(
+        "SELECT status, result, expiration_value, floor_strike FROM kalshi_markets"
+    ).fetchone()
+    assert (status, result, value, floor) == ("finalized", "yes", "0.4", 0.3)
+
+
+def test_upsert_updates_values_that_are_given(con: duckdb.DuckDBPyConnection) -> None:
+    writes.upsert(con, "kalshi_markets", pd.DataFrame([market_row()]))
+    writes.upsert(con, "kalshi_markets", pd.DataFrame([market_row(status="finalized", result="no")]))
+    assert con.execute("SELECT status, result FROM kalshi_markets").fetchone() == ("finalized", "no")
+    assert count(con, "SELECT count(*) FROM kalshi_markets") == 1
+
+
+def test_upsert_refuses_unknown_columns_and_null_keys(con: duckdb.DuckDBPyConnection) -> None:
+    with pytest.raises(ValueError, match="not in the schema"):
+        writes.upsert(con, "kalshi_markets", pd.DataFrame([market_row(bogus=1)]))
+    with pytest.raises(ValueError, match="NULL in key"):
+        writes.upsert(con, "kalshi_markets", pd.DataFrame([market_row(market_ticker=None)]))
+
+
+def test_insert_if_absent_never_touches_existing_rows(con: duckdb.DuckDBPyConnection) -> None:
+    assert writes.insert_if_absent(con, "kalshi_markets", pd.DataFrame([market_row(status="active")])) == 1
+    assert writes.insert_if_absent(con, "kalshi_markets", pd.DataFrame([
+        market_row(status="finalized"), market_row(market_ticker="M2")])) == 1
+    assert con.execute("SELECT status FROM kalshi_markets WHERE market_ticker = 'M1'").fetchone()[0] == "active"
+
+
+def test_identifiers_are_checked() -> None:
+    with pytest.raises(ValueError, match="identifier"):
+        db.checked_identifier("kalshi_quotes; DROP TABLE x")
+
+
+def test_a_reader_waits_then_fails_clearly_while_another_process_writes(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+    import textwrap
+
+    path = tmp_path / "locked.duckdb"
+    db.connect(path).close()
+    holder = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import duckdb, sys, time
+            con = duckdb.connect({str(path)!r})
+            print("locked", flush=True)
+            time.sleep(30)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        with pytest.raises(db.WarehouseBusyError, match="locked by another process"):
+            db.connect(path, read_only=True, timeout_s=0.5)
+    finally:
+        holder.kill()
+        holder.wait()
+    db.connect(path, read_only=True).close()  # free again once the writer is gone
