@@ -1,6 +1,8 @@
 """The one Definitions object of the code location: assets, checks, resources, jobs, schedules, sensors."""
 
 
+import os
+
 import dagster as dg
 
 from kalshi_assets.defs import ingest
@@ -15,12 +17,33 @@ from kalshi_assets.defs.resources import (
 # Each stage module exposes its own `defs`; they are merged here with the shared resources.
 _STAGES = [ingest.defs, outcomes_stage.defs]
 
+
+
+def market_data_from_environment() -> MarketDataResource:
+    """The demo exchange unless KALSHI_SOURCE=api; API credentials only ever travel through EnvVar."""
+    if os.environ.get("KALSHI_SOURCE", "demo") != "api":
+        return MarketDataResource()
+    secrets = {
+        field: dg.EnvVar(variable)
+        for field, variable in (
+            ("api_key_id", "KALSHI_API_KEY_ID"),
+            ("private_key_path", "KALSHI_PRIVATE_KEY_PATH"),
+            ("private_key_pem", "KALSHI_PRIVATE_KEY_PEM"),
+            ("passphrase", "KALSHI_PRIVATE_KEY_PASSPHRASE"),
+        )
+        if os.environ.get(variable)
+    }
+    return MarketDataResource(
+        source="api", base_url=os.environ.get("KALSHI_BASE_URL", MarketDataResource().base_url), **secrets
+    )
+
+
 defs = dg.Definitions.merge(
     *_STAGES,
     dg.Definitions(
         resources={
             "warehouse": WarehouseResource(),
-            "market_data": MarketDataResource(),
+            "market_data": market_data_from_environment(),
             "settings": SettingsResource(),
             "macro": MacroResource(),
         },

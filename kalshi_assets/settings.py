@@ -123,3 +123,24 @@ class Settings:
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+# --- value grids (METHODS.md section 1, support points; used by the distributions stage) ----------
+
+# The grid each series' released value sits on (CPI to one decimal, payrolls in thousands, the Fed's
+# upper bound in quarter points). A series not listed is treated as continuous; mutually exclusive bins
+# infer their grid from the step between one bin's cap and the next bin's floor.
+SERIES_VALUE_GRID: dict[str, float] = {
+    "KXCPI": 0.1, "CPI": 0.1, "KXU3": 0.1, "U3": 0.1, "KXGDP": 0.1, "GDP": 0.1,
+    "KXPAYROLLS": 1000.0, "PAYROLLS": 1000.0, "KXFED": 0.25, "FED": 0.25,
+}
+
+
+def value_grid_for_series(series_ticker: str) -> float | None:
+    """The reporting grid of a series (demo replicas <base>R<n> take their base's), or None."""
+    if series_ticker in SERIES_VALUE_GRID:
+        return SERIES_VALUE_GRID[series_ticker]
+    match = _DEMO_REPLICA.match(series_ticker)
+    if match and match.group("base") in SERIES_VALUE_GRID:
+        return SERIES_VALUE_GRID[match.group("base")]
+    return None

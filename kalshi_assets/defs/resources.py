@@ -5,6 +5,7 @@ No `from __future__ import annotations` in defs/: Dagster inspects real annotati
 
 
 import contextlib
+import os
 from collections.abc import Iterator
 from functools import cache
 from typing import Literal
@@ -47,7 +48,10 @@ class MarketDataResource(dg.ConfigurableResource):
 
     source: Literal["demo", "api"] = "demo"
     demo_seed: int = 7
-    demo_scale: int = 1
+    demo_scale: int = Field(
+        default_factory=lambda: int(os.environ.get("KALSHI_DEMO_SCALE", "1")),
+        description="Demo exchange size multiplier (replica series); $KALSHI_DEMO_SCALE, default 1.",
+    )
     base_url: str = "https://external-api.kalshi.com/trade-api/v2"
     api_key_id: str | None = None
     private_key_path: str | None = None
