@@ -162,7 +162,26 @@ def _demo_report_lines(warehouse_path: str) -> list[str]:
 # Callables (con) -> list[str] that add stage-specific lines (orders, fills, P&L, promotions) to the summary.
 DEMO_REPORTS: list[Callable] = []
 
+
+def _trading_report(con) -> list[str]:
+    from kalshi_assets.warehouse.trading import demo_report_lines
+
+    return demo_report_lines(con)
+
+
+DEMO_REPORTS.append(_trading_report)
+
 _REGISTRARS.append(_add_demo_commands)
+
+
+def _add_read_commands(subparsers: argparse._SubParsersAction) -> None:
+    # events | markets | distributions | outcomes | promotions | status (kalshi_assets/service_commands.py)
+    from kalshi_assets.service_commands import add_read_commands
+
+    add_read_commands(subparsers)
+
+
+_REGISTRARS.append(_add_read_commands)
 
 
 if __name__ == "__main__":

@@ -5,17 +5,23 @@ import os
 
 import dagster as dg
 
-from kalshi_assets.defs import ingest
+from kalshi_assets.defs import automation, ingest, monitoring, pictures
+from kalshi_assets.defs import distributions as distributions_stage
 from kalshi_assets.defs import outcomes as outcomes_stage
+from kalshi_assets.defs import research as research_stage
+from kalshi_assets.defs import trading as trading_stage
 from kalshi_assets.defs.resources import (
-    MacroResource,
+    AuditLogResource,
     MarketDataResource,
     SettingsResource,
+    TradingResource,
     WarehouseResource,
+    macro_from_environment,
 )
 
 # Each stage module exposes its own `defs`; they are merged here with the shared resources.
-_STAGES = [ingest.defs, outcomes_stage.defs]
+_STAGES = [ingest.defs, outcomes_stage.defs, distributions_stage.defs, pictures.defs, monitoring.defs, automation.defs,
+           trading_stage.defs, research_stage.defs]
 
 
 
@@ -38,17 +44,20 @@ def market_data_from_environment() -> MarketDataResource:
     )
 
 
-defs = dg.Definitions.merge(
+# automation.automate: schedules' downstream follows its inputs (AutomationCondition), freshness policies.
+defs = automation.automate(dg.Definitions.merge(
     *_STAGES,
     dg.Definitions(
         resources={
             "warehouse": WarehouseResource(),
             "market_data": market_data_from_environment(),
             "settings": SettingsResource(),
-            "macro": MacroResource(),
+            "macro": macro_from_environment(),
+            "audit_log": AuditLogResource(),
+            "trading": TradingResource(),
         },
         # One DuckDB writer at a time anyway: in-process steps avoid a process per step (26 s vs 2.6 s for
         # 15 trivial chained assets measured on these machines).
         executor=dg.in_process_executor,
     ),
-)
+))

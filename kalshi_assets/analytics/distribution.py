@@ -410,8 +410,6 @@ def _bin_ladders(
     hi_width = np.where(use_prev, prev_width, fallback_width[seg])
     lo_f = np.where(tail_lo, hi - 2.0 * lo_width, lo)
     hi_f = np.where(tail_hi, lo + 2.0 * hi_width, hi)
-    both_open = tail_lo & tail_hi
-    lo_f = np.where(both_open, -np.inf, lo_f)  # a bin open on both sides has no support point
     support = 0.5 * (lo_f + hi_f)
     unordered = same & ~(support[1:] > support[:-1])
 

@@ -58,13 +58,13 @@ def feature_grid(
                     "release_time": release,
                     "horizon_days": int(horizon),
                     "purge_days": int(purge_days),
-                    "asof": feature_asof(release, horizon, purge_days),
+                    "as_of": feature_asof(release, horizon, purge_days),
                 }
             )
-    columns = ["event_ticker", "event_type", "release_time", "horizon_days", "purge_days", "asof"]
+    columns = ["event_ticker", "event_type", "release_time", "horizon_days", "purge_days", "as_of"]
     grid = pd.DataFrame(rows, columns=columns)
     grid["release_time"] = pd.to_datetime(grid["release_time"])
-    grid["asof"] = pd.to_datetime(grid["asof"])
+    grid["as_of"] = pd.to_datetime(grid["as_of"])
     grid["horizon_days"] = grid["horizon_days"].astype("int64")
     grid["purge_days"] = grid["purge_days"].astype("int64")
     return grid
@@ -96,12 +96,15 @@ def asof_features(
     *,
     time_col: str = "snapshot_ts",
     change_window_days: float = DEFAULT_CHANGE_WINDOW_DAYS,
+    max_age_hours: float | None = None,
 ) -> pd.DataFrame:
     """Features per grid row: snapshot values at asof and their changes over the prior window.
 
     Adds `snapshot_ts` (the snapshot used, NaT when none exists at or before asof), `prior_snapshot_ts`,
     `snapshot_age_hours`, each value column, and `chg_<col>` = value at asof - value at asof - window for
-    every change column. Rows without a snapshot stay, with empty values: the caller decides.
+    every change column. Rows without a snapshot stay, with empty values: the caller decides. A snapshot
+    older than `max_age_hours` at asof is not used (the row is left empty), nor is a prior snapshot older
+    than that at asof - window.
     """
     missing = ({"event_ticker", time_col} | set(value_columns) | set(change_columns)) - set(snapshots.columns)
     if missing:
@@ -117,16 +120,23 @@ def asof_features(
     snaps = snaps.dropna(subset=[time_col])
     base = grid.reset_index(drop=True).copy()
     base["event_ticker"] = base["event_ticker"].astype(str).astype(object)
-    base["asof"] = pd.to_datetime(base["asof"]).astype("datetime64[ns]")
-    base["_prior_asof"] = base["asof"] - pd.Timedelta(days=change_window_days)
+    base["as_of"] = pd.to_datetime(base["as_of"]).astype("datetime64[ns]")
+    base["_prior_asof"] = base["as_of"] - pd.Timedelta(days=change_window_days)
 
-    now = _asof_join(base, "asof", snaps, time_col, list(value_columns))
+    now = _asof_join(base, "as_of", snaps, time_col, list(value_columns))
     prior = _asof_join(base, "_prior_asof", snaps, time_col, list(change_columns))
+
+    if max_age_hours is not None:
+        limit = pd.Timedelta(hours=max_age_hours)
+        stale_now = (base["as_of"] - pd.to_datetime(now[time_col])) > limit
+        now.loc[stale_now.to_numpy(), [time_col, *value_columns]] = None
+        stale_prior = (base["_prior_asof"] - pd.to_datetime(prior[time_col])) > limit
+        prior.loc[stale_prior.to_numpy(), [time_col, *change_columns]] = None
 
     out = base.drop(columns=["_prior_asof"])
     out["snapshot_ts"] = now[time_col].to_numpy()
     out["prior_snapshot_ts"] = prior[time_col].to_numpy()
-    out["snapshot_age_hours"] = (out["asof"] - out["snapshot_ts"]).dt.total_seconds() / 3600.0
+    out["snapshot_age_hours"] = (out["as_of"] - out["snapshot_ts"]).dt.total_seconds() / 3600.0
     for col in value_columns:
         out[col] = now[col].to_numpy()
     for col in change_columns:
@@ -139,9 +149,11 @@ def asof_features(
 def feature_leaks(features: pd.DataFrame) -> pd.DataFrame:
     """Rows observed after their as-of time or closer to the release than their purge window.
 
+    Checks the snapshot used, the prior snapshot and, when present, `observed_until` (every input's time).
+
     Empty when the features are clean; the asset check on `event_features` blocks on any row here.
     """
-    asof = pd.to_datetime(features["asof"])
+    asof = pd.to_datetime(features["as_of"])
     release = pd.to_datetime(features["release_time"])
     purge = pd.to_timedelta(features["purge_days"], unit="D")
     snapshot = pd.to_datetime(features["snapshot_ts"])
@@ -152,4 +164,6 @@ def feature_leaks(features: pd.DataFrame) -> pd.DataFrame:
         | (asof > release - purge)
         | (asof > release - pd.to_timedelta(features["horizon_days"], unit="D"))
     )
+    if "observed_until" in features.columns:
+        bad = bad | (pd.to_datetime(features["observed_until"]) > asof).fillna(False)
     return features.loc[bad]

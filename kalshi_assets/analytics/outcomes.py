@@ -271,6 +271,47 @@ def settlement_values(markets: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame
     )
 
 
+KALSHI_SOURCE = "kalshi"
+CANDIDATE_COLUMNS: tuple[str, ...] = (
+    "event_ticker",
+    "series_ticker",
+    "reference_period",
+    "value",
+    "release_time",
+    "source",
+    "settlement_ts",
+)
+
+
+def first_print_candidates(
+    vintages: pd.DataFrame, markets: pd.DataFrame, releases: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Every source's first print per event, in precedence order: the vintage source first (the agency's
+    own print), then Kalshi's settlement value.
+
+    vintages: VINTAGE_COLUMNS plus series_ticker, reference_period. markets: see settlement_values.
+    releases: event_ticker, series_ticker, release_time. Kalshi's value counts as released at the event's
+    release time (it settles a little later, but the number was public from the release).
+    Returns (candidates: CANDIDATE_COLUMNS, settlement_conflicts: see settlement_values).
+    """
+    parts = []
+    if len(vintages):
+        from_source = first_prints_from_vintages(vintages)
+        details = vintages.drop_duplicates("event_ticker")[
+            ["event_ticker", "series_ticker", "reference_period"]
+        ]
+        parts.append(from_source.merge(details, on="event_ticker", how="left").assign(settlement_ts=pd.NaT))
+    settled, conflicts = settlement_values(markets)
+    if len(settled):
+        known = releases[["event_ticker", "series_ticker", "release_time"]]
+        from_kalshi = settled.merge(known, on="event_ticker", how="left")
+        from_kalshi["release_time"] = from_kalshi["release_time"].fillna(from_kalshi["settlement_ts"])
+        parts.append(from_kalshi.assign(reference_period=None, source=KALSHI_SOURCE))
+    if not parts:
+        return pd.DataFrame(columns=list(CANDIDATE_COLUMNS)), conflicts
+    return pd.concat([p[list(CANDIDATE_COLUMNS)] for p in parts], ignore_index=True), conflicts
+
+
 # --- implied distributions and labels ---------------------------------------------------------
 
 

@@ -55,10 +55,13 @@ def _sr_variance_term(sr: float, skew: float, kurt: float) -> float:
 
 
 def probabilistic_sharpe_ratio(
-    sr: float, n_obs: int, skew: float = 0.0, kurt: float = 3.0, sr_benchmark: float = 0.0
+    sr: float, n_obs: float, skew: float = 0.0, kurt: float = 3.0, sr_benchmark: float = 0.0
 ) -> float:
-    """PSR(SR*) = Phi[(SR - SR*) sqrt(T - 1) / sqrt(1 - g3 SR + (g4 - 1)/4 SR^2)]; NaN when undefined."""
-    if n_obs < 2 or not all(math.isfinite(x) for x in (sr, skew, kurt, sr_benchmark)):
+    """PSR(SR*) = Phi[(SR - SR*) sqrt(T - 1) / sqrt(1 - g3 SR + (g4 - 1)/4 SR^2)]; NaN when undefined.
+
+    T may be fractional (a minimum track record length is).
+    """
+    if n_obs <= 1 or not all(math.isfinite(x) for x in (sr, skew, kurt, sr_benchmark)):
         return float("nan")
     term = _sr_variance_term(sr, skew, kurt)
     if term <= 0:
@@ -262,3 +265,67 @@ def decide(
         "mean_return": float(r.mean()) if len(r) else float("nan"),
     }
     return Decision(candidate, all(g.passed for g in gates), gates, stats)
+
+
+GATE_COLUMNS: tuple[str, ...] = ("candidate", "gate", "value", "limit_text", "passed", "reason")
+DECISION_COLUMNS: tuple[str, ...] = (
+    "candidate", "promoted", "reasons", "trades", "mean_return", "sharpe", "skew", "kurtosis", "psr", "dsr", "sr0",
+    "n_trials", "max_drawdown", "min_trl",
+)
+
+
+def decide_candidates(
+    candidates: Sequence[str],
+    traces: pd.DataFrame,
+    expected_regimes: Sequence[str],
+    limits: GateLimits,
+    return_col: str = "bankroll_return",
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
+    """Gate every candidate tried; N for the deflated Sharpe is the number of candidates, traded or not.
+
+    traces: candidate, event_type, release_time and the return column (one row per trade). Returns
+    (decisions, gates, regimes) frames with DECISION_COLUMNS, GATE_COLUMNS and candidate + REGIME_COLUMNS.
+    """
+    ordered = traces.sort_values(["release_time"], kind="mergesort") if len(traces) else traces
+    per_candidate = {
+        name: ordered[ordered["candidate"] == name] if len(ordered) else ordered for name in candidates
+    }
+    sharpes = [sharpe_ratio(group[return_col].astype(float)) if len(group) else float("nan")
+               for group in per_candidate.values()]
+    decisions, gates, regimes = [], [], []
+    for name, group in per_candidate.items():
+        returns = group[return_col].astype(float).to_numpy() if len(group) else np.zeros(0)
+        regime_table = regime_performance(group, expected_regimes, return_col) if len(group) else None
+        decision = decide(name, returns, regime_table, sharpes, limits, expected_regimes, n_trials=len(candidates))
+        decisions.append(
+            {
+                "candidate": name,
+                "promoted": decision.promoted,
+                "reasons": "; ".join(decision.reasons),
+                "trades": len(returns),
+                "mean_return": decision.stats["mean_return"],
+                "sharpe": decision.stats["sharpe"],
+                "skew": decision.stats["skew"],
+                "kurtosis": decision.stats["kurtosis"],
+                "psr": decision.stats["psr"],
+                "dsr": decision.stats["dsr"],
+                "sr0": decision.stats["sr0"],
+                "n_trials": len(candidates),
+                "max_drawdown": decision.stats["max_drawdown"],
+                "min_trl": decision.stats["min_trl"],
+            }
+        )
+        gates.extend(
+            {"candidate": name, "gate": g.gate, "value": g.value, "limit_text": g.limit, "passed": g.passed,
+             "reason": g.reason}
+            for g in decision.gates
+        )
+        table = regime_table if regime_table is not None else regime_performance(
+            pd.DataFrame(columns=["event_type", return_col]), expected_regimes, return_col
+        )
+        regimes.extend({"candidate": name, **row} for row in table.to_dict("records"))
+    return (
+        pd.DataFrame(decisions, columns=list(DECISION_COLUMNS)),
+        pd.DataFrame(gates, columns=list(GATE_COLUMNS)),
+        pd.DataFrame(regimes, columns=["candidate", *REGIME_COLUMNS]),
+    )

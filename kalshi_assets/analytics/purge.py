@@ -58,7 +58,7 @@ def intervals_overlap(
 def event_intervals(
     samples: pd.DataFrame,
     *,
-    t0_col: str = "asof",
+    t0_col: str = "as_of",
     t1_col: str = "label_time",
     release_col: str = "release_time",
     purge_windows: Mapping[str, int] | None = None,
@@ -134,7 +134,7 @@ class PurgedWalkForward:
     window: int | None = None
     embargo: timedelta = timedelta(0)
     purge_windows: Mapping[str, int] | None = None
-    t0_col: str = "asof"
+    t0_col: str = "as_of"
     t1_col: str = "label_time"
     release_col: str = "release_time"
 

@@ -143,3 +143,120 @@ def pit_histogram(pit_values: Sequence[float], n_bins: int = 10) -> pd.DataFrame
     values = np.asarray(pit_values, dtype=float)
     counts, edges = np.histogram(values, bins=n_bins, range=(0.0, 1.0))
     return pd.DataFrame({"lower": edges[:-1], "upper": edges[1:], "count": counts})
+
+
+def _discrete(points: Sequence[float], masses: Sequence[float]) -> tuple[np.ndarray, np.ndarray]:
+    x = np.asarray(points, dtype=float)
+    p = np.asarray(masses, dtype=float)
+    if x.shape != p.shape or len(x) == 0:
+        raise ValueError("points and masses must be non-empty and of equal length")
+    if not (np.isfinite(x).all() and np.isfinite(p).all()) or (p < -1e-12).any():
+        raise ValueError("points and masses must be finite, masses non-negative")
+    total = p.sum()
+    if abs(total - 1.0) > 1e-6:
+        raise ValueError(f"masses sum to {total}, not 1")
+    return x, np.clip(p, 0.0, None) / total
+
+
+def crps_discrete(points: Sequence[float], masses: Sequence[float], observation: float) -> float:
+    """CRPS of a distribution with masses on support points: E|X - x| - E|X - X'| / 2 (exact for the step CDF)."""
+    x, p = _discrete(points, masses)
+    if not np.isfinite(observation):
+        raise ValueError("observation must be finite")
+    spread = float(np.sum(p[:, None] * p[None, :] * np.abs(x[:, None] - x[None, :])))
+    return float(np.sum(p * np.abs(x - observation)) - 0.5 * spread)
+
+
+def pit_discrete(points: Sequence[float], masses: Sequence[float], observation: float) -> float:
+    """Mid-PIT of a discrete forecast: F(x-) + P(X = x) / 2 (a tie with a support point counts half)."""
+    x, p = _discrete(points, masses)
+    tie = np.isclose(x, observation, rtol=0.0, atol=1e-9)
+    return float(p[(x < observation) & ~tie].sum() + 0.5 * p[tie].sum())
+
+
+# --- snapshots as forecasts --------------------------------------------------------------------------
+
+SCORE_COLUMNS: tuple[str, ...] = (
+    "event_ticker", "horizon_days", "event_type", "snapshot_ts", "first_print", "n_rungs", "brier", "log_loss",
+    "crps", "pit",
+)
+RUNG_COLUMNS: tuple[str, ...] = ("event_ticker", "horizon_days", "event_type", "strike", "forecast", "outcome")
+
+
+def rung_outcomes(strikes: Sequence[float], observation: float) -> np.ndarray:
+    """1{x > k} per strike; a print equal to the strike is not above it (ties settle NO on `greater`)."""
+    k = np.asarray(strikes, dtype=float)
+    return (observation > k + 1e-9 * np.maximum(1.0, np.abs(k))).astype(int)
+
+
+def score_snapshots(forecasts: pd.DataFrame, bins: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Score each (event, horizon) snapshot's distribution against its first print.
+
+    forecasts: event_ticker, horizon_days, event_type, snapshot_ts, first_print. bins: the snapshots' bins
+    (event_ticker, snapshot_ts, bin_index, upper_edge, support_point, mass, survival_upper). Rungs are the
+    upper edges of every bin but the last: forecast P(X > k) = survival_upper. CRPS and mid-PIT use the
+    masses on their support points, the distribution the snapshot's moments describe.
+    Returns (scores with SCORE_COLUMNS, rungs with RUNG_COLUMNS); a snapshot without bins is left out.
+    """
+    grouped = {key: group.sort_values("bin_index") for key, group in bins.groupby(["event_ticker", "snapshot_ts"])}
+    scores, rungs = [], []
+    for row in forecasts.itertuples(index=False):
+        group = grouped.get((row.event_ticker, pd.Timestamp(row.snapshot_ts)))
+        if group is None or group.empty or not np.isfinite(row.first_print):
+            continue
+        x = float(row.first_print)
+        strikes = group["upper_edge"].to_numpy(float)[:-1]
+        forecast = np.clip(group["survival_upper"].to_numpy(float)[:-1], 0.0, 1.0)
+        outcome = rung_outcomes(strikes, x)
+        masses = group["mass"].to_numpy(float)
+        masses = masses / masses.sum()
+        scores.append(
+            {
+                "event_ticker": row.event_ticker,
+                "horizon_days": int(row.horizon_days),
+                "event_type": row.event_type,
+                "snapshot_ts": row.snapshot_ts,
+                "first_print": x,
+                "n_rungs": len(strikes),
+                "brier": brier_score(forecast, outcome) if len(strikes) else float("nan"),
+                "log_loss": log_loss(forecast, outcome) if len(strikes) else float("nan"),
+                "crps": crps_discrete(group["support_point"].to_numpy(float), masses, x),
+                "pit": pit_discrete(group["support_point"].to_numpy(float), masses, x),
+            }
+        )
+        rungs.extend(
+            {"event_ticker": row.event_ticker, "horizon_days": int(row.horizon_days), "event_type": row.event_type,
+             "strike": float(k), "forecast": float(f), "outcome": int(o)}
+            for k, f, o in zip(strikes, forecast, outcome, strict=True)
+        )
+    return pd.DataFrame(scores, columns=list(SCORE_COLUMNS)), pd.DataFrame(rungs, columns=list(RUNG_COLUMNS))
+
+
+def scores_by_event_type(scores: pd.DataFrame, rungs: pd.DataFrame) -> pd.DataFrame:
+    """Per (event type, horizon): events, rungs, rung Brier, log loss and ECE, mean CRPS, PIT mean and
+    the Kolmogorov-Smirnov distance of the PIT values from uniform."""
+    rows = []
+    for (event_type, horizon), group in scores.groupby(["event_type", "horizon_days"]):
+        mine = rungs[(rungs["event_type"] == event_type) & (rungs["horizon_days"] == horizon)]
+        pits = np.sort(group["pit"].to_numpy(float))
+        n = len(pits)
+        ks = float(np.max(np.maximum(np.arange(1, n + 1) / n - pits, pits - np.arange(n) / n))) if n else float("nan")
+        has_rungs = len(mine) > 0
+        rows.append(
+            {
+                "event_type": event_type,
+                "horizon_days": int(horizon),
+                "events": n,
+                "rungs": len(mine),
+                "brier": brier_score(mine["forecast"], mine["outcome"]) if has_rungs else float("nan"),
+                "log_loss": log_loss(mine["forecast"], mine["outcome"]) if has_rungs else float("nan"),
+                "ece": expected_calibration_error(mine["forecast"], mine["outcome"]) if has_rungs else float("nan"),
+                "crps": float(group["crps"].mean()),
+                "pit_mean": float(pits.mean()) if n else float("nan"),
+                "pit_ks": ks,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["event_type", "horizon_days", "events", "rungs", "brier", "log_loss", "ece", "crps", "pit_mean", "pit_ks"],
+    )

@@ -184,45 +184,56 @@ def validate_snapshot_frame(df: pd.DataFrame, key_columns: Sequence[str] = ()) -
         if n:
             problems.append(f"snapshots: {n} rows {message}")
 
-    bad(~df["status"].isin(STATUSES), f"with status outside {STATUSES}")
-    bad(~df["direction"].isin(DIRECTIONS), f"with direction outside {DIRECTIONS}")
-    bad(~df["direction_source"].isin(DIRECTION_SOURCES), f"with direction_source outside {DIRECTION_SOURCES}")
-    for col in ("violated_constraints_pre", "violated_constraints_post"):
-        names = df[col].astype(str).str.split(";").explode()
-        names = names[names != ""]
-        bad(~names.isin(CONSTRAINTS), f"naming an unknown constraint in {col}")
-    for col in ("direction_confidence", "coverage_share", "two_sided_share", "quality_score",
-                "tail_mass_lower", "tail_mass_upper", "tail_mass"):
-        v = df[col].to_numpy(dtype=float)
-        bad(~np.isnan(v) & ((v < -_PROB_TOL) | (v > 1 + _PROB_TOL)), f"with {col} outside [0, 1]")
-    for col in ("direction_confidence", "coverage_share", "quality_score"):
-        bad(df[col].isna(), f"with {col} missing")
-    counts = [name for name, kind in SNAPSHOT_SCHEMA if kind == "i"]
-    for col in counts:
-        bad(df[col] < 0, f"with negative {col}")
-    accounted = (df["n_quotes_used"] + df["n_excluded_missing"] + df["n_excluded_stale"]
-                 + df["n_excluded_unpriced"] + (df["n_contracts"] - df["n_resolved"]))
-    bad(accounted != df["n_contracts"], "whose used + excluded + unresolved contracts != n_contracts")
-    bad(df["n_quotes_used"] != df["n_quotes_mid"] + df["n_quotes_last_trade"],
+    # Plain numpy arrays: one conversion per column, then cheap elementwise checks.
+    col = {name: df[name].to_numpy() for name, _ in SNAPSHOT_SCHEMA}
+    status, direction, source = col["status"], col["direction"], col["direction_source"]
+    bad(~np.isin(status, STATUSES), f"with status outside {STATUSES}")
+    bad(~np.isin(direction, DIRECTIONS), f"with direction outside {DIRECTIONS}")
+    bad(~np.isin(source, DIRECTION_SOURCES), f"with direction_source outside {DIRECTION_SOURCES}")
+    for name in ("violated_constraints_pre", "violated_constraints_post"):
+        # Few distinct values: check each once rather than splitting every row.
+        values = pd.unique(df[name])
+        unknown = [v for v in values if not isinstance(v, str) or any(
+            c not in CONSTRAINTS for c in v.split(";") if c)]
+        bad(df[name].isin(unknown).to_numpy() if unknown else np.zeros(len(df), dtype=bool),
+            f"naming an unknown constraint in {name}")
+    floats = {name: np.asarray(col[name], dtype=float) for name, kind in SNAPSHOT_SCHEMA if kind == "f"}
+    for name in ("direction_confidence", "coverage_share", "two_sided_share", "quality_score",
+                 "tail_mass_lower", "tail_mass_upper", "tail_mass"):
+        v = floats[name]
+        with np.errstate(invalid="ignore"):
+            bad(~np.isnan(v) & ((v < -_PROB_TOL) | (v > 1 + _PROB_TOL)), f"with {name} outside [0, 1]")
+    for name in ("direction_confidence", "coverage_share", "quality_score"):
+        bad(np.isnan(floats[name]), f"with {name} missing")
+    ints = {name: np.asarray(col[name], dtype=np.int64) for name, kind in SNAPSHOT_SCHEMA if kind == "i"}
+    for name, v in ints.items():
+        bad(v < 0, f"with negative {name}")
+    accounted = (ints["n_quotes_used"] + ints["n_excluded_missing"] + ints["n_excluded_stale"]
+                 + ints["n_excluded_unpriced"] + (ints["n_contracts"] - ints["n_resolved"]))
+    bad(accounted != ints["n_contracts"], "whose used + excluded + unresolved contracts != n_contracts")
+    bad(ints["n_quotes_used"] != ints["n_quotes_mid"] + ints["n_quotes_last_trade"],
         "whose n_quotes_used != n_quotes_mid + n_quotes_last_trade")
 
-    not_ok = df["status"] != STATUS_OK
-    moments = df[list(MOMENT_COLUMNS)]
-    bad(not_ok & moments.notna().any(axis=1), "with status != ok but moments present")
-    bad(not_ok & (df["quality_score"] != 0), "with status != ok but quality_score != 0")
-    bad(not_ok & ~df["quality_low"], "with status != ok but quality_low unset")
-    bad((df["direction"] == DIRECTION_UNRESOLVED) & (df["status"] == STATUS_OK),
-        "with an unresolved direction but status ok")
-    bad((df["direction"] == DIRECTION_UNRESOLVED) != (df["direction_source"] == "unresolved"),
-        "where direction and direction_source disagree about being unresolved")
-    bad((df["violated_constraints_post"] != "") & ~df["quality_low"],
-        "violating a constraint after repair without quality_low")
+    quality_low = np.asarray(col["quality_low"], dtype=bool)
+    not_ok = status != STATUS_OK
     ok = ~not_ok
-    bad(ok & df[["mean", "median", "q05", "q95"]].isna().any(axis=1), "with status ok but no mean/quantiles")
-    bad(ok & (df["std"] < 0), "with negative std")
-    q = df.loc[ok, list(QUANTILE_COLUMNS)].to_numpy(dtype=float)
+    moments = np.column_stack([floats[name] for name in MOMENT_COLUMNS])
+    bad(not_ok & ~np.isnan(moments).all(axis=1), "with status != ok but moments present")
+    bad(not_ok & (floats["quality_score"] != 0), "with status != ok but quality_score != 0")
+    bad(not_ok & ~quality_low, "with status != ok but quality_low unset")
+    unresolved = direction == DIRECTION_UNRESOLVED
+    bad(unresolved & ok, "with an unresolved direction but status ok")
+    bad(unresolved != (source == "unresolved"), "where direction and direction_source disagree about being unresolved")
+    bad((col["violated_constraints_post"] != "") & ~quality_low,
+        "violating a constraint after repair without quality_low")
+    core = np.column_stack([floats[name] for name in ("mean", "median", "q05", "q95")])
+    bad(ok & np.isnan(core).any(axis=1), "with status ok but no mean/quantiles")
+    with np.errstate(invalid="ignore"):
+        bad(ok & (floats["std"] < 0), "with negative std")
+    q = np.column_stack([floats[name] for name in QUANTILE_COLUMNS])[ok]
     if len(q):
-        bad(np.diff(q, axis=1).min(axis=1) < -1e-9, "whose quantiles decrease")
+        with np.errstate(invalid="ignore"):
+            bad(np.diff(q, axis=1).min(axis=1) < -1e-9, "whose quantiles decrease")
     return problems
 
 

@@ -1,10 +1,10 @@
 """Walk-forward strategy candidates: fit on train events, trade the test events' ladders, settle on the first print.
 
-The model (a choice): the release X of an event type is Normal(implied_mean + bias, implied_sd * scale),
-with bias and scale fitted per event type on the fold's training events (first print minus implied mean);
-with fewer than `min_fit_events` training events of a type the market is trusted (bias 0, scale 1).
-Releases settle on a grid (CPI on 0.1), so contract probabilities integrate the normal over grid cells:
-a tie on a `greater` strike settles NO, and the model knows it.
+The model (a choice): an event's release X is Normal(implied_mean + bias * implied_sd, implied_sd * scale),
+with bias and scale (in units of the implied sd, so series with different units pool safely) fitted per
+series on the fold's training events; with fewer than `min_fit_events` training events of a series the
+market is trusted (bias 0, scale 1). Releases settle on a grid (CPI on 0.1, FOMC decisions on 25 bps), so
+contract probabilities integrate the normal over grid cells: a tie on a `greater` strike settles NO.
 
 Trading arithmetic (METHODS.md section 6): buying YES at the ask a (or NO at 1 - yes_bid) with belief p
 has expected value p - a - fee/C per contract; a trade is taken when that edge exceeds the candidate's
@@ -28,7 +28,10 @@ from scipy.stats import norm
 CENT = Decimal("0.01")
 PRICE_QUANTUM = Decimal("0.0001")
 TAKER_FEE_RATE = Decimal("0.07")
-TRADABLE_STRIKE_TYPES = ("greater", "greater_or_equal", "less", "less_or_equal", "between")
+# Threshold rungs by default: a normal fitted to moments misprices mutually exclusive bins with wide
+# open-ended ranges (the FOMC decision market's tail bins inflate the implied sd), so candidates leave
+# `between` contracts alone unless asked to trade them.
+THRESHOLD_STRIKE_TYPES: tuple[str, ...] = ("greater", "greater_or_equal", "less", "less_or_equal")
 
 TRACE_COLUMNS: tuple[str, ...] = (
     "candidate",
@@ -37,7 +40,7 @@ TRACE_COLUMNS: tuple[str, ...] = (
     "event_type",
     "release_time",
     "horizon_days",
-    "asof",
+    "as_of",
     "market_ticker",
     "strike_type",
     "floor_strike",
@@ -107,6 +110,7 @@ class Candidate:
     max_order_notional: float = 500.0
     bankroll: float = 10_000.0
     min_fit_events: int = 3
+    strike_types: tuple[str, ...] = THRESHOLD_STRIKE_TYPES
 
     @property
     def name(self) -> str:
@@ -133,35 +137,47 @@ def candidate_family(
 # --- the release model -----------------------------------------------------------------------------
 
 
-def infer_tick(values: Iterable[float], max_decimals: int = 4) -> float:
-    """The grid a release settles on, from the decimals its values use (0.1 for CPI's 0.3, 1 for 143000)."""
-    decimals = 0
+def infer_grid(values: Iterable[float], decimals: int = 4) -> float:
+    """The grid values sit on: the greatest common divisor of the values (to `decimals`), 0 if unknown.
+
+    CPI prints 0.2, 0.3, -0.1 -> 0.1; FOMC upper bounds 4.25, 4.5 -> 0.25; decision changes -25, 0, 25 -> 25.
+    """
+    scale = 10**decimals
+    divisor = 0
     for value in values:
         if value is None or not math.isfinite(float(value)):
             continue
-        text = f"{float(value):.{max_decimals}f}".rstrip("0")
-        decimals = max(decimals, len(text.split(".")[1]) if "." in text else 0)
-    return 10.0 ** (-decimals)
+        divisor = math.gcd(divisor, abs(round(float(value) * scale)))
+    return divisor / scale
 
 
 @dataclass(frozen=True)
-class TypeFit:
+class ModelFit:
+    """Release = implied_mean + bias * implied_sd, spread implied_sd * scale (bias and scale in sd units)."""
+
     bias: float
     scale: float
-    tick: float
+    grid: float
     n_events: int
 
 
 @dataclass(frozen=True)
 class ReleaseModel:
-    """Per event type: X ~ Normal(implied_mean + bias, implied_sd * scale), settled on a grid of `tick`."""
+    """Per model key (the series, else the event type): X ~ Normal(mean + bias sd, sd scale) on a grid."""
 
-    fits: Mapping[str, TypeFit] = field(default_factory=dict)
-    default_tick: float = 0.0
+    fits: Mapping[str, ModelFit] = field(default_factory=dict)
 
-    def params(self, event_type: str, implied_mean: float, implied_sd: float) -> tuple[float, float, float]:
-        fit = self.fits.get(event_type, TypeFit(0.0, 1.0, self.default_tick, 0))
-        return implied_mean + fit.bias, implied_sd * fit.scale, fit.tick
+    def params(self, key: str, implied_mean: float, implied_sd: float, grid: float | None = None) -> tuple[float, float, float]:
+        """(mu, sigma, grid); an event's own grid (its snapshot's value_grid) wins over the fitted one."""
+        fit = self.fits.get(key, ModelFit(0.0, 1.0, 0.0, 0))
+        use_grid = grid if grid is not None and math.isfinite(grid) and grid > 0 else fit.grid
+        return implied_mean + fit.bias * implied_sd, implied_sd * fit.scale, use_grid
+
+
+def model_key(row: object) -> str:
+    """Series when known (units differ between series of one event type), else the event type."""
+    series = getattr(row, "series_ticker", None)
+    return str(series) if isinstance(series, str) and series else str(row.event_type)  # type: ignore[attr-defined]
 
 
 def fit_release_model(
@@ -170,20 +186,28 @@ def fit_release_model(
     min_fit_events: int = 3,
     scale_bounds: tuple[float, float] = (0.25, 4.0),
 ) -> ReleaseModel:
-    """Fit bias and scale per event type from rows (event_type, implied_mean, implied_sd, first_print)."""
-    fits: dict[str, TypeFit] = {}
+    """Fit bias and scale per model key from rows (event_type[, series_ticker], implied_mean, implied_sd, first_print).
+
+    z = (first_print - implied_mean) / implied_sd; bias = mean z, scale = RMS of z about the bias. With fewer
+    than `min_fit_events` rows the market is trusted as priced (bias 0, scale 1).
+    """
+    fits: dict[str, ModelFit] = {}
     usable = train.dropna(subset=["implied_mean", "implied_sd", "first_print"])
     usable = usable[usable["implied_sd"] > 0]
-    for event_type, group in usable.groupby("event_type"):
-        tick = infer_tick(group["first_print"])
-        residual = group["first_print"].to_numpy(float) - group["implied_mean"].to_numpy(float)
+    if usable.empty:
+        return ReleaseModel()
+    keys = [model_key(row) for row in usable.itertuples(index=False)]
+    for key, group in usable.groupby(np.asarray(keys)):
+        grid = infer_grid(group["first_print"])
         if len(group) < min_fit_events:
-            fits[str(event_type)] = TypeFit(0.0, 1.0, tick, len(group))
+            fits[str(key)] = ModelFit(0.0, 1.0, grid, len(group))
             continue
-        bias = float(residual.mean())
-        z = (residual - bias) / group["implied_sd"].to_numpy(float)
-        scale = float(np.clip(math.sqrt(float(np.mean(z**2))), *scale_bounds))
-        fits[str(event_type)] = TypeFit(bias, scale, tick, len(group))
+        z = (group["first_print"].to_numpy(float) - group["implied_mean"].to_numpy(float)) / group[
+            "implied_sd"
+        ].to_numpy(float)
+        bias = float(z.mean())
+        scale = float(np.clip(math.sqrt(float(np.mean((z - bias) ** 2))), *scale_bounds))
+        fits[str(key)] = ModelFit(bias, scale, grid, len(group))
     return ReleaseModel(fits=fits)
 
 
@@ -281,6 +305,8 @@ def decide_trades(
     rows: list[dict[str, object]] = []
     fee_mult = fee_multiplier if isinstance(fee_multiplier, Decimal) else Decimal(str(fee_multiplier))
     for contract in ladder.itertuples(index=False):
+        if contract.strike_type not in candidate.strike_types:
+            continue
         floor_strike, cap_strike = _num(contract.floor_strike), _num(contract.cap_strike)
         p_yes = yes_probability(str(contract.strike_type), floor_strike, cap_strike, mu, sigma, tick)
         if math.isnan(p_yes):
@@ -329,7 +355,9 @@ def decide_trades(
         "market_ticker", "strike_type", "floor_strike", "cap_strike", "side", "price", "size", "fee", "p_model",
         "edge", "window_volume", "open_interest", "capacity_contracts", "size_limited_by",
     ]
-    return pd.DataFrame(rows, columns=columns)
+    signals = pd.DataFrame(rows, columns=columns)
+    signals[["floor_strike", "cap_strike"]] = signals[["floor_strike", "cap_strike"]].astype(float)
+    return signals
 
 
 def settle_trades(signals: pd.DataFrame, first_print: float, bankroll: float) -> pd.DataFrame:
@@ -383,7 +411,7 @@ def run_walkforward(
     """Fit on each fold's train events, trade its test events, settle on the first print.
 
     roles: fold, event_ticker, role (from PurgedWalkForward.roles). features: event_ticker, event_type,
-    release_time, horizon_days, asof, implied_mean, implied_sd. labels: event_ticker, first_print.
+    release_time, horizon_days, as_of, implied_mean, implied_sd, optionally series_ticker and value_grid. labels: event_ticker, first_print.
     ladders: event_ticker, horizon_days, market_ticker, strike_type, floor_strike, cap_strike, yes_bid,
     yes_ask, window_volume, open_interest (quotes as of the features' asof). fee_multipliers: per
     event_ticker (1 when absent).
@@ -415,7 +443,7 @@ def run_walkforward(
                 if ladder is None or ladder.empty:
                     skipped.append({**base, "reason": "no quotes at asof"})
                     continue
-                mu, sigma, tick = model.params(str(event.event_type), mean, sd)
+                mu, sigma, tick = model.params(model_key(event), mean, sd, _num(getattr(event, "value_grid", None)))
                 signals = decide_trades(
                     ladder, mu, sigma, tick, candidate, fee_multipliers.get(event.event_ticker, 1.0)
                 )
@@ -433,7 +461,7 @@ def run_walkforward(
                 settled["event_type"] = event.event_type
                 settled["release_time"] = event.release_time
                 settled["horizon_days"] = candidate.horizon_days
-                settled["asof"] = event.asof
+                settled["as_of"] = event.as_of
                 traces.append(settled)
     trace_frame = (
         pd.concat(traces, ignore_index=True)[list(TRACE_COLUMNS)]

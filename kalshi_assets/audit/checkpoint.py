@@ -59,6 +59,7 @@ class CheckpointRead:
     state: CheckpointState
     checkpoint: Checkpoint | None
     slot: int | None = None
+    bad_slots: tuple[int, ...] = ()  # written but not verifying: a torn slot write, or tampering
 
 
 def load_key(directory: Path, *, create: bool, environ: Mapping[str, str] | None = None) -> bytes | None:
@@ -147,13 +148,17 @@ def read_checkpoint_bytes(raw: bytes, key: bytes | None) -> CheckpointRead:
         return CheckpointRead("invalid", None)
     best: Checkpoint | None = None
     best_slot: int | None = None
+    bad: list[int] = []
     for slot in range(_SLOTS):
-        found = _decode_slot(raw[slot * _SLOT_SIZE : (slot + 1) * _SLOT_SIZE], key)
+        raw_slot = raw[slot * _SLOT_SIZE : (slot + 1) * _SLOT_SIZE]
+        found = _decode_slot(raw_slot, key)
+        if found is None and raw_slot.strip(b" \n\x00"):
+            bad.append(slot)
         if found is not None and (best is None or found.generation > best.generation):
             best, best_slot = found, slot
     if best is None:
-        return CheckpointRead("invalid", None)
-    return CheckpointRead("valid", best, best_slot)
+        return CheckpointRead("invalid", None, None, tuple(bad))
+    return CheckpointRead("valid", best, best_slot, tuple(bad))
 
 
 def read_checkpoint(directory: Path, key: bytes | None) -> CheckpointRead:

@@ -13,11 +13,13 @@ Then durability, by policy (`append` returns only when the record is durable und
 
 - "always": fdatasync the segment, then advance the signed checkpoint; one fsync per record.
 - "batch": group commit. The appender registers a ticket and waits; the first waiter with no
-  leader running becomes the leader, syncs every segment its process wrote to, advances the
+  leader running becomes the leader, lets appends already under way finish writing (for at most
+  one sync's duration, capped at 2 ms), syncs every segment its process wrote to, advances the
   checkpoint, and wakes every appender whose record was written before the sync began. Appenders
   keep writing while the leader syncs, so the next group is ready when it finishes. Syncs run
   outside the `flock`, so other processes keep appending too; an fdatasync of a segment makes
-  every byte written to it durable, whichever process wrote it.
+  every byte written to it durable, whichever process wrote it. Group commit happens among the
+  threads of one process; each process runs its own (they share the chain, not the syncs).
 - "off": no sync; the checkpoint advances only on `flush`/`close` (a checkpoint that lags the
   log is normal after a crash; one ahead of it is not). For tests and benchmarks.
 
@@ -55,6 +57,7 @@ from kalshi_assets.audit.errors import (
     AuditLogError,
     AuditLogFatalError,
 )
+from kalshi_assets.audit.query import query_log
 from kalshi_assets.audit.scrub import scrub_payload
 from kalshi_assets.audit.segments import (
     LOCK_FILE_NAME,
@@ -68,6 +71,7 @@ from kalshi_assets.audit.segments import (
     segment_name,
     set_aside_fragment,
 )
+from kalshi_assets.audit.verify import VerifyReport, verify_log
 
 FsyncPolicy = Literal["batch", "always", "off"]
 FSYNC_POLICIES: tuple[str, ...] = ("batch", "always", "off")
@@ -76,6 +80,8 @@ AUDIT_DIR_ENV = "KALSHI_AUDIT_DIR"
 WAREHOUSE_ENV = "KALSHI_WAREHOUSE"
 DEFAULT_MAX_SEGMENT_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_SEGMENT_AGE_SECONDS = 24 * 3600.0
+
+_MAX_GATHER_SECONDS = 0.002
 
 _log = logging.getLogger(__name__)
 
@@ -157,9 +163,13 @@ class AuditLog:
         self.fsync: FsyncPolicy = fsync
         self.max_segment_bytes = int(max_segment_bytes)
         self.max_segment_age = float(age)
-        self.directory.mkdir(parents=True, exist_ok=True, mode=0o750)
-        self._key = hmac_key if hmac_key is not None else load_key(self.directory, create=True)
-        assert self._key is not None
+        if not self.directory.is_dir():
+            self.directory.mkdir(parents=True, exist_ok=True, mode=0o750)
+            fsync_directory(self.directory.parent)
+        key = hmac_key if hmac_key is not None else load_key(self.directory, create=True)
+        if not key:
+            raise ValueError("the checkpoint HMAC key is empty")
+        self._key: bytes = key
         #: What opening the log had to repair (torn tails set aside, rotations finished).
         self.recovery_actions: list[str] = []
         self._open_process_state()
@@ -169,7 +179,12 @@ class AuditLog:
     def _open_process_state(self) -> None:
         self._pid = os.getpid()
         self._write_lock = threading.Lock()
-        self._commit = threading.Condition(threading.Lock())
+        commit_lock = threading.Lock()
+        self._commit = threading.Condition(commit_lock)  # appenders wait here for durability
+        self._gather = threading.Condition(commit_lock)  # a leader waits here for in-flight writes
+        self._inflight = 0  # batch appends that have started but not yet written their record
+        self._gathering = False
+        self._last_sync_seconds = 0.0
         self._lock_fd = os.open(self.directory / LOCK_FILE_NAME, os.O_RDWR | os.O_CREAT, 0o640)
         self._checkpoint = CheckpointWriter(self.directory, self._key)
         self._active: _SegmentHandle | None = None
@@ -189,6 +204,15 @@ class AuditLog:
     def _after_fork(self) -> None:
         # A forked child shares the parent's open file descriptions, and an flock belongs to the
         # description: the child must open its own, or parent and child would not exclude each other.
+        self._close_inherited_files()
+        self._open_process_state()
+
+    def _release_forked_copy(self) -> None:
+        self._close_inherited_files()
+        self._pid = os.getpid()
+        self._closed = True
+
+    def _close_inherited_files(self) -> None:
         inherited = {self._lock_fd, self._checkpoint.fileno(), *(h.fd for h in self._dirty.values())}
         if self._active is not None:
             inherited.add(self._active.fd)
@@ -198,7 +222,6 @@ class AuditLog:
                     os.close(fd)
                 except OSError:
                     pass
-        self._open_process_state()
 
     def _check_process(self) -> None:
         if os.getpid() != self._pid:
@@ -234,6 +257,10 @@ class AuditLog:
             self._checkpoint.advance(0, GENESIS_HASH, lambda: GENESIS_HASH, sync=True)
             return
         checkpoint = found.checkpoint
+        if found.bad_slots:
+            message = f"checkpoint slot {found.bad_slots[0]} does not verify; the next commit overwrites it"
+            _log.warning("audit log recovery: %s", message)
+            self.recovery_actions.append(message)
         if self._last_seq < checkpoint.seq:
             raise AuditLogDamagedError(
                 f"{self.directory}: the log ends at seq {self._last_seq} but the signed checkpoint names "
@@ -366,44 +393,36 @@ class AuditLog:
         clean = scrub_payload(payload)
         payload_json = canonical_json(clean)
         self._check_process()
-        with self._write_lock:
-            self._check_usable()
-            with self._exclusive():
-                try:
-                    self._refresh()
-                    seq, prev_hash = self._last_seq + 1, self._last_hash
-                    now_ns = time.time_ns()
-                    ts = utc_timestamp(now_ns)
-                    line, digest = encode_record(seq, ts, event_type, user_id, payload_json, prev_hash)
-                    self._ensure_segment(seq, len(line), now_ns / 1e9)
-                    handle = self._active
-                    assert handle is not None
-                    self._write(handle, line)
-                except AuditLogError:
-                    raise
-                except OSError as exc:
-                    self._fatal = exc
-                    raise AuditLogFatalError(f"audit log write failed: {exc}") from exc
-                self._last_seq, self._last_hash = seq, digest
-                self._known_size += len(line)
-                if handle.first_epoch is None:
-                    handle.first_epoch = now_ns / 1e9
-            if self.fsync == "always":
-                try:
-                    handle.sync()
-                    self._checkpoint.advance(seq, digest, self._first_hash, sync=True)
-                except BaseException as exc:
-                    self._fatal = exc
-                    raise AuditLogFatalError(f"audit log fsync failed: {exc}") from exc
-            elif self.fsync == "batch":
+        batch = self.fsync == "batch"
+        if batch:
+            with self._commit:
+                self._inflight += 1
+        registered = False
+        try:
+            with self._write_lock:
+                seq, ts, prev_hash, digest, handle = self._write_record(event_type, user_id, payload_json)
+                if self.fsync == "always":
+                    try:
+                        handle.sync()
+                        self._checkpoint.advance(seq, digest, self._first_hash, sync=True)
+                    except BaseException as exc:
+                        self._fatal = exc
+                        raise AuditLogFatalError(f"audit log fsync failed: {exc}") from exc
+                elif batch:
+                    with self._commit:
+                        self._written += 1
+                        ticket = self._written
+                        self._pending = (seq, digest)
+                        if id(handle) not in self._dirty:
+                            handle.pin()
+                            self._dirty[id(handle)] = handle
+                        registered = True
+                        self._leave_inflight()
+        finally:
+            if batch and not registered:
                 with self._commit:
-                    self._written += 1
-                    ticket = self._written
-                    self._pending = (seq, digest)
-                    if id(handle) not in self._dirty:
-                        handle.pin()
-                        self._dirty[id(handle)] = handle
-        if self.fsync == "batch":
+                    self._leave_inflight()
+        if batch:
             self._await_durable(ticket)
         return {
             "seq": seq,
@@ -414,6 +433,40 @@ class AuditLog:
             "prev_hash": prev_hash,
             "hash": digest,
         }
+
+    def _leave_inflight(self) -> None:
+        # caller holds the commit lock
+        self._inflight -= 1
+        if self._gathering and self._inflight == 0:
+            self._gather.notify()
+
+    def _write_record(
+        self, event_type: str, user_id: str | None, payload_json: str
+    ) -> tuple[int, str, str, str, _SegmentHandle]:
+        """Write one record under the flock; caller holds the write lock. (seq, ts, prev, hash, segment)."""
+        self._check_usable()
+        with self._exclusive():
+            try:
+                self._refresh()
+                seq, prev_hash = self._last_seq + 1, self._last_hash
+                now_ns = time.time_ns()
+                ts = utc_timestamp(now_ns)
+                line, digest = encode_record(seq, ts, event_type, user_id, payload_json, prev_hash)
+                self._ensure_segment(seq, len(line), now_ns / 1e9)
+                handle = self._active
+                if handle is None:
+                    raise AuditLogError("no active segment after rotation")
+                self._write(handle, line)
+            except AuditLogError:
+                raise
+            except OSError as exc:
+                self._fatal = exc
+                raise AuditLogFatalError(f"audit log write failed: {exc}") from exc
+            self._last_seq, self._last_hash = seq, digest
+            self._known_size += len(line)
+            if handle.first_epoch is None:
+                handle.first_epoch = now_ns / 1e9
+        return seq, ts, prev_hash, digest, handle
 
     def _write(self, handle: _SegmentHandle, line: bytes) -> None:
         view = memoryview(line)
@@ -436,16 +489,26 @@ class AuditLog:
                     self._commit.wait()
                     continue
                 self._leader = True
+                if self._inflight:
+                    # Appends already under way would miss this sync by microseconds and wait a
+                    # whole extra one; let them write first, for at most one sync's duration.
+                    self._gathering = True
+                    deadline = time.monotonic() + min(_MAX_GATHER_SECONDS, self._last_sync_seconds)
+                    while self._inflight and (remaining := deadline - time.monotonic()) > 0:
+                        self._gather.wait(remaining)
+                    self._gathering = False
                 target = self._written
                 seq, digest = self._pending
                 handles = list(self._dirty.values())
                 self._dirty.clear()
                 self._commit.release()
                 error: BaseException | None = None
+                began = time.monotonic()
                 try:
                     for handle in handles:
                         handle.sync()
                     self._checkpoint.advance(seq, digest, self._first_hash, sync=True)
+                    self._last_sync_seconds = time.monotonic() - began
                 except BaseException as exc:  # noqa: BLE001 - any failure makes the log unusable
                     error = exc
                 finally:
@@ -503,7 +566,12 @@ class AuditLog:
         """Flush and release files. Appends still in flight on other threads must finish first."""
         if self._closed:
             return
-        if os.getpid() == self._pid and self._fatal is None:
+        if os.getpid() != self._pid:
+            # A forked child that never appended: its inherited locks may be held by parent
+            # threads that do not exist here, so release its copies of the files without them.
+            self._release_forked_copy()
+            return
+        if self._fatal is None:
             self.flush()
         with self._write_lock:
             self._closed = True
@@ -681,14 +749,10 @@ class AuditLog:
         limit: int | None = None,
     ) -> list[dict[str, Any]]:
         """Records matching every given filter, in sequence order (see `query_log`)."""
-        from kalshi_assets.audit.query import query_log
-
         return query_log(self.directory, event_type=event_type, user_id=user_id, start=start, end=end, limit=limit)
 
-    def verify(self) -> Any:
-        """Check the whole log (see `verify_log`); returns a `VerifyReport`."""
-        from kalshi_assets.audit.verify import verify_log
-
+    def verify(self) -> VerifyReport:
+        """Check the whole log (see `verify_log`)."""
         return verify_log(self.directory, key=self._key)
 
     @property

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import functools
 import math
 import re
 import uuid
@@ -53,6 +54,7 @@ _QUERY_SECRET = re.compile(
 )
 
 
+@functools.lru_cache(maxsize=4096)  # payload keys repeat from record to record
 def is_sensitive_key(key: str) -> bool:
     """True if a mapping key names secret material (case and punctuation ignored)."""
     normalized = re.sub(r"[^a-z0-9]", "", key.lower())

@@ -183,6 +183,8 @@ class _Checker:
             # An edited record's fields cannot be trusted, its seq included: it is named by its
             # position, and the sequence carries on as if it held the expected number.
             self.problem(position, "hash_mismatch", "the record's bytes do not match its hash", name, lineno)
+            if self.first_seq is None:
+                self.first_seq = position
             self.expected += 1
             self.prev_hash = stored
             self.last_seq, self.last_hash = position, stored
@@ -272,6 +274,14 @@ def verify_log(
             f"the checkpoint cannot be trusted: {reason} (is {KEY_ENV} the key it was signed with?)",
         )
     elif checkpoint_read.checkpoint is not None:
+        for slot in checkpoint_read.bad_slots:
+            # The other slot still verifies, but it may be older: a forger who cut the tail and
+            # spoiled the newest slot would otherwise pass. After a power cut mid-write, it is benign.
+            checker.problem(
+                None,
+                "checkpoint_invalid",
+                f"checkpoint slot {slot} does not verify (a torn checkpoint write, or tampering)",
+            )
         checkpoint = checkpoint_read.checkpoint
         last = checker.last_seq or 0
         if checkpoint.seq > last:

@@ -75,7 +75,7 @@ def kalshi_quotes(
     source = market_data.get_source()
     total = 0
     with warehouse.connect() as con:
-        # Whole days in chunks of up to a month: one transaction per chunk keeps a long backfill from
+        # Whole days in chunks of up to a quarter: one transaction per chunk keeps a long backfill from
         # paying a commit per day, and a chunk always covers whole partitions.
         for chunk_start, chunk_end in _chunks(start, end, QUOTE_CHUNK):
             markets = reads.markets_open_during(con, chunk_start, chunk_end)
@@ -92,7 +92,7 @@ def kalshi_quotes(
         )
 
 
-QUOTE_CHUNK = timedelta(days=31)
+QUOTE_CHUNK = timedelta(days=92)
 
 
 def _chunks(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:

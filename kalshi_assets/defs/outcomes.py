@@ -21,12 +21,10 @@ from kalshi_assets.macro.sources import (
     SourceError,
     VintageRecord,
     VintageSource,
-    reference_period_from_ticker,
 )
 from kalshi_assets.warehouse import outcomes as store
 
 GROUP = "outcomes"
-KALSHI_SOURCE = "kalshi"
 # The distributions stage's asset; event_labels reads it when its table exists.
 DISTRIBUTION_SNAPSHOTS = dg.AssetKey("distribution_snapshots")
 
@@ -77,26 +75,6 @@ def _source_vintages(
     return source, _vintage_frame(known)
 
 
-def _reference_period(event_ticker: str) -> Any:
-    try:
-        return reference_period_from_ticker(event_ticker)
-    except SourceError:
-        return None
-
-
-def _kalshi_candidates(markets: pd.DataFrame, releases: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """First prints from Kalshi's settlements: released at the event's release time (Kalshi settles a
-    little later; the value was public from the release)."""
-    values, conflicts = calc.settlement_values(markets)
-    frame = values.merge(
-        releases[["event_ticker", "series_ticker", "release_time"]], on="event_ticker", how="left"
-    )
-    frame["release_time"] = frame["release_time"].fillna(frame["settlement_ts"])
-    frame["reference_period"] = [_reference_period(e) for e in frame["event_ticker"]]
-    frame["source"] = KALSHI_SOURCE
-    return frame, conflicts
-
-
 def _fingerprint_metadata(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
     recorded_through = store.last_recorded_at(con)
     rows, digest = store.first_print_fingerprint(con, recorded_through)
@@ -122,38 +100,16 @@ def outcomes_first_print(
         releases = store.read_event_releases(con)
         markets = store.read_settled_markets(con)
     source, vintages = _source_vintages(context, macro, releases)
-    from_source = (
-        calc.first_prints_from_vintages(vintages)
-        if len(vintages)
-        else pd.DataFrame(columns=[*calc.FIRST_PRINT_COLUMNS, "vintage"])
-    )
-    details = vintages.drop_duplicates("event_ticker")[["event_ticker", "series_ticker", "reference_period"]]
-    from_source = from_source.merge(details, on="event_ticker", how="left")
-    from_kalshi, settlement_conflicts = _kalshi_candidates(markets, releases)
+    candidates, settlement_conflicts = calc.first_print_candidates(vintages, markets, releases)
     if len(settlement_conflicts):
         context.log.warning(
             f"{len(settlement_conflicts)} events whose settled markets disagree on the expiration value were "
             f"not used: {settlement_conflicts['event_ticker'].tolist()[:10]}"
         )
-    candidates = (
-        pd.concat(
-            [frame[list(store.FIRST_PRINT_INPUT)] for frame in (from_source, from_kalshi) if len(frame)],
-            ignore_index=True,
-        )
-        if len(from_source) or len(from_kalshi)
-        else pd.DataFrame(columns=list(store.FIRST_PRINT_INPUT))
-    )
-    reports = pd.concat(
-        [
-            from_source.assign(settlement_ts=pd.NaT)[list(store.REPORT_INPUT)],
-            from_kalshi[list(store.REPORT_INPUT)],
-        ],
-        ignore_index=True,
-    )
     now = calc.utc_datetime(pd.Timestamp.now(tz="UTC"))
     with warehouse.connect() as con:
         inserted = store.insert_first_prints(con, candidates, recorded_at=now)
-        store.upsert_first_print_reports(con, reports, seen_at=now)
+        store.upsert_first_print_reports(con, candidates, seen_at=now)
         conflicts = store.read_conflicts(con)
         if len(conflicts):
             context.log.warning(
@@ -166,8 +122,7 @@ def outcomes_first_print(
                 inserted,
                 order_by="release_time",
                 source=dg.MetadataValue.text(source.name),
-                candidates_from_source=dg.MetadataValue.int(len(from_source)),
-                candidates_from_kalshi=dg.MetadataValue.int(len(from_kalshi)),
+                candidates_by_source=dg.MetadataValue.json(candidates["source"].value_counts().to_dict()),
                 disagreements=dg.MetadataValue.int(len(conflicts)),
                 settlement_conflicts=dg.MetadataValue.int(len(settlement_conflicts)),
                 **_fingerprint_metadata(con),
@@ -203,6 +158,25 @@ def outcomes_revisions(
                 latest_preview=dg.MetadataValue.md(
                     markdown_table(latest.sort_values("vintage_time").tail(5))
                 ),
+            )
+        )
+
+
+@dg.asset(group_name=GROUP, deps=[outcomes_revisions], kinds={"duckdb"})
+def outcomes_latest(warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Each event's newest vintage: a view over outcomes_revisions (ordered by vintage time, then vintage
+    number), so it can never drift from the revisions. Materializing it reports what it shows."""
+    with warehouse.connect(read_only=True) as con:
+        latest = store.read_latest(con)
+        revised = int((latest["vintage"] > 1).sum()) if len(latest) else 0
+        return dg.MaterializeResult(
+            metadata=table_metadata(
+                con,
+                "outcomes_latest",
+                0,
+                order_by="vintage_time",
+                events=dg.MetadataValue.int(len(latest)),
+                events_past_first_vintage=dg.MetadataValue.int(revised),
             )
         )
 
@@ -402,7 +376,7 @@ def labels_known_and_consistent(warehouse: WarehouseResource) -> dg.AssetCheckRe
 
 
 defs = dg.Definitions(
-    assets=[outcomes_first_print, outcomes_revisions, event_labels],
+    assets=[outcomes_first_print, outcomes_revisions, outcomes_latest, event_labels],
     asset_checks=[
         first_print_unchanged,
         first_print_sources_agree,

@@ -18,7 +18,9 @@ from kalshi_assets import settings as project_settings
 from kalshi_assets.demo.exchange import DemoExchange
 from kalshi_assets.demo.source import DemoMarketData
 from kalshi_assets.kalshi.source import ApiMarketData, MarketDataSource
-from kalshi_assets.macro.sources import VintageSource
+from kalshi_assets.macro.alfred import API_KEY_ENV, FRED_BASE_URL, AlfredClient
+from kalshi_assets.macro.demo_source import DemoVintageSource
+from kalshi_assets.macro.sources import AlfredVintageSource, VintageSource
 from kalshi_assets.warehouse import db
 
 
@@ -166,23 +168,121 @@ class MacroResource(dg.ConfigurableResource):
     demo_seed: int = 7
     demo_scale: int = 1
     extra_vintages: list[ExtraVintage] = Field(default_factory=list)
-    fred_api_key: str | None = None
-    fred_base_url: str = "https://api.stlouisfed.org"
+    fred_api_key: str | None = Field(default=None, repr=False)
+    fred_base_url: str = FRED_BASE_URL
     alfred_window_days: int = Field(default=1000, description="FRED refuses spans of more than 2000 vintage dates")
 
     def get_source(self) -> VintageSource:
         """The configured source: vintages(events), now(), name."""
         if self.source == "demo":
-            from kalshi_assets.macro.demo_source import DemoVintageSource
-
             return DemoVintageSource(
                 _demo_exchange(self.demo_seed, self.demo_scale),
                 extra_vintages=[
                     {k: v for k, v in extra.model_dump().items() if v is not None} for extra in self.extra_vintages
                 ],
             )
-        from kalshi_assets.macro.alfred import AlfredClient
-        from kalshi_assets.macro.sources import AlfredVintageSource
-
         client = AlfredClient(self.fred_api_key, base_url=self.fred_base_url)
         return AlfredVintageSource(client, window_days=self.alfred_window_days)
+
+
+def macro_from_environment() -> MacroResource:
+    """The demo's vintages unless KALSHI_MACRO_SOURCE=alfred; the FRED key only ever travels through EnvVar."""
+    if os.environ.get("KALSHI_MACRO_SOURCE", "demo") != "alfred":
+        return MacroResource()
+    return MacroResource(
+        source="alfred",
+        fred_api_key=dg.EnvVar(API_KEY_ENV),
+        fred_base_url=os.environ.get("FRED_BASE_URL", FRED_BASE_URL),
+    )
+
+
+# --- trading (issue 8) -------------------------------------------------------------------------
+
+from decimal import Decimal  # noqa: E402 - appended section
+
+from kalshi_assets.kalshi.client import DEMO_BASE_URL  # noqa: E402
+from kalshi_assets.trading import (  # noqa: E402
+    Broker,
+    LiveBroker,
+    MarketDataBooks,
+    PaperBroker,
+    PositionBook,
+    RiskManager,
+    api_call_recorder,
+    audited_breaker_registry,
+    require_live_confirmation,
+)
+
+
+class TradingResource(dg.ConfigurableResource):
+    """How paper_orders trades: `mode` paper (fills against the market-data source's books) or live (orders
+    on Kalshi through the signed client), the risk limits, and the user id its audit records carry.
+
+    Live trading needs BOTH `mode: live` here AND the environment variable KALSHI_LIVE_TRADING=I_UNDERSTAND
+    in the process that trades; without it, building the broker fails with an error saying so. The live
+    connection defaults to Kalshi's demo environment; give keys as EnvVars (`api_key_id: {env: ...}`).
+    """
+
+    mode: Literal["paper", "live"] = "paper"
+    user_id: str = Field(default="kalshi-assets-paper", description="audit log user id of the strategy account")
+    max_position_per_market: int = project_settings.RiskLimits.max_position_per_market
+    max_order_notional: float = Field(default=project_settings.RiskLimits.max_order_notional, description="dollars")
+    max_daily_loss: float = Field(default=project_settings.RiskLimits.max_daily_loss, description="dollars")
+    time_in_force: Literal["immediate_or_cancel", "fill_or_kill", "good_till_canceled"] = "immediate_or_cancel"
+    capacity_window_hours: float = Field(default=24.0, description="contracts traded in this window cap the size")
+    max_snapshot_age_hours: float = Field(default=6.0, description="older distribution snapshots are not traded on")
+    max_days_to_release: float | None = Field(default=None, description="skip events released further out")
+    live_base_url: str = DEMO_BASE_URL
+    api_key_id: str | None = None
+    private_key_path: str | None = None
+    private_key_pem: str | None = Field(default=None, repr=False)
+    passphrase: str | None = Field(default=None, repr=False)
+    breaker_failure_threshold: int = 5
+    breaker_recovery_timeout_s: float = 30.0
+
+    def risk_manager(self, book: PositionBook | None = None, marks: dict | None = None, clock=None) -> RiskManager:
+        """The limits above over `book` (the account's positions), `marks` (YES mids) and `clock` (its UTC
+        date is the trading day of the daily loss limit; default the wall clock)."""
+        return RiskManager(
+            self.max_position_per_market,
+            Decimal(str(self.max_order_notional)),
+            Decimal(str(self.max_daily_loss)),
+            book=book,
+            marks=marks,
+            **({"clock": clock} if clock is not None else {}),
+        )
+
+    def get_broker(
+        self,
+        *,
+        market_data: MarketDataResource,
+        audit_log,
+        fee_multipliers: dict | None = None,
+        is_market_open=None,
+    ) -> Broker:
+        """PaperBroker for mode paper; LiveBroker (audited breaker and API calls) only for mode live with the
+        environment's confirmation."""
+        if self.mode == "paper":
+            source = market_data.get_source()
+            return PaperBroker(
+                MarketDataBooks(source), fee_multipliers=fee_multipliers, is_market_open=is_market_open, now=source.now
+            )
+        require_live_confirmation()
+        from kalshi_assets.kalshi.client import KalshiClient
+
+        client = KalshiClient(
+            self.live_base_url,
+            api_key_id=self.api_key_id,
+            private_key_path=self.private_key_path,
+            private_key_pem=self.private_key_pem,
+            passphrase=self.passphrase,
+            breaker_registry=audited_breaker_registry(
+                audit_log,
+                self.user_id,
+                failure_threshold=self.breaker_failure_threshold,
+                recovery_timeout_s=self.breaker_recovery_timeout_s,
+            ),
+            breaker_name="kalshi_trading",
+            on_request=api_call_recorder(audit_log, self.user_id),
+        )
+        return LiveBroker(client)

@@ -37,7 +37,7 @@ from kalshi_assets.kalshi.errors import (
     error_class_for_status,
     parse_error_body,
 )
-from kalshi_assets.kalshi.ratelimit import RateLimiter, RateLimitTier
+from kalshi_assets.kalshi.ratelimit import RateLimiter, RateLimitTier, resolve_tier
 from kalshi_assets.kalshi.retry import RetryPolicy, may_retry, parse_retry_after
 from kalshi_assets.kalshi.signing import RequestSigner, SignerBackend, auth_headers, make_signer
 
@@ -121,6 +121,8 @@ class KalshiClient:
 
     Credentials are optional: public market data needs none; portfolio calls need `api_key_id` and a
     private key (`private_key_path` or `private_key_pem`, with `passphrase` if encrypted).
+    Rate limits follow `tier` (basic: 20 reads/s, 10 writes/s); `read_rate_per_s` and
+    `write_rate_per_s` override one bucket each; `rate_limiter` replaces both.
     """
 
     def __init__(
@@ -134,6 +136,8 @@ class KalshiClient:
         signer: RequestSigner | None = None,
         signer_backend: SignerBackend = "cryptography",
         tier: str | RateLimitTier = "basic",
+        read_rate_per_s: float | None = None,
+        write_rate_per_s: float | None = None,
         rate_limiter: RateLimiter | None = None,
         retry: RetryPolicy | None = None,
         breaker_registry: BreakerRegistry | None = None,
@@ -173,7 +177,16 @@ class KalshiClient:
         self.api_key_id = api_key_id
         self._signer = signer
 
-        self.rate_limiter = rate_limiter or RateLimiter(tier, sleep=sleep)
+        if rate_limiter is None:
+            if read_rate_per_s is not None or write_rate_per_s is not None:
+                base = resolve_tier(tier)
+                tier = RateLimitTier(
+                    f"{base.name}-custom",
+                    read_rate_per_s if read_rate_per_s is not None else base.reads_per_second,
+                    write_rate_per_s if write_rate_per_s is not None else base.writes_per_second,
+                )
+            rate_limiter = RateLimiter(tier, sleep=sleep)
+        self.rate_limiter = rate_limiter
         self.retry = retry or RetryPolicy()
         registry = breaker_registry if breaker_registry is not None else default_registry
         self.breaker: CircuitBreaker = registry.get(breaker_name)

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
-from kalshi_assets.analytics.outcomes import version_number
+from kalshi_assets.analytics.outcomes import utc_datetime, version_number
 from kalshi_assets.macro.alfred import AlfredClient, Observation
 
 
@@ -50,14 +50,10 @@ class VintageSource(Protocol):
 
 def naive_utc(value: Any, *, field: str = "time") -> datetime:
     """An ISO string or datetime as a naive UTC datetime; naive inputs are taken as UTC."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            raise SourceError(f"{field} {value!r} is not an ISO-8601 time") from None
-    if not isinstance(value, datetime):
-        raise SourceError(f"{field} {value!r} is not a time")
-    return value.astimezone(UTC).replace(tzinfo=None) if value.tzinfo else value
+    try:
+        return utc_datetime(value)
+    except (TypeError, ValueError):
+        raise SourceError(f"{field} {value!r} is not a time") from None
 
 
 def vintage_from_mapping(row: Mapping[str, Any], source: str) -> VintageRecord:

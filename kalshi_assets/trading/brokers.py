@@ -173,11 +173,28 @@ class PaperBroker:
         self.is_market_open = is_market_open
         self.now = now
         self._placed: set[str] = set()  # client order ids this venue has seen, like the exchange's own
+        # Contracts already taken per (market, side of the contract bought, price): the displayed book is a
+        # snapshot, so two orders together can never take more than it showed.
+        self._taken: dict[tuple[str, str, Decimal], int] = {}
+
+    @staticmethod
+    def _level_key(order: Order, price: Decimal) -> tuple[str, str, Decimal]:
+        """The book level a trade at `price` takes: (market, which bids, bid price). A YES buy at a and a
+        NO sell at 1 - a take the same NO bid, so they share what is left of it."""
+        bids = "no" if (order.side == "yes") == (order.action == "buy") else "yes"
+        return order.market_ticker, bids, ONE - price if order.action == "buy" else price
 
     def _matchable(self, order: Order, book: OrderBook) -> list[tuple[Decimal, int]]:
         if order.action == "buy":
-            return [(p, n) for p, n in book.asks(order.side) if p <= order.limit_price]
-        return [(p, n) for p, n in book.bids(order.side) if p >= order.limit_price]
+            levels = [(p, n) for p, n in book.asks(order.side) if p <= order.limit_price]
+        else:
+            levels = [(p, n) for p, n in book.bids(order.side) if p >= order.limit_price]
+        out = []
+        for price, size in levels:
+            left = size - self._taken.get(self._level_key(order, price), 0)
+            if left > 0:
+                out.append((price, left))
+        return out
 
     def place(self, order: Order) -> BrokerAnswer:
         if order.client_order_id in self._placed:
@@ -202,6 +219,8 @@ class PaperBroker:
                 break
             take = min(remaining, size)
             remaining -= take
+            key = self._level_key(order, price)
+            self._taken[key] = self._taken.get(key, 0) + take
             fills.append(
                 Fill(
                     trade_id=f"{order.client_order_id}-{len(fills) + 1}",

@@ -6,18 +6,19 @@ the audit log says everything that was wrong with a rejected order. Rules:
 - max_position_per_market: |current signed YES position + the order's full delta| must not exceed the
   limit (Kalshi nets YES and NO on a market, so an order that reduces the position is never blocked).
 - max_order_notional: contracts x limit price must not exceed the limit ($500 by default).
-- max_daily_loss: the day's realized P&L (fills and settlements of the order's UTC decision day, fees
-  included) plus the marked-to-market P&L of the open positions must stay above -limit; once the loss
-  reaches the limit, only orders that reduce an existing position pass.
+- max_daily_loss: the trading day's realized P&L (fills and settlements of the UTC day of the check,
+  by the risk manager's clock, fees included) plus the marked-to-market P&L of the open positions must
+  stay above -limit; once the loss reaches the limit, only orders that reduce a position pass.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from kalshi_assets.trading.orders import PRICE_QUANTUM, Fill, Order, RiskViolation, to_decimal
+from kalshi_assets.trading.orders import PRICE_QUANTUM, Fill, Order, RiskViolation, to_decimal, utc
 from kalshi_assets.trading.portfolio import PositionBook
 
 RULE_POSITION = "max_position_per_market"
@@ -54,6 +55,7 @@ class RiskManager:
         *,
         book: PositionBook | None = None,
         marks: Mapping[str, Decimal] | None = None,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         if isinstance(max_position_per_market, bool) or not isinstance(max_position_per_market, int):
             raise TypeError("max_position_per_market is a whole number of contracts")
@@ -65,6 +67,7 @@ class RiskManager:
         if self.max_order_notional <= 0 or self.max_daily_loss <= 0:
             raise ValueError("max_order_notional and max_daily_loss must be positive dollar amounts")
         self.book = book if book is not None else PositionBook()
+        self.clock = clock  # its UTC date is the trading day of the daily loss limit
         self._marks: dict[str, Decimal] = {}
         self.set_marks(marks or {})
 
@@ -77,9 +80,12 @@ class RiskManager:
     def record_fill(self, fill: Fill) -> None:
         self.book.apply_fill(fill)
 
-    def daily_pnl(self, order: Order) -> tuple[Decimal, Decimal]:
-        """(realized on the order's decision day, marked-to-market of every open position)."""
-        return self.book.realized_on(order.decision_time.date()), self.book.unrealized(self._marks)
+    def trading_day(self) -> date:
+        return utc(self.clock()).date()
+
+    def daily_pnl(self) -> tuple[Decimal, Decimal]:
+        """(realized today, marked-to-market of every open position)."""
+        return self.book.realized_on(self.trading_day()), self.book.unrealized(self._marks)
 
     # --- the check --------------------------------------------------------------------------------
 
@@ -103,14 +109,14 @@ class RiskManager:
                     {"count": order.count, "limit_price": f"{order.limit_price:.4f}"},
                 )  # fmt: skip
             )
-        realized, unrealized = self.daily_pnl(order)
+        realized, unrealized = self.daily_pnl()
         loss = (-(realized + unrealized)).quantize(PRICE_QUANTUM)
         if loss >= self.max_daily_loss and not reduces:
             violations.append(
                 RiskViolation(
                     RULE_DAILY_LOSS, loss, self.max_daily_loss, order,
                     {
-                        "day": order.decision_time.date().isoformat(),
+                        "day": self.trading_day().isoformat(),
                         "realized_pnl": f"{realized.quantize(PRICE_QUANTUM):.4f}",
                         "unrealized_pnl": f"{unrealized.quantize(PRICE_QUANTUM):.4f}",
                     },

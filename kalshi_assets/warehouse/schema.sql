@@ -161,3 +161,413 @@ CREATE TABLE IF NOT EXISTS event_labels (
     surprise_z          DOUBLE,               -- surprise / implied sd
     PRIMARY KEY (event_ticker, label_mode)
 );
+
+-- ============================== reports ==============================
+-- Calibration of the market-implied contract probabilities, seen `horizon_hours` before each release
+-- (asset calibration_curve; rebuilt whole on each materialization).
+CREATE TABLE IF NOT EXISTS calibration_bins (
+    horizon_hours      INTEGER NOT NULL,
+    bin                INTEGER NOT NULL,     -- probability bin k covers [k/n, (k+1)/n)
+    bin_lower          DOUBLE NOT NULL,
+    bin_upper          DOUBLE NOT NULL,
+    n_contracts        INTEGER NOT NULL,
+    mean_forecast      DOUBLE NOT NULL,
+    observed_frequency DOUBLE NOT NULL,
+    computed_at        TIMESTAMP NOT NULL,
+    PRIMARY KEY (horizon_hours, bin)
+);
+
+CREATE TABLE IF NOT EXISTS calibration_scores (
+    horizon_hours INTEGER PRIMARY KEY,
+    n_contracts   INTEGER NOT NULL,
+    brier         DOUBLE NOT NULL,
+    log_loss      DOUBLE NOT NULL,
+    ece           DOUBLE NOT NULL,
+    computed_at   TIMESTAMP NOT NULL
+);
+
+-- ============================== distributions ==============================
+
+-- Kalshi's own forecast percentiles per event (GET .../forecast_percentile_history), hourly.
+-- `percentile` in 0..10000 (5000 = the median); `value` as Kalshi rounds it, `raw_value` unrounded.
+CREATE TABLE IF NOT EXISTS kalshi_forecast_percentiles (
+    event_ticker   VARCHAR NOT NULL,
+    series_ticker  VARCHAR NOT NULL,
+    ts             TIMESTAMP NOT NULL,   -- end of the period the forecast describes
+    percentile     INTEGER NOT NULL,
+    value          DOUBLE,
+    raw_value      DOUBLE,
+    ingested_at    TIMESTAMP NOT NULL,
+    PRIMARY KEY (event_ticker, ts, percentile)
+);
+
+-- One row per (event, hourly snapshot) with the full column set of analytics.snapshot_schema on every
+-- path (status says why moments are missing). Partitioned by day of snapshot_ts.
+CREATE TABLE IF NOT EXISTS distribution_snapshots (
+    event_ticker                  VARCHAR NOT NULL,
+    snapshot_ts                   TIMESTAMP NOT NULL,  -- as-of time: only quotes with ts <= snapshot_ts
+    series_ticker                 VARCHAR NOT NULL,
+    event_type                    VARCHAR,
+    release_time                  TIMESTAMP NOT NULL,
+    status                        VARCHAR NOT NULL,
+    direction                     VARCHAR NOT NULL,
+    direction_source              VARCHAR NOT NULL,
+    direction_confidence          DOUBLE NOT NULL,
+    n_contracts                   BIGINT NOT NULL,
+    n_resolved                    BIGINT NOT NULL,
+    n_quotes_used                 BIGINT NOT NULL,
+    n_quotes_mid                  BIGINT NOT NULL,
+    n_quotes_last_trade           BIGINT NOT NULL,
+    n_excluded_missing            BIGINT NOT NULL,
+    n_excluded_stale              BIGINT NOT NULL,
+    n_excluded_unpriced           BIGINT NOT NULL,
+    n_bins                        BIGINT NOT NULL,
+    value_grid                    DOUBLE,
+    strike_min                    DOUBLE,
+    strike_max                    DOUBLE,
+    coverage_share                DOUBLE NOT NULL,
+    two_sided_share               DOUBLE,
+    median_spread                 DOUBLE,
+    median_quote_age_hours        DOUBLE,
+    median_depth                  DOUBLE,
+    monotonic_violations_pre      BIGINT NOT NULL,
+    monotonic_violation_magnitude DOUBLE,
+    isotonic_adjustment_magnitude DOUBLE,
+    renormalization_delta         DOUBLE,
+    bin_overlap_count             BIGINT NOT NULL,
+    bin_gap_count                 BIGINT NOT NULL,
+    bin_gap_mass_estimate         DOUBLE,
+    bin_support_is_ordered        BOOLEAN NOT NULL,
+    violated_constraints_pre      VARCHAR NOT NULL,
+    violated_constraints_post     VARCHAR NOT NULL,
+    mean                          DOUBLE,
+    std                           DOUBLE,
+    skew                          DOUBLE,
+    excess_kurtosis               DOUBLE,
+    q05                           DOUBLE,
+    q10                           DOUBLE,
+    q25                           DOUBLE,
+    median                        DOUBLE,
+    q75                           DOUBLE,
+    q90                           DOUBLE,
+    q95                           DOUBLE,
+    tail_mass_lower               DOUBLE,
+    tail_mass_upper               DOUBLE,
+    tail_mass                     DOUBLE,
+    quality_score                 DOUBLE NOT NULL,
+    quality_low                   BOOLEAN NOT NULL,
+    kalshi_median                 DOUBLE,              -- Kalshi's 50th forecast percentile as of snapshot_ts
+    kalshi_median_ts              TIMESTAMP,
+    median_minus_kalshi           DOUBLE,              -- our median - Kalshi's
+    run_id                        VARCHAR NOT NULL,    -- the Dagster run that wrote the row
+    PRIMARY KEY (event_ticker, snapshot_ts)
+);
+
+-- The bins behind each snapshot with status ok: the repaired survival function and masses.
+CREATE TABLE IF NOT EXISTS distribution_snapshot_bins (
+    event_ticker    VARCHAR NOT NULL,
+    snapshot_ts     TIMESTAMP NOT NULL,
+    bin_index       INTEGER NOT NULL,
+    lower_edge      DOUBLE NOT NULL,
+    upper_edge      DOUBLE NOT NULL,
+    support_point   DOUBLE NOT NULL,
+    mass            DOUBLE NOT NULL,
+    cdf_upper       DOUBLE NOT NULL,
+    survival_upper  DOUBLE NOT NULL,
+    is_open_tail    BOOLEAN NOT NULL,
+    PRIMARY KEY (event_ticker, snapshot_ts, bin_index)
+);
+
+-- ============================== trading ==============================
+-- Orders routed by the paper_orders asset (mode paper, or live through the signed client). A row is
+-- written `pending` BEFORE the order goes anywhere and completed after, keyed by the client_order_id
+-- derived from (strategy, event, contract, decision time): a re-run or a retry can never route the
+-- same decision twice, and a row left `pending` shows a run that died mid-order (reconcile it by hand).
+CREATE TABLE IF NOT EXISTS paper_orders (
+    client_order_id   VARCHAR PRIMARY KEY,
+    mode              VARCHAR NOT NULL CHECK (mode IN ('paper', 'live')),
+    strategy          VARCHAR NOT NULL,
+    event_ticker      VARCHAR NOT NULL,
+    market_ticker     VARCHAR NOT NULL,
+    side              VARCHAR NOT NULL CHECK (side IN ('yes', 'no')),
+    action            VARCHAR NOT NULL CHECK (action IN ('buy', 'sell')),
+    contracts         INTEGER NOT NULL CHECK (contracts > 0),
+    limit_price       DECIMAL(18, 4) NOT NULL,   -- dollars per contract of `side`
+    notional          DECIMAL(18, 4) NOT NULL,   -- contracts x limit_price
+    time_in_force     VARCHAR NOT NULL,
+    decision_time     TIMESTAMP NOT NULL,        -- the snapshot time the decision used
+    p_model           DOUBLE,                    -- the strategy's probability of `side` winning
+    edge              DOUBLE,                    -- p_model - price - fee per contract
+    status            VARCHAR NOT NULL CHECK (status IN ('pending', 'submitted', 'filled', 'rejected', 'error')),
+    reason            VARCHAR,                   -- risk rule, circuit_breaker_open, exchange_closed, Kalshi's code
+    message           VARCHAR,
+    exchange_order_id VARCHAR,
+    exchange_status   VARCHAR,                   -- executed, resting, canceled
+    filled_contracts  INTEGER NOT NULL DEFAULT 0,
+    average_price     DECIMAL(18, 4),
+    fees              DECIMAL(18, 4) NOT NULL DEFAULT 0,
+    created_at        TIMESTAMP NOT NULL,
+    updated_at        TIMESTAMP NOT NULL
+);
+
+-- Every execution of a routed order (paper fills are one row per book level taken).
+CREATE TABLE IF NOT EXISTS paper_fills (
+    trade_id          VARCHAR PRIMARY KEY,
+    client_order_id   VARCHAR NOT NULL,
+    exchange_order_id VARCHAR,
+    mode              VARCHAR NOT NULL,
+    strategy          VARCHAR NOT NULL,
+    event_ticker      VARCHAR NOT NULL,
+    market_ticker     VARCHAR NOT NULL,
+    side              VARCHAR NOT NULL,
+    action            VARCHAR NOT NULL,
+    contracts         INTEGER NOT NULL CHECK (contracts > 0),
+    price             DECIMAL(18, 4) NOT NULL,
+    fee               DECIMAL(18, 4) NOT NULL,
+    filled_at         TIMESTAMP NOT NULL
+);
+
+-- Positions per (mode, strategy, market) replayed from every fill, settled on kalshi_markets' result
+-- or marked at the latest mid (rebuilt whole by the paper_positions asset).
+CREATE TABLE IF NOT EXISTS paper_positions (
+    mode             VARCHAR NOT NULL,
+    strategy         VARCHAR NOT NULL,
+    market_ticker    VARCHAR NOT NULL,
+    event_ticker     VARCHAR,
+    position         INTEGER NOT NULL,          -- signed YES contracts: + long YES, - long NO
+    average_price    DECIMAL(18, 4) NOT NULL,   -- YES price of the open contracts
+    cost_basis       DECIMAL(18, 4) NOT NULL,   -- position x average_price
+    bought           INTEGER NOT NULL,
+    sold             INTEGER NOT NULL,
+    fees             DECIMAL(18, 4) NOT NULL,
+    realized_pnl     DECIMAL(18, 4) NOT NULL,   -- closes and settlement, net of fees
+    mark_price       DECIMAL(18, 4),            -- YES mark used for unrealized P&L
+    mark_ts          TIMESTAMP,
+    mark_source      VARCHAR NOT NULL CHECK (mark_source IN ('settlement', 'mid', 'last_price', 'none')),
+    unrealized_pnl   DECIMAL(18, 4) NOT NULL,
+    total_pnl        DECIMAL(18, 4) NOT NULL,
+    status           VARCHAR NOT NULL CHECK (status IN ('open', 'flat', 'settled')),
+    settlement_value DECIMAL(18, 4),
+    settled_at       TIMESTAMP,
+    as_of            TIMESTAMP NOT NULL,
+    PRIMARY KEY (mode, strategy, market_ticker)
+);
+
+-- P&L per (mode, strategy) as of each materialization's `as_of` (the market-data source's now): the
+-- history of the strategy's paper account.
+CREATE TABLE IF NOT EXISTS paper_pnl (
+    mode               VARCHAR NOT NULL,
+    strategy           VARCHAR NOT NULL,
+    as_of              TIMESTAMP NOT NULL,
+    orders             BIGINT NOT NULL,
+    filled_orders      BIGINT NOT NULL,
+    submitted_orders   BIGINT NOT NULL,
+    rejected_orders    BIGINT NOT NULL,
+    error_orders       BIGINT NOT NULL,
+    pending_orders     BIGINT NOT NULL,
+    fills              BIGINT NOT NULL,
+    contracts_traded   BIGINT NOT NULL,
+    open_positions     BIGINT NOT NULL,
+    settled_positions  BIGINT NOT NULL,
+    cash_spent         DECIMAL(18, 4) NOT NULL,  -- premiums paid minus received, fees excluded
+    fees               DECIMAL(18, 4) NOT NULL,
+    realized_pnl       DECIMAL(18, 4) NOT NULL,
+    unrealized_pnl     DECIMAL(18, 4) NOT NULL,
+    total_pnl          DECIMAL(18, 4) NOT NULL,
+    computed_at        TIMESTAMP NOT NULL,
+    PRIMARY KEY (mode, strategy, as_of)
+);
+
+-- ============================== research ==============================
+-- Purged event features, walk-forward folds and out-of-sample traces, promotion decisions, and scores of
+-- the implied distributions as forecasts (METHODS.md sections 3-6). Each table is rebuilt whole by its asset.
+
+-- One row per (event, horizon): the distribution as of as_of = min(release - horizon, release - purge window).
+CREATE TABLE IF NOT EXISTS event_features (
+    event_ticker              VARCHAR NOT NULL,
+    horizon_days              INTEGER NOT NULL,
+    series_ticker             VARCHAR,
+    event_type                VARCHAR NOT NULL,
+    release_time              TIMESTAMP NOT NULL,
+    purge_days                INTEGER NOT NULL,
+    as_of                     TIMESTAMP NOT NULL,
+    snapshot_ts               TIMESTAMP,          -- the snapshot used (latest ok one at or before as_of)
+    prior_snapshot_ts         TIMESTAMP,          -- ... and the one the changes are taken against
+    snapshot_age_hours        DOUBLE,
+    observed_until            TIMESTAMP,          -- the latest time of any input (snapshots and quotes)
+    implied_mean              DOUBLE,
+    implied_sd                DOUBLE,
+    implied_skew              DOUBLE,
+    implied_excess_kurtosis   DOUBLE,
+    implied_q05               DOUBLE,
+    implied_q10               DOUBLE,
+    implied_q25               DOUBLE,
+    implied_median            DOUBLE,
+    implied_q75               DOUBLE,
+    implied_q90               DOUBLE,
+    implied_q95               DOUBLE,
+    chg_implied_mean          DOUBLE,             -- value at as_of minus value at as_of - change window
+    chg_implied_sd            DOUBLE,
+    chg_implied_skew          DOUBLE,
+    chg_implied_excess_kurtosis DOUBLE,
+    chg_implied_q05           DOUBLE,
+    chg_implied_q10           DOUBLE,
+    chg_implied_q25           DOUBLE,
+    chg_implied_median        DOUBLE,
+    chg_implied_q75           DOUBLE,
+    chg_implied_q90           DOUBLE,
+    chg_implied_q95           DOUBLE,
+    value_grid                DOUBLE,
+    quality_score             DOUBLE,
+    quality_low               BOOLEAN,
+    median_spread             DOUBLE,
+    two_sided_share           DOUBLE,
+    coverage_share            DOUBLE,
+    tail_mass                 DOUBLE,
+    ladder_volume             DECIMAL(18, 2),     -- contracts traded on the ladder in (as_of - change window, as_of]
+    ladder_open_interest      DECIMAL(18, 2),     -- open interest of the ladder at as_of
+    change_window_days        DOUBLE NOT NULL,
+    computed_at               TIMESTAMP NOT NULL,
+    PRIMARY KEY (event_ticker, horizon_days)
+);
+
+-- Every event's role in every fold, and why (train, test, purged, embargoed, excluded).
+CREATE TABLE IF NOT EXISTS walkforward_folds (
+    fold          INTEGER NOT NULL,
+    event_ticker  VARCHAR NOT NULL,
+    event_type    VARCHAR NOT NULL,
+    role          VARCHAR NOT NULL CHECK (role IN ('train', 'test', 'purged', 'embargoed', 'excluded')),
+    reason        VARCHAR NOT NULL,
+    t0            TIMESTAMP NOT NULL,   -- earliest feature as_of of the event
+    t1            TIMESTAMP NOT NULL,   -- when its label is known
+    t1_widened    TIMESTAMP NOT NULL,   -- t1 + the event type's purge window
+    purge_days    INTEGER NOT NULL,
+    release_time  TIMESTAMP NOT NULL,
+    test_start    TIMESTAMP NOT NULL,
+    test_end      TIMESTAMP NOT NULL,
+    mode          VARCHAR NOT NULL,
+    embargo_hours DOUBLE NOT NULL,
+    label_mode    VARCHAR NOT NULL,
+    computed_at   TIMESTAMP NOT NULL,
+    PRIMARY KEY (fold, event_ticker)
+);
+
+-- The candidates tried (all of them count towards the deflated Sharpe) and their capacity, honestly.
+CREATE TABLE IF NOT EXISTS walkforward_candidates (
+    candidate           VARCHAR PRIMARY KEY,
+    horizon_days        INTEGER NOT NULL,
+    edge_threshold      DOUBLE NOT NULL,
+    capacity_share      DOUBLE NOT NULL,
+    capacity_window_hours DOUBLE NOT NULL,
+    max_contracts       INTEGER NOT NULL,
+    max_order_notional  DECIMAL(18, 4) NOT NULL,
+    bankroll            DECIMAL(18, 4) NOT NULL,
+    trades              INTEGER NOT NULL,
+    contracts           BIGINT NOT NULL,
+    window_volume       DECIMAL(18, 2) NOT NULL,  -- contracts that traded in the traded markets' windows
+    share_of_volume     DOUBLE NOT NULL,
+    capped_by_capacity  INTEGER NOT NULL,         -- trades whose size the capacity cap set
+    blocked_no_capacity INTEGER NOT NULL,         -- signals with an edge but nothing traded to fill them
+    total_pnl           DECIMAL(18, 4) NOT NULL,
+    computed_at         TIMESTAMP NOT NULL
+);
+
+-- Out-of-sample traces: one row per trade, settled on the first print.
+CREATE TABLE IF NOT EXISTS walkforward_results (
+    candidate          VARCHAR NOT NULL,
+    fold               INTEGER NOT NULL,
+    event_ticker       VARCHAR NOT NULL,
+    event_type         VARCHAR NOT NULL,
+    release_time       TIMESTAMP NOT NULL,
+    horizon_days       INTEGER NOT NULL,
+    as_of              TIMESTAMP NOT NULL,
+    market_ticker      VARCHAR NOT NULL,
+    strike_type        VARCHAR NOT NULL,
+    floor_strike       DOUBLE,
+    cap_strike         DOUBLE,
+    side               VARCHAR NOT NULL CHECK (side IN ('yes', 'no')),
+    price              DECIMAL(10, 4) NOT NULL,
+    size               INTEGER NOT NULL CHECK (size > 0),
+    fee                DECIMAL(18, 4) NOT NULL,
+    cost               DECIMAL(18, 4) NOT NULL,
+    p_model            DOUBLE NOT NULL,
+    edge               DOUBLE NOT NULL,          -- dollars per contract after the taker fee
+    first_print        DOUBLE NOT NULL,
+    won                BOOLEAN NOT NULL,
+    payout             DECIMAL(18, 4) NOT NULL,
+    pnl                DECIMAL(18, 4) NOT NULL,
+    trade_return       DOUBLE NOT NULL,          -- pnl / cost
+    bankroll_return    DOUBLE NOT NULL,          -- pnl / bankroll: the series the gates judge
+    window_volume      DECIMAL(18, 2) NOT NULL,
+    open_interest      DECIMAL(18, 2) NOT NULL,
+    capacity_contracts INTEGER NOT NULL,
+    size_limited_by    VARCHAR NOT NULL,
+    computed_at        TIMESTAMP NOT NULL,
+    PRIMARY KEY (candidate, fold, event_ticker, market_ticker)
+);
+
+CREATE TABLE IF NOT EXISTS promotion_decisions (
+    candidate    VARCHAR PRIMARY KEY,
+    promoted     BOOLEAN NOT NULL,
+    reasons      VARCHAR NOT NULL,               -- every failed gate's reason, "; "-joined
+    trades       INTEGER NOT NULL,
+    mean_return  DOUBLE,
+    sharpe       DOUBLE,
+    skew         DOUBLE,
+    kurtosis     DOUBLE,
+    psr          DOUBLE,
+    dsr          DOUBLE,
+    sr0          DOUBLE,                         -- expected maximum Sharpe of the N candidates tried
+    n_trials     INTEGER NOT NULL,
+    max_drawdown DOUBLE,
+    min_trl      DOUBLE,
+    decided_at   TIMESTAMP NOT NULL
+);
+
+CREATE TABLE IF NOT EXISTS promotion_gates (
+    candidate  VARCHAR NOT NULL,
+    gate       VARCHAR NOT NULL,
+    value      DOUBLE,                           -- NULL when it could not be computed (the gate fails)
+    limit_text VARCHAR NOT NULL,
+    passed     BOOLEAN NOT NULL,
+    reason     VARCHAR NOT NULL,
+    PRIMARY KEY (candidate, gate)
+);
+
+-- Per-event-type performance behind the stress gate; a regime without trades has a row with count 0.
+CREATE TABLE IF NOT EXISTS promotion_regimes (
+    candidate    VARCHAR NOT NULL,
+    event_type   VARCHAR NOT NULL,
+    trade_count  INTEGER NOT NULL,
+    mean_return  DOUBLE,
+    sharpe       DOUBLE,
+    max_drawdown DOUBLE,
+    PRIMARY KEY (candidate, event_type)
+);
+
+-- The implied distributions scored as forecasts of the first print, per event and horizon.
+CREATE TABLE IF NOT EXISTS implied_forecast_scores (
+    event_ticker VARCHAR NOT NULL,
+    horizon_days INTEGER NOT NULL,
+    event_type   VARCHAR NOT NULL,
+    snapshot_ts  TIMESTAMP NOT NULL,
+    first_print  DOUBLE NOT NULL,
+    n_rungs      INTEGER NOT NULL,
+    brier        DOUBLE,                         -- mean over the rungs P(X > k)
+    log_loss     DOUBLE,
+    crps         DOUBLE NOT NULL,
+    pit          DOUBLE NOT NULL,
+    computed_at  TIMESTAMP NOT NULL,
+    PRIMARY KEY (event_ticker, horizon_days)
+);
+
+-- Each rung's forecast P(X > k) and what happened.
+CREATE TABLE IF NOT EXISTS implied_rung_forecasts (
+    event_ticker VARCHAR NOT NULL,
+    horizon_days INTEGER NOT NULL,
+    event_type   VARCHAR NOT NULL,
+    strike       DOUBLE NOT NULL,
+    forecast     DOUBLE NOT NULL,
+    outcome      INTEGER NOT NULL CHECK (outcome IN (0, 1)),
+    PRIMARY KEY (event_ticker, horizon_days, strike)
+);

@@ -28,10 +28,10 @@ def test_cpi_features_at_least_three_days_before_release_by_default_and_five_wit
     events = pd.DataFrame({"event_ticker": ["KXCPI-26MAR"], "event_type": ["CPI"], "release_time": [RELEASE]})
     default = feature_grid(events, horizons_days=(1, 3, 7))
     assert purge_window_days("CPI") == 3
-    assert (RELEASE - default["asof"] >= pd.Timedelta(days=3)).all()
-    assert list(RELEASE - default["asof"]) == [pd.Timedelta(days=d) for d in (3, 3, 7)]
+    assert (RELEASE - default["as_of"] >= pd.Timedelta(days=3)).all()
+    assert list(RELEASE - default["as_of"]) == [pd.Timedelta(days=d) for d in (3, 3, 7)]
     widened = feature_grid(events, horizons_days=(1, 3, 7), purge_windows={"CPI": 5})
-    assert list(RELEASE - widened["asof"]) == [pd.Timedelta(days=d) for d in (5, 5, 7)]
+    assert list(RELEASE - widened["as_of"]) == [pd.Timedelta(days=d) for d in (5, 5, 7)]
     assert (widened["purge_days"] == 5).all()
 
 
@@ -43,7 +43,7 @@ def test_per_type_defaults_apply():
     expected = {"CPI": 3, "FOMC": 1, "UNEMPLOYMENT": 2, "GDP": 3, "PAYROLLS": 2}
     assert grid["purge_days"].to_dict() == expected
     for event_type, days in expected.items():
-        assert grid.loc[event_type, "asof"] == RELEASE - pd.Timedelta(days=days)
+        assert grid.loc[event_type, "as_of"] == RELEASE - pd.Timedelta(days=days)
 
 
 def snapshots_for(event: str, start: pd.Timestamp, hours: int, every_hours: int = 6) -> pd.DataFrame:
@@ -64,9 +64,9 @@ def test_asof_features_take_latest_snapshot_at_or_before_asof_and_changes():
     snaps = snapshots_for("A", RELEASE - pd.Timedelta(days=10), 24 * 10 + 24)  # also snapshots after release
     out = asof_features(grid, snaps, ["implied_mean", "quality_score"], ["implied_mean"], change_window_days=2)
     for row in out.itertuples():
-        assert row.snapshot_ts <= row.asof
-        assert row.asof - row.snapshot_ts < pd.Timedelta(hours=6)
-        assert row.prior_snapshot_ts <= row.asof - pd.Timedelta(days=2)
+        assert row.snapshot_ts <= row.as_of
+        assert row.as_of - row.snapshot_ts < pd.Timedelta(hours=6)
+        assert row.prior_snapshot_ts <= row.as_of - pd.Timedelta(days=2)
         # 6-hourly snapshots with mean = index: 2 days = 8 snapshots.
         assert row.chg_implied_mean == pytest.approx(8.0)
     assert feature_leaks(out).empty
@@ -86,9 +86,9 @@ def test_feature_leaks_flags_a_snapshot_after_asof():
     grid = feature_grid(events, horizons_days=(1,))
     out = asof_features(grid, snapshots_for("A", RELEASE - pd.Timedelta(days=10), 240), ["implied_mean"], [])
     assert feature_leaks(out).empty
-    tampered = out.assign(snapshot_ts=out["asof"] + pd.Timedelta(minutes=1))
+    tampered = out.assign(snapshot_ts=out["as_of"] + pd.Timedelta(minutes=1))
     assert len(feature_leaks(tampered)) == 1
-    too_close = out.assign(asof=RELEASE - pd.Timedelta(days=1), snapshot_ts=RELEASE - pd.Timedelta(days=1))
+    too_close = out.assign(as_of=RELEASE - pd.Timedelta(days=1), snapshot_ts=RELEASE - pd.Timedelta(days=1))
     assert len(feature_leaks(too_close)) == 1
 
 
@@ -131,12 +131,24 @@ def test_no_feature_uses_anything_after_asof(release_offsets, event_type, horizo
     )
     out = asof_features(grid, snaps, ["implied_mean"], ["implied_mean"])
     window = purge_window_days(event_type, windows)
-    assert (out["release_time"] - out["asof"] >= pd.Timedelta(days=window)).all()
-    assert (out["release_time"] - out["asof"] >= pd.to_timedelta(out["horizon_days"], unit="D")).all()
+    assert (out["release_time"] - out["as_of"] >= pd.Timedelta(days=window)).all()
+    assert (out["release_time"] - out["as_of"] >= pd.to_timedelta(out["horizon_days"], unit="D")).all()
     used = out.dropna(subset=["snapshot_ts"])
-    assert (used["snapshot_ts"] <= used["asof"]).all()
+    assert (used["snapshot_ts"] <= used["as_of"]).all()
     # The value is the snapshot's own (hours since base), and it is the latest one at or before asof.
     for row in used.itertuples():
-        candidates = snaps[(snaps["event_ticker"] == row.event_ticker) & (snaps["snapshot_ts"] <= row.asof)]
+        candidates = snaps[(snaps["event_ticker"] == row.event_ticker) & (snaps["snapshot_ts"] <= row.as_of)]
         assert row.snapshot_ts == candidates["snapshot_ts"].max()
     assert feature_leaks(out).empty
+
+
+def test_a_snapshot_older_than_max_age_is_not_used():
+    events = pd.DataFrame({"event_ticker": ["A"], "event_type": ["FOMC"], "release_time": [RELEASE]})
+    grid = feature_grid(events, horizons_days=(1,))
+    # Snapshots stop 30 hours before asof (release - 1 day).
+    snaps = snapshots_for("A", RELEASE - pd.Timedelta(days=10), 24 * 9 - 30 + 1)
+    fresh = asof_features(grid, snaps, ["implied_mean"], ["implied_mean"], max_age_hours=48)
+    assert pd.notna(fresh.loc[0, "snapshot_ts"])
+    stale = asof_features(grid, snaps, ["implied_mean"], ["implied_mean"], max_age_hours=24)
+    assert pd.isna(stale.loc[0, "snapshot_ts"]) and np.isnan(stale.loc[0, "implied_mean"])
+    assert np.isnan(stale.loc[0, "chg_implied_mean"])

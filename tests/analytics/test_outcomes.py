@@ -11,9 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from kalshi_assets.analytics.outcomes import (
+    CANDIDATE_COLUMNS,
     LABEL_COLUMNS,
     event_labels,
     events_whose_latest_differs,
+    first_print_candidates,
     first_print_disagreements,
     first_print_vs_earliest_vintage,
     first_prints_from_vintages,
@@ -307,3 +309,29 @@ def test_values_differ_and_times() -> None:
         to_naive_utc(None)
     with pytest.raises(ValueError, match="lacks columns"):
         order_vintages(pd.DataFrame({"event_ticker": ["E"]}))
+
+
+def test_first_print_candidates_put_the_vintage_source_first() -> None:
+    vintages = vintage_frame(
+        [("A", BASE, 1, 0.3, "demo"), ("A", BASE + pd.Timedelta(days=30), 2, 0.4, "demo")]
+    )
+    vintages["series_ticker"], vintages["reference_period"] = "KXCPI", pd.Timestamp("2026-08-01")
+    settle = BASE + pd.Timedelta(hours=2)
+    markets = pd.DataFrame(
+        {
+            "event_ticker": ["A", "B", "C", "C"],
+            "result": ["yes", "no", "yes", "no"],
+            "expiration_value_num": [0.3, 4.25, 1.0, 2.0],
+            "settlement_ts": [settle] * 4,
+        }
+    )
+    releases = pd.DataFrame({"event_ticker": ["A"], "series_ticker": ["KXCPI"], "release_time": [BASE]})
+    candidates, conflicts = first_print_candidates(vintages, markets, releases)
+    assert candidates[["event_ticker", "source", "value", "release_time"]].values.tolist() == [
+        ["A", "demo", 0.3, BASE],
+        ["A", "kalshi", 0.3, BASE],  # Kalshi's copy counts from the release, not from its settlement
+        ["B", "kalshi", 4.25, settle],  # no known release time: the settlement time is the best we have
+    ]
+    assert conflicts["event_ticker"].tolist() == ["C"]
+    empty, _ = first_print_candidates(vintages.iloc[0:0], markets.iloc[0:0], releases)
+    assert empty.empty and list(empty.columns) == list(CANDIDATE_COLUMNS)

@@ -14,6 +14,7 @@ from scipy.stats import norm
 from kalshi_assets.analytics.promotion import (
     EULER_GAMMA,
     decide,
+    decide_candidates,
     deflated_sharpe_ratio,
     expected_max_sharpe,
     max_drawdown,
@@ -188,3 +189,25 @@ def test_every_expected_regime_gets_exactly_one_verdict(returns, types):
         assert g.reason
         if counts.get(t, 0) < LIMITS.regime_min_trades:
             assert not g.passed
+
+
+def test_decide_candidates_counts_every_candidate_tried_and_reports_regimes():
+    rows = []
+    for i, t in enumerate(EVENT_TYPES):
+        for j, r in enumerate(good_returns(15, i)):
+            rows.append({"candidate": "good", "event_type": t, "release_time": pd.Timestamp("2025-01-01") +
+                         pd.Timedelta(days=30 * j + i), "bankroll_return": r})
+    rows.append({"candidate": "one_trade", "event_type": "CPI", "release_time": pd.Timestamp("2025-01-01"),
+                 "bankroll_return": 0.01})
+    traces = pd.DataFrame(rows)
+    decisions, gates, regimes = decide_candidates(["good", "one_trade", "silent"], traces, EVENT_TYPES, LIMITS)
+    by_name = decisions.set_index("candidate")
+    assert (by_name["n_trials"] == 3).all()
+    assert by_name.loc["good", "promoted"], by_name.loc["good", "reasons"]
+    assert not by_name.loc["silent", "promoted"] and by_name.loc["silent", "trades"] == 0
+    assert "missing" in by_name.loc["silent", "reasons"]
+    assert not by_name.loc["one_trade", "promoted"]
+    # Every candidate has a regime row per event type, zero-trade regimes included.
+    assert len(regimes) == 3 * len(EVENT_TYPES)
+    assert (regimes[regimes["candidate"] == "silent"]["trade_count"] == 0).all()
+    assert set(gates[gates["candidate"] == "silent"]["gate"]) >= {f"stress:{t}" for t in EVENT_TYPES}

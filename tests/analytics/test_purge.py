@@ -36,7 +36,7 @@ def make_samples(releases_days, types, leads_days, horizons=(0,)) -> pd.DataFram
                 {
                     "event_ticker": f"EV{i:03d}",
                     "event_type": event_type,
-                    "asof": release - pd.Timedelta(days=float(lead + horizon)),
+                    "as_of": release - pd.Timedelta(days=float(lead + horizon)),
                     "label_time": release,
                     "release_time": release,
                 }
@@ -48,9 +48,9 @@ def brute_force_roles(samples: pd.DataFrame, n_test: int, min_train: int, window
     """A second, literal reading of METHODS.md section 3: {fold: (train set, test set, purged set)}."""
     events = {}
     for row in samples.itertuples(index=False):
-        e = events.setdefault(row.event_ticker, {"type": row.event_type, "t0": row.asof, "t1": row.label_time,
+        e = events.setdefault(row.event_ticker, {"type": row.event_type, "t0": row.as_of, "t1": row.label_time,
                                                  "release": row.release_time})
-        e["t0"] = min(e["t0"], row.asof)
+        e["t0"] = min(e["t0"], row.as_of)
         e["t1"] = max(e["t1"], row.label_time)
     order = sorted(events, key=lambda t: (events[t]["release"], t))
     out = {}
@@ -175,8 +175,8 @@ def test_bad_input_is_refused():
         PurgedWalkForward(mode="sideways")
     samples = make_samples([0, 1], ["CPI", "CPI"], [1, 1])
     with pytest.raises(ValueError, match="lack columns"):
-        PurgedWalkForward().roles(samples.drop(columns=["asof"]))
-    late = samples.assign(asof=samples["label_time"] + pd.Timedelta(days=1))
+        PurgedWalkForward().roles(samples.drop(columns=["as_of"]))
+    late = samples.assign(as_of=samples["label_time"] + pd.Timedelta(days=1))
     with pytest.raises(ValueError, match="t0 > t1"):
         PurgedWalkForward(min_train_events=1, n_test_events=1).roles(late)
     mixed = samples.assign(event_ticker="SAME")
@@ -203,8 +203,8 @@ def reference_splits(samples: pd.DataFrame, n_splits: int, min_train_splits: int
     cv = timeseriescv.PurgedWalkForwardCV(
         n_splits=n_splits, n_test_splits=1, min_train_splits=min_train_splits, max_train_splits=max_train_splits
     )
-    X = samples[["asof"]]
-    return list(cv.split(X, pred_times=samples["asof"], eval_times=widened))
+    X = samples[["as_of"]]
+    return list(cv.split(X, pred_times=samples["as_of"], eval_times=widened))
 
 
 @settings(max_examples=100, deadline=None)

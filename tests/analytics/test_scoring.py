@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -13,13 +14,17 @@ from scipy.stats import kstest, norm
 from kalshi_assets.analytics.scoring import (
     brier_score,
     cdf_knots,
+    crps_discrete,
     crps_ladder,
     crps_piecewise_linear,
     expected_calibration_error,
     log_loss,
+    pit_discrete,
     pit_histogram,
     pit_ladder,
     reliability_curve,
+    score_snapshots,
+    scores_by_event_type,
 )
 
 
@@ -118,3 +123,54 @@ def test_cdf_knots_refuses_bad_ladders():
         cdf_knots([0.1, 0.2], [0.6, 0.4])
     with pytest.raises(ValueError):
         cdf_knots([], [])
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    masses=st.lists(st.floats(0.01, 1.0), min_size=1, max_size=8),
+    observation=st.floats(-1.0, 2.0),
+)
+def test_discrete_crps_equals_the_integral_of_its_step_cdf(masses, observation):
+    points = np.round(np.arange(len(masses)) * 0.1 + 0.05, 3)
+    p = np.asarray(masses) / sum(masses)
+    grid = np.linspace(-2.0, 3.0, 500_001)
+    cdf = np.searchsorted(points, grid, side="right")
+    step = np.concatenate([[0.0], np.cumsum(p)])[cdf]
+    numeric = float(np.trapezoid((step - (grid >= observation)) ** 2, grid))
+    assert crps_discrete(points, p, observation) == pytest.approx(numeric, abs=2e-4)
+
+
+def test_discrete_pit_counts_a_tie_half():
+    assert pit_discrete([0.1, 0.2, 0.3], [0.2, 0.5, 0.3], 0.2) == pytest.approx(0.2 + 0.25)
+    assert pit_discrete([0.1, 0.2, 0.3], [0.2, 0.5, 0.3], 0.25) == pytest.approx(0.7)
+    assert crps_discrete([0.2], [1.0], 0.2) == 0.0
+    with pytest.raises(ValueError, match="sum"):
+        crps_discrete([0.1, 0.2], [0.3, 0.3], 0.1)
+
+
+def test_score_snapshots_per_rung_and_whole_distribution():
+    ts = pd.Timestamp("2026-03-08 12:00")
+    # A CPI ladder with strikes 0.1, 0.2, 0.3: four bins with tails one spacing wide.
+    bins = pd.DataFrame(
+        {
+            "event_ticker": "E", "snapshot_ts": ts, "bin_index": [0, 1, 2, 3],
+            "lower_edge": [0.0, 0.1, 0.2, 0.3], "upper_edge": [0.1, 0.2, 0.3, 0.4],
+            "support_point": [0.05, 0.15, 0.25, 0.35], "mass": [0.1, 0.4, 0.3, 0.2],
+            "survival_upper": [0.9, 0.5, 0.2, 0.0],
+        }
+    )
+    forecasts = pd.DataFrame(
+        {"event_ticker": ["E", "F"], "horizon_days": [3, 3], "event_type": ["CPI", "CPI"], "snapshot_ts": [ts, ts],
+         "first_print": [0.2, 0.1]}
+    )
+    scores, rungs = score_snapshots(forecasts, bins)
+    assert list(scores["event_ticker"]) == ["E"]  # F has no bins: left out
+    assert list(rungs["strike"]) == [0.1, 0.2, 0.3]
+    assert list(rungs["outcome"]) == [1, 0, 0]  # a print of 0.2 is not above 0.2
+    row = scores.iloc[0]
+    assert row["brier"] == pytest.approx(((0.9 - 1) ** 2 + 0.5**2 + 0.2**2) / 3)
+    assert row["crps"] == pytest.approx(crps_discrete([0.05, 0.15, 0.25, 0.35], [0.1, 0.4, 0.3, 0.2], 0.2))
+    assert row["pit"] == pytest.approx(0.5)
+    summary = scores_by_event_type(scores, rungs)
+    assert list(summary["event_type"]) == ["CPI"] and summary.loc[0, "rungs"] == 3
+    assert summary.loc[0, "brier"] == pytest.approx(row["brier"])

@@ -21,7 +21,7 @@ from kalshi_assets.analytics.walkforward import (
     capacity_summary,
     decide_trades,
     fit_release_model,
-    infer_tick,
+    infer_grid,
     run_walkforward,
     settle_trades,
     settles_yes,
@@ -102,28 +102,36 @@ def test_complementary_contracts_sum_to_one(mu, sigma, strike_tenths):
     assert sum(bins) + tails == pytest.approx(1.0, abs=1e-9)
 
 
-def test_infer_tick():
-    assert infer_tick([0.3, 0.2, -0.1]) == pytest.approx(0.1)
-    assert infer_tick([4.25, 4.5]) == pytest.approx(0.01)
-    assert infer_tick([143000.0, 90000.0]) == 1.0
+def test_infer_grid():
+    assert infer_grid([0.3, 0.2, -0.1]) == pytest.approx(0.1)
+    assert infer_grid([4.25, 4.5, 4.0]) == pytest.approx(0.25)
+    assert infer_grid([-25.0, 0.0, 25.0, -50.0]) == 25.0
+    assert infer_grid([143000.0, 90000.0]) == 1000.0
+    assert infer_grid([float("nan")]) == 0.0
 
 
-def test_fit_release_model_recovers_bias_and_scale():
+def test_fit_release_model_recovers_bias_and_scale_in_sd_units():
     rng = np.random.default_rng(7)
     n = 400
     implied_mean = rng.normal(0.3, 0.1, n)
     implied_sd = np.full(n, 0.1)
     first_print = implied_mean - 0.05 + rng.normal(0, 0.2, n)  # market too high by 0.05, twice too confident
-    train = pd.DataFrame({"event_type": "CPI", "implied_mean": implied_mean, "implied_sd": implied_sd,
-                          "first_print": first_print})
+    train = pd.DataFrame({"event_type": "CPI", "series_ticker": "KXCPI", "implied_mean": implied_mean,
+                          "implied_sd": implied_sd, "first_print": np.round(first_print, 1)})
     model = fit_release_model(train)
-    fit = model.fits["CPI"]
-    assert fit.bias == pytest.approx(-0.05, abs=0.03)
+    fit = model.fits["KXCPI"]
+    assert fit.bias == pytest.approx(-0.5, abs=0.3)  # -0.05 / 0.1 sd
     assert fit.scale == pytest.approx(2.0, abs=0.2)
+    assert fit.grid == pytest.approx(0.1)
+    mu, sigma, grid = model.params("KXCPI", 0.3, 0.1)
+    assert mu == pytest.approx(0.3 + fit.bias * 0.1) and sigma == pytest.approx(0.1 * fit.scale)
+    assert model.params("KXCPI", 0.3, 0.1, grid=0.05)[2] == 0.05  # the snapshot's own grid wins
     few = fit_release_model(train.head(2))
-    assert few.fits["CPI"].bias == 0.0 and few.fits["CPI"].scale == 1.0
-    # An event type never seen in training is trusted as priced.
-    assert model.params("GDP", 2.0, 0.5) == (2.0, 0.5, 0.0)
+    assert few.fits["KXCPI"].bias == 0.0 and few.fits["KXCPI"].scale == 1.0
+    # A series never seen in training is trusted as priced; without series the event type is the key.
+    assert model.params("KXGDP", 2.0, 0.5) == (2.0, 0.5, 0.0)
+    by_type = fit_release_model(train.drop(columns=["series_ticker"]))
+    assert set(by_type.fits) == {"CPI"}
 
 
 def ladder(asks, bids, strikes=(0.1, 0.2, 0.3, 0.4), volume=500.0, oi=1000.0) -> pd.DataFrame:
@@ -195,7 +203,7 @@ def synthetic_world(n_events: int = 40, bias: float = 0.1, seed: int = 3):
         for horizon in (1, 3):
             asof = release - pd.Timedelta(days=max(horizon, 3))
             features.append({"event_ticker": f"E{i:02d}", "event_type": event_type, "release_time": release,
-                             "horizon_days": horizon, "asof": asof, "implied_mean": implied_mean,
+                             "horizon_days": horizon, "as_of": asof, "implied_mean": implied_mean,
                              "implied_sd": implied_sd})
             for k in np.round(np.arange(-0.1, 0.8, 0.1), 1):
                 p = yes_probability("greater", k, None, implied_mean, implied_sd, 0.1)
@@ -251,3 +259,15 @@ def test_events_without_print_or_distribution_are_skipped_with_reasons():
     assert reasons["E10"] == "no first print yet"
     assert reasons["E11"] == "no implied distribution at asof"
     assert run.traces.empty
+
+
+def test_between_bins_are_left_alone_unless_the_candidate_trades_them():
+    book = pd.DataFrame(
+        {"market_ticker": ["D-H0"], "strike_type": ["between"], "floor_strike": [0.0], "cap_strike": [0.0],
+         "yes_bid": [0.10], "yes_ask": [0.12], "window_volume": [500.0], "open_interest": [500.0]}
+    )
+    # Model mass on the 0 cell of a 25 bps grid: ~0.95, far above the 0.12 ask.
+    assert decide_trades(book, 0.0, 5.0, 25.0, Candidate(horizon_days=1, edge_threshold=0.05)).empty
+    both = Candidate(horizon_days=1, edge_threshold=0.05, strike_types=("greater", "between"))
+    traded = decide_trades(book, 0.0, 5.0, 25.0, both)
+    assert list(traded["side"]) == ["yes"]

@@ -6,7 +6,7 @@ Appends COUNT records per thread (0 = forever) with payload sizes that vary from
 several pages, and prints "seq hash" to stdout after each append returns (each line is written
 with one os.write, so a kill never leaves half an acknowledgement).
 
-With AUDIT_CHILD_TEAR=1 every record is written in two halves 5 ms apart, so a SIGKILL
+With AUDIT_CHILD_TEAR=1 every record is written in two halves 20 ms apart, so a SIGKILL
 often lands mid-record: the torn write a power cut or a kill during a multi-page write leaves.
 """
 
@@ -25,7 +25,7 @@ from kalshi_assets.audit import log as log_module
 def _write_in_two_halves(self, handle, line: bytes) -> None:
     half = len(line) // 2
     os.write(handle.fd, line[:half])
-    time.sleep(0.005)
+    time.sleep(0.02)
     os.write(handle.fd, line[half:])
 
 

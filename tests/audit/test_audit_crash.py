@@ -86,6 +86,15 @@ def test_sigkill_at_random_moments_loses_no_acknowledged_append(log_dir: Path) -
 def test_concurrent_processes_share_one_gap_free_chain(log_dir: Path) -> None:
     children = [_spawn(log_dir, f"p{n}", threads=2, count=100, max_segment_bytes=16 * 1024) for n in range(3)]
     acknowledged: dict[int, str] = {}
+    # Verification while they append sees a consistent snapshot every time.
+    verified_while_running = 0
+    while any(child.poll() is None for child in children):
+        if log_dir.exists() and (log_dir / "checkpoint").exists():
+            report = verify_log(log_dir)
+            assert report.ok, [p.describe() for p in report.problems]
+            verified_while_running += 1
+        time.sleep(0.05)
+    assert verified_while_running > 0
     for n, child in enumerate(children):
         output, errors = child.communicate(timeout=120)
         assert child.returncode == 0, errors.decode()

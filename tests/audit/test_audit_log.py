@@ -277,3 +277,23 @@ def test_forked_child_uses_its_own_lock(log_dir: Path) -> None:
     assert log.append(ORDER, "parent", {})["seq"] == 3
     log.close()
     assert verify_log(log_dir).ok
+
+
+def test_two_logs_on_one_directory_in_one_process_share_the_chain(log_dir: Path) -> None:
+    """Each AuditLog holds its own lock file description, so they exclude each other like processes."""
+    first, second = AuditLog(log_dir, max_segment_bytes=2048), AuditLog(log_dir, max_segment_bytes=2048)
+
+    def writer(log: AuditLog) -> None:
+        for i in range(60):
+            log.append(ORDER, "u", {"i": i, "pad": "z" * 40})
+
+    threads = [threading.Thread(target=writer, args=(log,)) for log in (first, second, first, second)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    first.close()
+    second.close()
+    report = verify_log(log_dir)
+    assert report.ok, report.problems
+    assert (report.total_entries, report.last_seq) == (240, 240)

@@ -222,3 +222,18 @@ def test_unparseable_last_record_refuses_appends(make_log, log_dir: Path) -> Non
     with pytest.raises(AuditLogDamagedError, match="cannot be read"):
         AuditLog(log_dir)
     assert verify_log(log_dir).first_bad_seq == 3
+
+
+def test_spoiled_newest_checkpoint_slot_is_reported(make_log, log_dir: Path) -> None:
+    """Spoiling the newest slot to fall back on the older one (after cutting the tail) is seen."""
+    make_log(5, fsync="always")
+    lines = _split(log_dir)
+    _segment(log_dir).write_bytes(b"".join(lines[:4]))  # cut seq 5
+    checkpoint = log_dir / "checkpoint"
+    raw = bytearray(checkpoint.read_bytes())
+    newest = 0 if b'"seq":5' in raw[:512] else 1
+    raw[newest * 512 + 10] ^= 0x01
+    checkpoint.write_bytes(bytes(raw))
+    report = verify_log(log_dir)
+    assert [p.kind for p in report.problems] == ["checkpoint_invalid"]
+    assert f"slot {newest}" in report.problems[0].detail

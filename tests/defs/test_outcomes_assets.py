@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
 from pathlib import Path
 
@@ -14,7 +15,12 @@ from kalshi_assets.defs.resources import ExtraVintage, MacroResource, WarehouseR
 from kalshi_assets.demo.exchange import DemoExchange
 from kalshi_assets.warehouse import db
 
-ASSETS = [outcomes.outcomes_first_print, outcomes.outcomes_revisions, outcomes.event_labels]
+ASSETS = [
+    outcomes.outcomes_first_print,
+    outcomes.outcomes_revisions,
+    outcomes.outcomes_latest,
+    outcomes.event_labels,
+]
 
 
 def materialize(
@@ -76,12 +82,30 @@ def instance() -> dg.DagsterInstance:
     return dg.DagsterInstance.ephemeral()
 
 
-def test_demo_figures_match_the_revisions_the_demo_published(
-    warehouse_copy: Path, instance: dg.DagsterInstance, demo_vintages: list[dict]
-) -> None:
-    result = materialize(warehouse_copy, instance)
+@pytest.fixture(scope="module")
+def baseline(ingested_warehouse: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The ingested demo warehouse with the outcomes materialized once: (path, result). Read only."""
+    path = tmp_path_factory.mktemp("outcomes") / "warehouse.duckdb"
+    shutil.copyfile(ingested_warehouse, path)
+    return path, materialize(path, dg.DagsterInstance.ephemeral())
+
+
+@pytest.fixture()
+def outcomes_copy(baseline, tmp_path: Path) -> Path:
+    """A private, writable copy of the baseline (outcomes already materialized)."""
+    target = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(baseline[0], target)
+    return target
+
+
+def test_demo_figures_match_the_revisions_the_demo_published(baseline, demo_vintages: list[dict]) -> None:
+    warehouse_copy, result = baseline
     assert result.success
     assert all(e.passed for e in checks(result).values()), {n: e.metadata for n, e in checks(result).items()}
+    latest_meta = result.asset_materializations_for_node("outcomes_latest")[0].metadata
+    assert latest_meta["events_past_first_vintage"].value == len(
+        {v["event_ticker"] for v in demo_vintages if v["vintage"] > 1}
+    )
 
     published_events = {v["event_ticker"] for v in demo_vintages}
     revised_by_demo = {v["event_ticker"] for v in demo_vintages if v["vintage"] > 1}
@@ -179,40 +203,38 @@ def test_labels_as_of_an_earlier_time_ignore_later_vintages(
 
 
 def test_a_disagreeing_later_source_is_recorded_and_warned(
-    warehouse_copy: Path, instance: dg.DagsterInstance
+    outcomes_copy: Path, instance: dg.DagsterInstance
 ) -> None:
-    assert materialize(warehouse_copy, instance).success
     event, stored = query(
-        warehouse_copy,
+        outcomes_copy,
         "SELECT event_ticker, value FROM outcomes_first_print WHERE "
         "event_ticker LIKE 'KXU3-%' ORDER BY release_time DESC LIMIT 1",
     ).iloc[0]
-    before = first_print_bytes(warehouse_copy)
-    with db.connection(warehouse_copy) as con:  # Kalshi amends its settlement value for that event
+    before = first_print_bytes(outcomes_copy)
+    with db.connection(outcomes_copy) as con:  # Kalshi amends its settlement value for that event
         con.execute(
             "UPDATE kalshi_markets SET expiration_value_num = ? WHERE event_ticker = ?", [stored + 0.2, event]
         )
-    result = materialize(warehouse_copy, instance)
+    result = materialize(outcomes_copy, instance)
     assert result.success  # a warning, not a failure
     agree = checks(result)["first_print_sources_agree"]
     assert not agree.passed and agree.severity == dg.AssetCheckSeverity.WARN
     assert checks(result)["first_print_unchanged"].passed
-    conflicts = query(warehouse_copy, "SELECT * FROM outcomes_first_print_conflicts")
+    conflicts = query(outcomes_copy, "SELECT * FROM outcomes_first_print_conflicts")
     assert conflicts[["event_ticker", "source"]].values.tolist() == [[event, "kalshi"]]
     assert (
         conflicts["stored_value"][0] == stored and abs(conflicts["reported_value"][0] - (stored + 0.2)) < 1e-9
     )
-    assert first_print_bytes(warehouse_copy) == before
+    assert first_print_bytes(outcomes_copy) == before
 
 
 def test_a_tampered_first_print_fails_the_blocking_check(
-    warehouse_copy: Path, instance: dg.DagsterInstance
+    outcomes_copy: Path, instance: dg.DagsterInstance
 ) -> None:
-    assert materialize(warehouse_copy, instance).success
-    with db.connection(warehouse_copy) as con:
+    with db.connection(outcomes_copy) as con:
         event = con.execute("SELECT min(event_ticker) FROM outcomes_first_print").fetchone()[0]
         con.execute("UPDATE outcomes_first_print SET value = value + 1 WHERE event_ticker = ?", [event])
-    result = materialize(warehouse_copy, instance)
+    result = materialize(outcomes_copy, instance)
     unchanged = checks(result)["first_print_unchanged"]
     assert not unchanged.passed and unchanged.metadata["rows_altered"].value == 1
     assert not result.success  # blocking: event_labels did not run on a changed first print
@@ -227,12 +249,12 @@ def test_surprise_uses_the_last_distribution_before_release(
             "AND release_time < ? ORDER BY release_time DESC LIMIT 1",
             [pd.Timestamp("2026-11-01").to_pydatetime()],
         ).fetchone()
-        if not db.table_exists(con, "distribution_snapshots"):
-            con.execute(
-                "CREATE TABLE distribution_snapshots (event_ticker VARCHAR, snapshot_ts TIMESTAMP, "
-                "status VARCHAR, mean DOUBLE, std DOUBLE)"
-            )
-        con.execute("DELETE FROM distribution_snapshots")
+        # Only the columns event_labels reads (the distributions stage writes the full table).
+        con.execute("DROP TABLE IF EXISTS distribution_snapshots")
+        con.execute(
+            "CREATE TABLE distribution_snapshots (event_ticker VARCHAR, snapshot_ts TIMESTAMP, "
+            "status VARCHAR, mean DOUBLE, std DOUBLE)"
+        )
         con.execute(
             "INSERT INTO distribution_snapshots (event_ticker, snapshot_ts, status, mean, std) VALUES "
             "(?, ?, 'ok', 0.1, 0.2), (?, ?, 'ok', 9.0, 9.0)",

@@ -169,7 +169,7 @@ def recorded_responses() -> Iterator[list[tuple[str, str, bytes, int, bytes]]]:
     exchange = DemoExchange(seed=7)
     private_pem = demo_key_pair()[0]
     with DemoServer(
-        exchange, record_responses=True, rate_limits=ServerRateLimits(reads_per_second=4, writes_per_second=2)
+        exchange, record_responses=True, rate_limits=ServerRateLimits(reads_per_second=10, writes_per_second=5)
     ) as server:
         client = KalshiClient(
             server.base_url,

@@ -554,3 +554,44 @@ def test_client_rate_limit_paces_requests(server: DemoServer, demo_private_pem: 
         client.get_exchange_status()
     assert time.monotonic() - started >= (15 - 5) / 50 * 0.95
     client.close()
+
+
+def test_everything_the_client_fetches_parses_into_rows(make_client, exchange) -> None:
+    """The current unit generation, as served and fetched, goes through the wire -> row parsers."""
+    from datetime import UTC, datetime
+
+    from kalshi_assets.kalshi import parse
+
+    client = make_client()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    market = _active_market(exchange)
+    event_answer = client.get_event(market["event_ticker"])
+    series_ticker = event_answer["event"]["series_ticker"]
+    assert parse.parse_series(client.get_series(series_ticker), now)["series_ticker"] == series_ticker
+    assert parse.parse_event(event_answer["event"], now)["event_ticker"] == market["event_ticker"]
+    rows = [parse.parse_market(m, now) for m in client.get_markets(series_ticker=series_ticker)]
+    assert {r["market_ticker"] for r in rows} >= {market["ticker"]}
+    end = int(exchange.now.timestamp())
+    candles = client.get_candlesticks(series_ticker, market["ticker"], end - 7 * 86400, end, 60)
+    quotes = parse.parse_candlesticks(candles, market["ticker"], market["event_ticker"])
+    assert len(quotes) == len(candles) > 0
+    assert any(q["last_price"] is None for q in quotes), "the demo has untraded hours (null prices)"
+    trades = [parse.parse_trade(t) for t in client.get_trades(market["ticker"])]
+    assert trades and all(0 < t["yes_price"] < 1 for t in trades)
+    book = parse.parse_orderbook({"orderbook_fp": client.get_orderbook(market["ticker"])}, market["ticker"])
+    assert set(book) == {"yes", "no"}
+    history = client.get_forecast_percentile_history(
+        series_ticker, market["event_ticker"], [5000], end - 86400, end, 60
+    )
+    assert [row for point in history for row in parse.parse_forecast_percentiles(point, series_ticker)]
+
+
+def test_rate_overrides_build_the_buckets() -> None:
+    basic = KalshiClient("https://example.invalid/trade-api/v2", breaker_registry=BreakerRegistry())
+    assert (basic.rate_limiter.reads.rate, basic.rate_limiter.writes.rate) == (20, 10)
+    custom = KalshiClient(
+        "https://example.invalid/trade-api/v2", tier="advanced", write_rate_per_s=5, breaker_registry=BreakerRegistry()
+    )
+    assert (custom.rate_limiter.reads.rate, custom.rate_limiter.writes.rate) == (30, 5)
+    with pytest.raises(ValueError, match="unknown rate-limit tier"):
+        KalshiClient("https://example.invalid/trade-api/v2", tier="gold")

@@ -14,7 +14,7 @@ from tests.trading.conftest import DECIDED_AT, EVENT, TICKER, make_order
 def _risk(**limits) -> RiskManager:
     settings = {"max_position_per_market": 1000, "max_order_notional": 500, "max_daily_loss": 100}
     settings.update(limits)
-    return RiskManager(**settings)
+    return RiskManager(**settings, clock=lambda: DECIDED_AT)
 
 
 def _fill(side: str, action: str, count: int, price: str, fee: str = "0", at=DECIDED_AT, ticker=TICKER) -> Fill:

@@ -191,8 +191,11 @@ def test_null_never_erases_a_known_market_field(con) -> None:
     assert row == [("settled", "yes", "0.3", 0.3, datetime(2026, 9, 11, 14, 30), RUN2)]
 
 
-def test_implied_snapshots_read_only_when_the_table_exists(con) -> None:
-    assert read_implied_snapshots(con).empty
+def test_implied_snapshots_from_the_distributions_table(con) -> None:
+    assert read_implied_snapshots(con).empty  # the schema's table, still empty
+    con.execute("DROP TABLE distribution_snapshots")
+    assert read_implied_snapshots(con).empty  # no table at all: no distributions, no error
+    # The columns it needs (and its `status`), in a table of that name.
     con.execute(
         "CREATE TABLE distribution_snapshots (event_ticker VARCHAR, snapshot_ts TIMESTAMP, status VARCHAR, "
         "mean DOUBLE, std DOUBLE)"

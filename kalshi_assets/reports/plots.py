@@ -1,0 +1,133 @@
+"""The two pictures: a quantile fan of an event's implied distribution over time, and a calibration curve.
+
+Drawn with matplotlib's Agg backend (no display needed) into PNG files; each function returns the path.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # before pyplot: draw to files, never to a window
+
+import matplotlib.pyplot as plt  # noqa: E402
+import pandas as pd  # noqa: E402
+from PIL import Image  # noqa: E402 - matplotlib's own dependency
+
+# (lower, upper, opacity): the outer band first so the inner ones paint over it.
+FAN_BANDS: tuple[tuple[str, str, float], ...] = (("q05", "q95", 0.18), ("q10", "q90", 0.28), ("q25", "q75", 0.45))
+DPI = 80
+PALETTE_COLORS = 64  # a paletted PNG is a third of the RGBA one and looks the same for these charts
+MAX_FAN_POINTS = 240  # per panel: enough for the eye, and keeps the PNG (embedded in metadata) small
+
+
+@dataclass(frozen=True)
+class FanPanel:
+    """One event: its snapshots (snapshot_ts, q05..q95, median, mean), release time and first print."""
+
+    event_ticker: str
+    event_type: str
+    title: str | None
+    snapshots: pd.DataFrame
+    release_time: pd.Timestamp | None
+    first_print: float | None
+
+
+def _save(fig: plt.Figure, path: str | os.PathLike[str]) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, dpi=DPI, format="png", bbox_inches="tight", facecolor="white")
+    plt.close(fig)
+    buffer.seek(0)
+    image = Image.open(buffer).convert("RGB").quantize(PALETTE_COLORS, method=Image.Quantize.MEDIANCUT)
+    # Write beside, then rename: a reader (the UI, a README build) never sees half a PNG.
+    partial = path.with_suffix(".png.partial")
+    image.save(partial, format="PNG", optimize=True)
+    os.replace(partial, path)
+    return path
+
+
+def quantile_fan(panels: Sequence[FanPanel], path: str | os.PathLike[str]) -> Path:
+    """One panel per event: the 5-95, 10-90 and 25-75% bands and the median of the implied distribution
+    over time, with the first print as a horizontal line and the release as a vertical one."""
+    if not panels:
+        raise ValueError("no events to draw")
+    columns = min(len(panels), 3)
+    rows = (len(panels) + columns - 1) // columns
+    fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.6 * rows), squeeze=False)
+    for ax, panel in zip(axes.flat, panels, strict=False):
+        frame = thin(panel.snapshots.sort_values("snapshot_ts"), MAX_FAN_POINTS)
+        x = pd.to_datetime(frame["snapshot_ts"])
+        for low, high, alpha in FAN_BANDS:
+            ax.fill_between(x, frame[low].astype(float), frame[high].astype(float), color="tab:blue", alpha=alpha,
+                            linewidth=0, label=f"{low[1:]}-{high[1:]}%")
+        ax.plot(x, frame["median"].astype(float), color="tab:blue", linewidth=1.4, label="median")
+        if panel.first_print is not None:
+            ax.axhline(panel.first_print, color="tab:red", linestyle="--", linewidth=1.2,
+                       label=f"first print {panel.first_print:g}")
+        if panel.release_time is not None:
+            ax.axvline(pd.Timestamp(panel.release_time), color="0.3", linestyle=":", linewidth=1, label="release")
+        ax.set_title(f"{panel.event_type}: {panel.event_ticker}", fontsize=10)
+        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
+        ax.tick_params(axis="y", labelsize=8)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7, loc="best")
+    for ax in list(axes.flat)[len(panels):]:
+        ax.set_visible(False)
+    fig.suptitle("Market-implied distribution over time (quantile fan) against the first print", fontsize=11)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def calibration_curve(curves: pd.DataFrame, scores: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
+    """Observed frequency against mean implied probability per bin, one line per horizon, with the
+    diagonal of perfect calibration; below, how many contracts each bin holds."""
+    if curves.empty:
+        raise ValueError("no calibration bins to draw")
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.2, 7.0), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
+    top.plot([0, 1], [0, 1], color="0.5", linestyle="--", linewidth=1, label="perfect calibration")
+    by_horizon = scores.set_index("horizon_hours") if not scores.empty else None
+    horizons = sorted(curves["horizon_hours"].unique(), reverse=True)
+    width = 0.8 / (10 * max(len(horizons), 1))
+    for i, horizon in enumerate(horizons):
+        group = curves[curves["horizon_hours"] == horizon].sort_values("bin")
+        label = f"{_horizon_text(int(horizon))} before release"
+        if by_horizon is not None and horizon in by_horizon.index:
+            s = by_horizon.loc[horizon]
+            label += f" (n={int(s['n_contracts'])}, Brier {s['brier']:.3f}, ECE {s['ece']:.3f})"
+        top.plot(group["mean_forecast"], group["observed_frequency"], marker="o", linewidth=1.4, label=label)
+        centres = (group["bin_lower"] + group["bin_upper"]) / 2 + (i - (len(horizons) - 1) / 2) * width
+        bottom.bar(centres, group["n_contracts"], width=width, label=_horizon_text(int(horizon)))
+    top.set_xlim(0, 1)
+    top.set_ylim(0, 1)
+    top.set_ylabel("observed frequency of YES")
+    top.set_title("Calibration of market-implied contract probabilities", fontsize=11)
+    top.grid(alpha=0.3)
+    top.legend(fontsize=7, loc="lower right")
+    bottom.set_xlabel("implied probability (mid of the book, METHODS.md section 1)")
+    bottom.set_ylabel("contracts")
+    bottom.set_yscale("log")
+    bottom.grid(alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def thin(frame: pd.DataFrame, max_points: int) -> pd.DataFrame:
+    """At most `max_points` evenly spaced rows, the first and the last included."""
+    if len(frame) <= max_points:
+        return frame
+    positions = sorted({round(i * (len(frame) - 1) / (max_points - 1)) for i in range(max_points)})
+    return frame.iloc[positions]
+
+
+def _horizon_text(hours: int) -> str:
+    if hours % 24 == 0 and hours >= 24:
+        days = hours // 24
+        return f"{days} day" + ("s" if days > 1 else "")
+    return f"{hours} hour" + ("s" if hours != 1 else "")

@@ -1,0 +1,132 @@
+"""Paper accounts: positions per (mode, strategy, market) and P&L per (mode, strategy), as table rows.
+
+Positions replay every fill, then settle markets whose result is known by `as_of` (YES pays 1, NO 0,
+scalar its settlement value); an open position is marked at the latest YES mid (else the last trade),
+and without either its unrealized P&L is zero and the row says `mark_source = none`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from kalshi_assets.trading.orders import PRICE_QUANTUM, ZERO, Fill, utc
+from kalshi_assets.trading.portfolio import PositionBook
+
+Account = tuple[str, str]  # (mode, strategy)
+
+
+def _q(value: Decimal) -> Decimal:
+    return value.quantize(PRICE_QUANTUM)
+
+
+def _naive(value: datetime | None) -> datetime | None:
+    """The warehouse's convention: naive UTC."""
+    return None if value is None else utc(value).replace(tzinfo=None)
+
+
+def books_by_account(fills: Iterable[tuple[str, str, Fill]]) -> dict[Account, PositionBook]:
+    grouped: dict[Account, list[Fill]] = {}
+    for mode, strategy, fill in fills:
+        grouped.setdefault((mode, strategy), []).append(fill)
+    return {account: PositionBook.from_fills(account_fills) for account, account_fills in grouped.items()}
+
+
+def settle_book(book: PositionBook, settlements: Mapping[str, tuple[Decimal, datetime]]) -> int:
+    """Settle every held market with a known result; returns how many settled now."""
+    settled = 0
+    for ticker, position in book.positions.items():
+        if ticker in settlements and position.settled_value is None:
+            value, when = settlements[ticker]
+            book.settle(ticker, value, when)
+            settled += 1
+    return settled
+
+
+def position_rows(
+    account: Account, book: PositionBook, marks: Mapping[str, Mapping[str, Any]], as_of: datetime
+) -> list[dict[str, Any]]:
+    mode, strategy = account
+    rows = []
+    for ticker in sorted(book.positions):
+        held = book.positions[ticker]
+        mark = marks.get(ticker)
+        if held.settled_value is not None:
+            price, mark_ts, source, status = held.settled_value, held.settled_at, "settlement", "settled"
+        elif mark is not None:
+            price, mark_ts, source = mark["price"], mark["ts"], mark["source"]
+            status = "open" if held.contracts else "flat"
+        else:
+            price, mark_ts, source = None, None, "none"
+            status = "open" if held.contracts else "flat"
+        unrealized = held.unrealized(price) if held.settled_value is None else ZERO
+        rows.append(
+            {
+                "mode": mode,
+                "strategy": strategy,
+                "market_ticker": ticker,
+                "event_ticker": held.event_ticker,
+                "position": held.contracts,
+                "average_price": _q(held.average_price),
+                "cost_basis": held.cost_basis,
+                "bought": held.bought,
+                "sold": held.sold,
+                "fees": _q(held.fees),
+                "realized_pnl": _q(held.realized_pnl),
+                "mark_price": None if price is None else _q(Decimal(price)),
+                "mark_ts": _naive(mark_ts),
+                "mark_source": source,
+                "unrealized_pnl": _q(unrealized),
+                "total_pnl": _q(held.realized_pnl + unrealized),
+                "status": status,
+                "settlement_value": None if held.settled_value is None else _q(held.settled_value),
+                "settled_at": _naive(held.settled_at),
+                "as_of": _naive(as_of),
+            }
+        )
+    return rows
+
+
+def pnl_rows(
+    positions: Iterable[Mapping[str, Any]],
+    order_counts: Iterable[Mapping[str, Any]],
+    as_of: datetime,
+    computed_at: datetime,
+) -> list[dict[str, Any]]:
+    """One row per (mode, strategy) that has orders: order counts plus summed position P&L."""
+    totals: dict[Account, dict[str, Any]] = {}
+    for row in positions:
+        key = (row["mode"], row["strategy"])
+        acc = totals.setdefault(key, {"fees": ZERO, "realized": ZERO, "unrealized": ZERO, "open": 0, "settled": 0})
+        acc["fees"] += row["fees"]
+        acc["realized"] += row["realized_pnl"]
+        acc["unrealized"] += row["unrealized_pnl"]
+        acc["open"] += row["status"] == "open"
+        acc["settled"] += row["status"] == "settled"
+    out = []
+    for counts in order_counts:
+        key = (counts["mode"], counts["strategy"])
+        acc = totals.get(key, {"fees": ZERO, "realized": ZERO, "unrealized": ZERO, "open": 0, "settled": 0})
+        out.append(
+            {
+                "mode": key[0],
+                "strategy": key[1],
+                "as_of": _naive(as_of),
+                **{
+                    name: int(counts[name])
+                    for name in ("orders", "filled_orders", "submitted_orders", "rejected_orders", "error_orders",
+                                 "pending_orders", "fills", "contracts_traded")
+                },  # fmt: skip
+                "open_positions": acc["open"],
+                "settled_positions": acc["settled"],
+                "cash_spent": _q(Decimal(counts["cash_spent"])),
+                "fees": _q(acc["fees"]),
+                "realized_pnl": _q(acc["realized"]),
+                "unrealized_pnl": _q(acc["unrealized"]),
+                "total_pnl": _q(acc["realized"] + acc["unrealized"]),
+                "computed_at": _naive(computed_at),
+            }
+        )
+    return out

@@ -1,0 +1,345 @@
+"""SQL of the distributions stage: the hourly snapshot grid, the as-of join of quotes onto it, the
+forecast percentiles, the partition write and the checks.
+
+Every value travels as a parameter; table names are constants of this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from kalshi_assets.analytics.snapshot_schema import BIN_COLUMNS, SNAPSHOT_COLUMNS
+from kalshi_assets.warehouse.db import table_columns
+from kalshi_assets.warehouse.writes import replace_window, transaction
+
+SNAPSHOTS_TABLE = "distribution_snapshots"
+BINS_TABLE = "distribution_snapshot_bins"
+PERCENTILES_TABLE = "kalshi_forecast_percentiles"
+KEY_COLUMNS: tuple[str, ...] = ("event_ticker", "snapshot_ts")
+GRID_COLUMNS: tuple[str, ...] = ("series_ticker", "event_type", "release_time")
+KALSHI_COLUMNS: tuple[str, ...] = ("kalshi_median", "kalshi_median_ts", "median_minus_kalshi")
+SNAPSHOT_TABLE_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *GRID_COLUMNS, *SNAPSHOT_COLUMNS, *KALSHI_COLUMNS, "run_id")
+BIN_TABLE_COLUMNS: tuple[str, ...] = (*KEY_COLUMNS, *BIN_COLUMNS)
+PERCENTILE_COLUMNS: tuple[str, ...] = (
+    "event_ticker", "series_ticker", "ts", "percentile", "value", "raw_value", "ingested_at"
+)
+MEDIAN_PERCENTILE = 5000
+
+# Quotes older than this before a window's first snapshot are not read: a contract whose latest quote
+# is older counts as missing rather than stale. The snapshot asset maps one upstream day back.
+QUOTE_LOOKBACK = timedelta(hours=24)
+
+# The hourly grid: whole UTC hours from the ladder's first listing up to (not including) the release,
+# clipped to the window [start, end). snapshot_id is the row position in (event_ticker, snapshot_ts) order.
+_GRID_CTE = """
+ev AS (
+    SELECT event_ticker, series_ticker, event_type, release_time,
+           date_trunc('hour', open_time - INTERVAL 1 MICROSECOND) + INTERVAL 1 HOUR AS first_ts
+    FROM event_release
+    WHERE open_time IS NOT NULL AND release_time IS NOT NULL
+      AND open_time < CAST($end AS TIMESTAMP) AND release_time > CAST($start AS TIMESTAMP)
+),
+hours AS (
+    SELECT event_ticker, series_ticker, event_type, release_time,
+           unnest(range(greatest(first_ts, CAST($start AS TIMESTAMP)),
+                        least(release_time, CAST($end AS TIMESTAMP)), INTERVAL 1 HOUR)) AS snapshot_ts
+    FROM ev
+),
+grid AS (
+    SELECT row_number() OVER (ORDER BY event_ticker, snapshot_ts) - 1 AS snapshot_id,
+           event_ticker, series_ticker, event_type, release_time, CAST(snapshot_ts AS TIMESTAMP) AS snapshot_ts
+    FROM hours
+)
+"""
+
+_GRID_SQL = (
+    "WITH " + _GRID_CTE + """
+SELECT g.snapshot_id, g.event_ticker, g.snapshot_ts, g.series_ticker, g.event_type, g.release_time,
+       k.kalshi_median, k.ts AS kalshi_median_ts
+FROM grid g
+ASOF LEFT JOIN (
+    SELECT event_ticker, ts, COALESCE(raw_value, value) AS kalshi_median
+    FROM kalshi_forecast_percentiles
+    WHERE percentile = $median AND ts >= CAST($lookback_start AS TIMESTAMP) AND ts < CAST($end AS TIMESTAMP)
+) k ON k.event_ticker = g.event_ticker AND g.snapshot_ts >= k.ts
+ORDER BY g.snapshot_id
+"""  # noqa: S608 - constant SQL text, values are parameters
+)
+
+# Markets belong to an event by exact event_ticker, nothing else; market_idx orders a ladder by strike.
+_MARKETS_SQL = (
+    "WITH " + _GRID_CTE + """
+SELECT row_number() OVER (ORDER BY m.event_ticker, COALESCE(m.floor_strike, m.cap_strike), m.market_ticker) - 1
+           AS market_idx,
+       m.market_ticker, m.event_ticker, m.strike_type, m.floor_strike, m.cap_strike, m.open_time
+FROM kalshi_markets m
+WHERE m.event_ticker IN (SELECT event_ticker FROM ev)
+ORDER BY market_idx
+"""  # noqa: S608 - constant SQL text, values are parameters
+)
+
+# One row per (snapshot, market listed by then): the market's latest quote at or before the snapshot
+# and, separately, its latest trade (an hour without a trade has last_price NULL). Never after: ASOF >=.
+_RUNGS_SQL = (
+    "WITH " + _GRID_CTE + """,
+mk AS (
+    SELECT row_number() OVER (ORDER BY m.event_ticker, COALESCE(m.floor_strike, m.cap_strike), m.market_ticker) - 1
+               AS market_idx,
+           m.market_ticker, m.event_ticker, m.open_time
+    FROM kalshi_markets m
+    WHERE m.event_ticker IN (SELECT event_ticker FROM ev)
+),
+q AS (
+    SELECT market_ticker, ts, yes_bid, yes_ask, open_interest
+    FROM kalshi_quotes
+    WHERE ts >= CAST($lookback_start AS TIMESTAMP) AND ts < CAST($end AS TIMESTAMP)
+      AND event_ticker IN (SELECT event_ticker FROM ev)
+),
+t AS (
+    SELECT market_ticker, ts, last_price
+    FROM kalshi_quotes
+    WHERE last_price IS NOT NULL
+      AND ts >= CAST($lookback_start AS TIMESTAMP) AND ts < CAST($end AS TIMESTAMP)
+      AND event_ticker IN (SELECT event_ticker FROM ev)
+)
+SELECT g.snapshot_id, mk.market_idx,
+       CAST(q.yes_bid AS DOUBLE) AS yes_bid,
+       CAST(q.yes_ask AS DOUBLE) AS yes_ask,
+       CAST(t.last_price AS DOUBLE) AS last_price,
+       date_diff('second', q.ts, g.snapshot_ts) / 3600.0 AS quote_age_hours,
+       date_diff('second', t.ts, g.snapshot_ts) / 3600.0 AS last_trade_age_hours,
+       CAST(q.open_interest AS DOUBLE) AS open_interest
+FROM grid g
+JOIN mk ON mk.event_ticker = g.event_ticker AND (mk.open_time IS NULL OR mk.open_time <= g.snapshot_ts)
+ASOF LEFT JOIN q ON q.market_ticker = mk.market_ticker AND g.snapshot_ts >= q.ts
+ASOF LEFT JOIN t ON t.market_ticker = mk.market_ticker AND g.snapshot_ts >= t.ts
+ORDER BY g.snapshot_id, mk.market_idx
+"""  # noqa: S608 - constant SQL text, values are parameters
+)
+
+
+@dataclass(frozen=True)
+class SnapshotInputs:
+    """`snapshots`: one row per (event, hour) of the window, ordered (row position = snapshot_id), with
+    the grid columns and Kalshi's median as of then. `rungs`: one row per (snapshot, market) in the long
+    form `analytics.distribution.implied_distributions` takes (snapshot_id, strike fields, quote as of)."""
+
+    snapshots: pd.DataFrame
+    rungs: pd.DataFrame
+
+
+def _window_params(start: datetime, end: datetime) -> dict[str, object]:
+    if not start < end:
+        raise ValueError(f"empty snapshot window [{start}, {end})")
+    return {"start": start, "end": end}
+
+
+def snapshot_grid(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> pd.DataFrame:
+    """The hourly snapshot grid of [start, end) with Kalshi's median as of each snapshot."""
+    params = {**_window_params(start, end), "lookback_start": start - QUOTE_LOOKBACK, "median": MEDIAN_PERCENTILE}
+    return con.execute(_GRID_SQL, params).df()
+
+
+def load_snapshot_inputs(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> SnapshotInputs:
+    """Grid and as-of rungs of every snapshot in [start, end), in three parameterized queries."""
+    window = _window_params(start, end)
+    grid = snapshot_grid(con, start, end)
+    markets = con.execute(_MARKETS_SQL, window).df()
+    raw = con.execute(_RUNGS_SQL, {**window, "lookback_start": start - QUOTE_LOOKBACK}).df()
+    # Strike fields ride on a market index (867 markets, millions of rungs): gather, do not join strings.
+    idx = raw["market_idx"].to_numpy(dtype=np.int64)
+    if len(markets) and not np.array_equal(markets["market_idx"].to_numpy(), np.arange(len(markets))):
+        raise AssertionError("market_idx must be the row position of the markets frame")
+    strike_type = pd.Categorical(markets["strike_type"].astype(object))
+    rungs = pd.DataFrame({
+        "snapshot_id": raw["snapshot_id"].to_numpy(dtype=np.int64),
+        "strike_type": pd.Categorical.from_codes(np.asarray(strike_type.codes)[idx], dtype=strike_type.dtype),
+        "floor_strike": markets["floor_strike"].to_numpy(dtype=np.float64, na_value=np.nan)[idx],
+        "cap_strike": markets["cap_strike"].to_numpy(dtype=np.float64, na_value=np.nan)[idx],
+        "yes_bid": raw["yes_bid"].to_numpy(dtype=np.float64, na_value=np.nan),
+        "yes_ask": raw["yes_ask"].to_numpy(dtype=np.float64, na_value=np.nan),
+        "last_price": raw["last_price"].to_numpy(dtype=np.float64, na_value=np.nan),
+        "quote_age_hours": raw["quote_age_hours"].to_numpy(dtype=np.float64, na_value=np.nan),
+        "last_trade_age_hours": raw["last_trade_age_hours"].to_numpy(dtype=np.float64, na_value=np.nan),
+        "open_interest": raw["open_interest"].to_numpy(dtype=np.float64, na_value=np.nan),
+    })
+    return SnapshotInputs(snapshots=grid, rungs=rungs)
+
+
+def events_active_during(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> pd.DataFrame:
+    """Events whose ladder is listed at some time in [start, end): event_ticker, series_ticker."""
+    return con.execute(
+        "SELECT event_ticker, series_ticker FROM event_release "
+        "WHERE open_time < ? AND release_time > ? ORDER BY event_ticker",
+        [end, start],
+    ).df()
+
+
+def _check_columns(con: duckdb.DuckDBPyConnection, table: str, columns: tuple[str, ...], frame: pd.DataFrame) -> None:
+    live = tuple(table_columns(con, table))
+    if live != columns:
+        raise RuntimeError(f"{table} in the warehouse has columns {live}, this code writes {columns}: "
+                           "schema.sql and warehouse/distributions.py disagree")
+    if tuple(frame.columns) != columns:
+        raise ValueError(f"{table}: frame columns {tuple(frame.columns)} differ from {columns}")
+
+
+def replace_snapshot_window(
+    con: duckdb.DuckDBPyConnection, snapshots: pd.DataFrame, bins: pd.DataFrame, start: datetime, end: datetime
+) -> tuple[int, int]:
+    """Replace the snapshots and bins of [start, end) in ONE transaction (a replay leaves the same rows;
+    a failure leaves the previous ones). Rows outside the window are refused."""
+    _check_columns(con, SNAPSHOTS_TABLE, SNAPSHOT_TABLE_COLUMNS, snapshots)
+    _check_columns(con, BINS_TABLE, BIN_TABLE_COLUMNS, bins)
+    for name, frame in ((SNAPSHOTS_TABLE, snapshots), (BINS_TABLE, bins)):
+        ts = frame["snapshot_ts"]
+        outside = int(((ts < pd.Timestamp(start)) | (ts >= pd.Timestamp(end))).sum())
+        if outside:
+            raise ValueError(f"{name}: {outside} rows fall outside the window [{start}, {end})")
+    with transaction(con):
+        con.execute("DELETE FROM distribution_snapshot_bins WHERE snapshot_ts >= ? AND snapshot_ts < ?", [start, end])
+        con.execute("DELETE FROM distribution_snapshots WHERE snapshot_ts >= ? AND snapshot_ts < ?", [start, end])
+        con.register("incoming_distribution_snapshots", snapshots)
+        con.register("incoming_distribution_bins", bins)
+        try:
+            con.execute("INSERT INTO distribution_snapshots SELECT * FROM incoming_distribution_snapshots")
+            con.execute("INSERT INTO distribution_snapshot_bins SELECT * FROM incoming_distribution_bins")
+        finally:
+            con.unregister("incoming_distribution_snapshots")
+            con.unregister("incoming_distribution_bins")
+    return len(snapshots), len(bins)
+
+
+def replace_percentile_window(
+    con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, start: datetime, end: datetime
+) -> int:
+    """Replace the forecast percentiles with start <= ts < end by `frame`, in one transaction."""
+    return replace_window(con, PERCENTILES_TABLE, frame, "ts", start, end)
+
+
+# --- reads for metadata and checks ---------------------------------------------------------------
+
+
+def read_snapshots(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> pd.DataFrame:
+    """Rows written by one run (or all rows), in the analytics frame's column order."""
+    columns = ", ".join(SNAPSHOT_TABLE_COLUMNS)
+    if run_id is None:
+        return con.execute(f"SELECT {columns} FROM distribution_snapshots ORDER BY event_ticker, snapshot_ts").df()  # noqa: S608
+    return con.execute(
+        f"SELECT {columns} FROM distribution_snapshots WHERE run_id = ? ORDER BY event_ticker, snapshot_ts",  # noqa: S608
+        [run_id],
+    ).df()
+
+
+def rows_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
+    return con.execute("SELECT count(*) FROM distribution_snapshots WHERE run_id = ?", [run_id]).fetchone()[0]
+
+
+def bin_checks(con: duckdb.DuckDBPyConnection, run_id: str | None = None, tolerance: float = 1e-6) -> dict[str, int]:
+    """Counts of contract breaks in the bins (all zero when sound): probabilities outside [0, 1], a
+    survival function that rises, masses that do not sum to 1, ok snapshots without bins and bins of
+    snapshots that are not ok."""
+    scope = "WHERE s.run_id = $run_id" if run_id is not None else ""
+    ok_scope = "WHERE s.status = 'ok' AND s.run_id = $run_id" if run_id is not None else "WHERE s.status = 'ok'"
+    params: dict[str, object] = {"tol": tolerance}
+    if run_id is not None:
+        params["run_id"] = run_id
+    row = con.execute(
+        f"""
+        WITH b AS (
+            SELECT b.*, s.status,
+                   lag(b.survival_upper) OVER (PARTITION BY b.event_ticker, b.snapshot_ts ORDER BY b.bin_index)
+                       AS previous_survival
+            FROM distribution_snapshot_bins b
+            JOIN distribution_snapshots s USING (event_ticker, snapshot_ts)
+            {scope}
+        ),
+        per_snapshot AS (
+            SELECT event_ticker, snapshot_ts, sum(mass) AS total FROM b GROUP BY ALL
+        )
+        SELECT
+            (SELECT count(*) FROM b WHERE NOT (mass BETWEEN 0 AND 1 AND cdf_upper BETWEEN 0 AND 1
+                                               AND survival_upper BETWEEN 0 AND 1))                AS probability_outside_unit,
+            (SELECT count(*) FROM b WHERE survival_upper > previous_survival + 1e-9)               AS survival_increases,
+            (SELECT count(*) FROM per_snapshot WHERE abs(total - 1) > $tol)                        AS masses_not_summing_to_one,
+            (SELECT count(*) FROM distribution_snapshots s {ok_scope}
+                 AND NOT EXISTS (SELECT 1 FROM distribution_snapshot_bins x
+                                 WHERE x.event_ticker = s.event_ticker AND x.snapshot_ts = s.snapshot_ts)) AS ok_without_bins,
+            (SELECT count(*) FROM b WHERE status <> 'ok')                                          AS bins_of_failed_snapshots
+        """,  # noqa: S608 - `scope` and `ok_scope` are fixed strings
+        params,
+    ).fetchone()
+    names = ("probability_outside_unit", "survival_increases", "masses_not_summing_to_one", "ok_without_bins",
+             "bins_of_failed_snapshots")
+    return dict(zip(names, (int(v) for v in row), strict=True))
+
+
+def snapshot_probability_checks(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> dict[str, int]:
+    """Snapshot columns that are probabilities or shares, outside [0, 1]."""
+    scope = "AND run_id = ?" if run_id is not None else ""
+    row = con.execute(
+        f"""
+        SELECT count(*) FILTER (WHERE quality_score NOT BETWEEN 0 AND 1 OR coverage_share NOT BETWEEN 0 AND 1
+                                OR direction_confidence NOT BETWEEN 0 AND 1
+                                OR two_sided_share NOT BETWEEN 0 AND 1 OR tail_mass NOT BETWEEN 0 AND 1
+                                OR tail_mass_lower NOT BETWEEN 0 AND 1 OR tail_mass_upper NOT BETWEEN 0 AND 1)
+        FROM distribution_snapshots WHERE TRUE {scope}
+        """,  # noqa: S608 - `scope` is one of two fixed strings
+        [run_id] if run_id is not None else [],
+    ).fetchone()
+    return {"share_outside_unit": int(row[0])}
+
+
+def snapshots_after_release(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> int:
+    """Snapshots at or after their event's release (current release time, not the stored copy)."""
+    scope = "AND s.run_id = ?" if run_id is not None else ""
+    return con.execute(
+        f"""
+        SELECT count(*) FROM distribution_snapshots s JOIN event_release r USING (event_ticker)
+        WHERE (s.snapshot_ts >= r.release_time OR s.snapshot_ts >= s.release_time) {scope}
+        """,  # noqa: S608 - `scope` is one of two fixed strings
+        [run_id] if run_id is not None else [],
+    ).fetchone()[0]
+
+
+def median_error_before_release(
+    con: duckdb.DuckDBPyConnection, hours_before: int = 24, run_id: str | None = None
+) -> pd.DataFrame:
+    """Per settled event: our implied median at the last snapshot at least `hours_before` before the
+    release, against the first print (outcomes_first_print, else the settled markets' expiration value,
+    which Kalshi sets to the first print)."""
+    scope = "AND s.run_id = $run_id" if run_id is not None else ""
+    params: dict[str, object] = {"hours": hours_before}
+    if run_id is not None:
+        params["run_id"] = run_id
+    return con.execute(
+        f"""
+        WITH first_print AS (
+            SELECT e.event_ticker,
+                   COALESCE(MAX(f.value), MAX(m.expiration_value_num)) AS first_print
+            FROM kalshi_events e
+            LEFT JOIN outcomes_first_print f ON f.event_ticker = e.event_ticker
+            LEFT JOIN kalshi_markets m ON m.event_ticker = e.event_ticker AND m.result IN ('yes', 'no')
+            GROUP BY e.event_ticker
+        ),
+        target AS (
+            SELECT s.event_ticker, s.series_ticker, s.event_type, s.snapshot_ts, s.release_time, s.status,
+                   s.quality_low, s.median, s.std, s.kalshi_median,
+                   row_number() OVER (PARTITION BY s.event_ticker ORDER BY s.snapshot_ts DESC) AS rank
+            FROM distribution_snapshots s
+            WHERE s.snapshot_ts <= s.release_time - to_hours(CAST($hours AS BIGINT)) {scope}
+        )
+        SELECT t.event_ticker, t.series_ticker, t.event_type, t.snapshot_ts, t.release_time, t.status, t.quality_low,
+               t.median, t.std, t.kalshi_median, p.first_print, t.median - p.first_print AS median_error
+        FROM target t JOIN first_print p USING (event_ticker)
+        WHERE t.rank = 1 AND p.first_print IS NOT NULL
+              AND t.snapshot_ts > t.release_time - to_hours(CAST($hours AS BIGINT) + 1)
+        ORDER BY t.release_time
+        """,  # noqa: S608 - `scope` is one of two fixed strings
+        params,
+    ).df()

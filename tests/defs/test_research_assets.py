@@ -1,0 +1,258 @@
+"""The research assets on the demo warehouse (2026-09-01..2026-10-31): features, folds, results, decisions."""
+
+from __future__ import annotations
+
+import shutil
+from datetime import timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+from kalshi_assets.analytics.purge import intervals_overlap
+from kalshi_assets.analytics.walkforward import taker_fee
+from kalshi_assets.defs import distributions, outcomes, research
+from kalshi_assets.defs.resources import (
+    MacroResource,
+    MarketDataResource,
+    SettingsResource,
+    WarehouseResource,
+)
+from kalshi_assets.warehouse import db
+
+SNAPSHOT_RANGE = ("2026-09-02", "2026-10-31")
+RESEARCH_ASSETS = [
+    research.event_features,
+    research.walkforward_folds,
+    research.walkforward_results,
+    research.promotion_decisions,
+    research.implied_forecast_scores,
+]
+# The two-month window holds about a dozen settled events: small folds.
+SMALL_FOLDS = {"n_test_events": 2, "min_train_events": 4, "embargo_days": 2.0}
+
+
+def resources(path: Path, **settings) -> dict:
+    return {
+        "warehouse": WarehouseResource(path=str(path)),
+        "market_data": MarketDataResource(),
+        "settings": SettingsResource(**settings),
+        "macro": MacroResource(),
+    }
+
+
+def build_inputs(path: Path) -> None:
+    """Snapshots for the window (one single-run backfill), then first prints, revisions and labels."""
+    assets = [distributions.kalshi_forecast_percentiles, distributions.distribution_snapshots]
+    defs = dg.Definitions(
+        assets=assets,
+        resources=resources(path),
+        jobs=[dg.define_asset_job("distributions", selection=assets)],
+        executor=dg.in_process_executor,
+    )
+    run = defs.resolve_job_def("distributions").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={ASSET_PARTITION_RANGE_START_TAG: SNAPSHOT_RANGE[0], ASSET_PARTITION_RANGE_END_TAG: SNAPSHOT_RANGE[1]},
+    )
+    assert run.success
+    result = dg.materialize(
+        [outcomes.outcomes_first_print, outcomes.outcomes_revisions, outcomes.outcomes_latest, outcomes.event_labels],
+        resources=resources(path),
+    )
+    assert result.success
+
+
+def run_research(path: Path, folds: dict | None = None, **settings) -> dg.ExecuteInProcessResult:
+    return dg.materialize(
+        [*RESEARCH_ASSETS, *research.defs.asset_checks],
+        resources=resources(path, **settings),
+        run_config={"ops": {"walkforward_folds": {"config": folds or SMALL_FOLDS}}},
+        raise_on_error=False,
+    )
+
+
+@pytest.fixture(scope="module")
+def research_inputs(ingested_warehouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("research_inputs") / "warehouse.duckdb"
+    shutil.copyfile(ingested_warehouse, path)
+    build_inputs(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def materialized(research_inputs: Path, tmp_path_factory: pytest.TempPathFactory):
+    path = tmp_path_factory.mktemp("research") / "warehouse.duckdb"
+    shutil.copyfile(research_inputs, path)
+    result = run_research(path)
+    assert result.success
+    return path, result
+
+
+def read(path: Path, sql: str, params: list | None = None) -> pd.DataFrame:
+    with db.connection(path, read_only=True) as con:
+        return con.execute(sql, params or []).df()
+
+
+def metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
+    events = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == asset]
+    assert events, asset
+    return {k: getattr(v, "value", v) for k, v in events[-1].materialization.metadata.items()}
+
+
+def test_everything_materializes_and_every_check_passes(materialized):
+    path, result = materialized
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert set(evaluations) == {
+        "features_observed_before_as_of", "folds_purged_and_embargoed", "trades_within_capacity",
+        "every_candidate_judged",
+    }
+    assert all(e.passed for e in evaluations.values()), {k: e.metadata for k, e in evaluations.items()}
+    for table in ("event_features", "walkforward_folds", "walkforward_candidates", "promotion_decisions",
+                  "promotion_gates", "promotion_regimes", "implied_forecast_scores", "implied_rung_forecasts"):
+        assert read(path, f"SELECT count(*) AS n FROM {table}")["n"][0] > 0, table
+    decided = metadata(result, "promotion_decisions")
+    assert decided["candidates"] == 6  # 2 horizons x 3 thresholds
+    assert 0 <= decided["promoted"] <= 6
+    assert "reasons" in decided["decisions"]
+
+
+def test_cpi_features_are_at_least_three_days_before_release(materialized):
+    path, _ = materialized
+    cpi = read(path, "SELECT * FROM event_features WHERE event_type = 'CPI'")
+    assert len(cpi) and (cpi["purge_days"] == 3).all()
+    lead = cpi["release_time"] - cpi["as_of"]
+    assert (lead >= pd.Timedelta(days=3)).all()
+    assert set(lead[cpi["horizon_days"] <= 3]) == {pd.Timedelta(days=3)}
+    used = cpi.dropna(subset=["snapshot_ts"])
+    assert len(used) and (used["snapshot_ts"] <= used["as_of"]).all()
+    assert (used["observed_until"] <= used["as_of"]).all()
+    fomc = read(path, "SELECT * FROM event_features WHERE event_type = 'FOMC' AND horizon_days = 1")
+    assert len(fomc) and ((fomc["release_time"] - fomc["as_of"]) == pd.Timedelta(days=1)).all()
+
+
+def test_cpi_window_of_five_days_moves_features_and_folds(research_inputs, tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(research_inputs, path)
+    windows = {"CPI": 5, "FOMC": 1, "UNEMPLOYMENT": 2, "GDP": 3}
+    result = run_research(path, purge_window_days=windows)
+    assert result.success
+    cpi = read(path, "SELECT * FROM event_features WHERE event_type = 'CPI'")
+    lead = cpi["release_time"] - cpi["as_of"]
+    assert (lead >= pd.Timedelta(days=5)).all() and (cpi["purge_days"] == 5).all()
+    folds = read(path, "SELECT * FROM walkforward_folds WHERE event_type = 'CPI'")
+    assert (folds["purge_days"] == 5).all()
+    assert ((folds["t1_widened"] - folds["t1"]) == pd.Timedelta(days=5)).all()
+    # The same stored features fail the check under a wider window than they were built with.
+    check = dg.materialize(
+        [research.event_features, research.features_observed_before_as_of],
+        resources=resources(path, purge_window_days={**windows, "CPI": 7}),
+        selection=dg.AssetSelection.checks(research.features_observed_before_as_of),
+        raise_on_error=False,
+    )
+    evaluation = next(iter(check.get_asset_check_evaluations()))
+    assert not evaluation.passed and evaluation.metadata["inside_current_purge_window"].value == len(cpi)
+
+
+def test_fold_table_records_every_event_role_and_reason(materialized):
+    path, result = materialized
+    folds = read(path, "SELECT * FROM walkforward_folds ORDER BY fold, release_time")
+    assert folds["fold"].nunique() >= 2
+    events = folds["event_ticker"].nunique()
+    assert (folds.groupby("fold")["event_ticker"].nunique() == events).all()
+    assert set(folds["role"]) <= {"train", "test", "purged", "embargoed", "excluded"}
+    assert {"train", "test"} <= set(folds["role"])
+    assert folds["reason"].str.len().gt(0).all()
+    for _, fold in folds.groupby("fold"):
+        test = fold[fold["role"] == "test"]
+        for train in fold[fold["role"] == "train"].itertuples():
+            for t in test.itertuples():
+                assert not intervals_overlap(train.t0, train.t1_widened, t.t0, t.t1)
+    assert metadata(result, "walkforward_folds")["folds"] == folds["fold"].nunique()
+
+
+def test_traces_are_out_of_sample_capped_by_traded_volume_and_priced_with_kalshi_fees(materialized):
+    path, result = materialized
+    traces = read(path, "SELECT * FROM walkforward_results")
+    candidates = read(path, "SELECT * FROM walkforward_candidates")
+    assert len(candidates) == 6
+    assert (candidates["contracts"] <= candidates["window_volume"]).all()
+    if len(traces):
+        assert (traces["size"] <= traces["window_volume"].astype(float)).all()
+        assert (traces["size"] <= traces["capacity_contracts"]).all()
+        for row in traces.head(50).itertuples():
+            assert Decimal(str(row.fee)) == taker_fee(int(row.size), Decimal(str(row.price)))
+            assert Decimal(str(row.pnl)) == Decimal(str(row.payout)) - Decimal(str(row.cost))
+        tested = read(path, "SELECT fold, event_ticker FROM walkforward_folds WHERE role = 'test'")
+        merged = traces.merge(tested, on=["fold", "event_ticker"], how="left", indicator=True)
+        assert (merged["_merge"] == "both").all()
+        labels = read(path, "SELECT event_ticker, realized_value FROM event_labels WHERE label_mode = 'first_print'")
+        settled = traces.merge(labels, on="event_ticker")
+        assert (settled["first_print"] == settled["realized_value"]).all()
+    assert metadata(result, "walkforward_results")["candidates"] == 6
+
+
+def test_decisions_list_gates_regimes_and_reasons(materialized):
+    path, _ = materialized
+    decisions = read(path, "SELECT * FROM promotion_decisions")
+    gates = read(path, "SELECT * FROM promotion_gates")
+    regimes = read(path, "SELECT * FROM promotion_regimes")
+    types = set(read(path, "SELECT DISTINCT event_type FROM walkforward_folds")["event_type"])
+    assert len(decisions) == 6 and (decisions["n_trials"] == 6).all()
+    for row in decisions.itertuples():
+        mine = gates[gates["candidate"] == row.candidate]
+        assert {"min_trades", "sharpe", "psr", "dsr", "max_drawdown"} <= set(mine["gate"])
+        assert {f"stress:{t}" for t in types} <= set(mine["gate"])
+        assert row.promoted == mine["passed"].all()
+        assert row.reasons
+        if not row.promoted:
+            assert all(reason in row.reasons for reason in mine.loc[~mine["passed"], "reason"])
+        assert set(regimes.loc[regimes["candidate"] == row.candidate, "event_type"]) == types
+
+
+def test_forecast_scores_by_event_type(materialized):
+    path, result = materialized
+    scores = read(path, "SELECT * FROM implied_forecast_scores")
+    assert scores["pit"].between(0, 1).all() and (scores["crps"] >= 0).all()
+    assert scores["brier"].dropna().between(0, 1).all()
+    rungs = read(path, "SELECT * FROM implied_rung_forecasts")
+    assert set(rungs["outcome"]) <= {0, 1}
+    summary = metadata(result, "implied_forecast_scores")["by_event_type_and_horizon"]
+    for event_type in scores["event_type"].unique():
+        assert event_type in summary
+
+
+def test_a_leaking_feature_row_fails_the_blocking_check(research_inputs, tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(research_inputs, path)
+    assert dg.materialize([research.event_features], resources=resources(path)).success
+    with db.connection(path) as con:
+        con.execute(
+            "UPDATE event_features SET snapshot_ts = as_of + INTERVAL 1 HOUR "
+            "WHERE event_ticker = (SELECT min(event_ticker) FROM event_features WHERE snapshot_ts IS NOT NULL)"
+        )
+    check = dg.materialize(
+        [research.event_features, research.features_observed_before_as_of],
+        resources=resources(path),
+        selection=dg.AssetSelection.checks(research.features_observed_before_as_of),
+        raise_on_error=False,
+    )
+    evaluation = next(iter(check.get_asset_check_evaluations()))
+    assert not evaluation.passed
+    assert evaluation.metadata["observed_after_as_of"].value >= 1
+
+
+def test_rolling_folds_with_an_embargo_materialize(research_inputs, tmp_path):
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(research_inputs, path)
+    config = {**SMALL_FOLDS, "mode": "rolling", "window_events": 3, "embargo_days": 30.0}
+    result = run_research(path, folds=config)
+    assert result.success
+    folds = read(path, "SELECT * FROM walkforward_folds")
+    assert (folds["mode"] == "rolling").all()
+    assert (folds["embargo_hours"] == 720).all()
+    assert (folds.groupby("fold")["role"].apply(lambda r: (r == "train").sum()) <= 3).all()
+    embargoed = folds[folds["role"] == "embargoed"]
+    assert ((embargoed["t0"] - embargoed["test_end"]) <= timedelta(days=30)).all()
