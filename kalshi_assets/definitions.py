@@ -5,6 +5,7 @@ import os
 
 import dagster as dg
 
+from kalshi_assets.defs import audit as audit_stage
 from kalshi_assets.defs import automation, ingest, monitoring, pictures
 from kalshi_assets.defs import distributions as distributions_stage
 from kalshi_assets.defs import outcomes as outcomes_stage
@@ -21,7 +22,7 @@ from kalshi_assets.defs.resources import (
 
 # Each stage module exposes its own `defs`; they are merged here with the shared resources.
 _STAGES = [ingest.defs, outcomes_stage.defs, distributions_stage.defs, pictures.defs, monitoring.defs, automation.defs,
-           trading_stage.defs, research_stage.defs]
+           trading_stage.defs, research_stage.defs, audit_stage.defs]
 
 
 

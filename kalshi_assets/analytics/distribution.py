@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -106,7 +106,6 @@ class DistributionParams:
     tail_mass_scale: float = 0.5          # tail mass at which its ingredient hits 0
     depth_reference: float = 100.0        # open interest (contracts) that counts as full depth
     min_quality: float = 0.5              # quality_score below this sets quality_low
-    quantile_levels: tuple[float, ...] = field(default=QUANTILE_LEVELS, init=False)
 
     def __post_init__(self) -> None:
         positive = ("max_spread", "max_staleness_hours", "min_spread_for_weight", "adjustment_scale",

@@ -226,6 +226,18 @@ def first_print_vs_earliest_vintage(
     return joined[np.asarray(differs, dtype=bool)].reset_index(drop=True)
 
 
+def release_times(event_releases: pd.DataFrame, first_prints: pd.DataFrame) -> pd.DataFrame:
+    """event_ticker, release_time: Kalshi's release time where known, else the stored first print's."""
+    known = event_releases[["event_ticker", "release_time"]].dropna(subset=["release_time"])
+    fallback = first_prints.loc[
+        ~first_prints["event_ticker"].isin(known["event_ticker"]), ["event_ticker", "release_time"]
+    ]
+    parts = [frame for frame in (known, fallback) if len(frame)]
+    if not parts:
+        return pd.DataFrame(columns=["event_ticker", "release_time"])
+    return pd.concat(parts, ignore_index=True)
+
+
 def vintages_before_release(vintages: pd.DataFrame, releases: pd.DataFrame) -> pd.DataFrame:
     """Vintages dated before their event's release time (releases: event_ticker, release_time)."""
     _require(releases, ("event_ticker", "release_time"), "releases")

@@ -177,7 +177,7 @@ def pit_discrete(points: Sequence[float], masses: Sequence[float], observation: 
 # --- snapshots as forecasts --------------------------------------------------------------------------
 
 SCORE_COLUMNS: tuple[str, ...] = (
-    "event_ticker", "horizon_days", "event_type", "snapshot_ts", "first_print", "n_rungs", "brier", "log_loss",
+    "event_ticker", "horizon_days", "event_type", "series_ticker", "snapshot_ts", "first_print", "n_rungs", "brier", "log_loss",
     "crps", "pit",
 )
 RUNG_COLUMNS: tuple[str, ...] = ("event_ticker", "horizon_days", "event_type", "strike", "forecast", "outcome")
@@ -215,6 +215,7 @@ def score_snapshots(forecasts: pd.DataFrame, bins: pd.DataFrame) -> tuple[pd.Dat
                 "event_ticker": row.event_ticker,
                 "horizon_days": int(row.horizon_days),
                 "event_type": row.event_type,
+                "series_ticker": getattr(row, "series_ticker", None),
                 "snapshot_ts": row.snapshot_ts,
                 "first_print": x,
                 "n_rungs": len(strikes),
@@ -233,11 +234,14 @@ def score_snapshots(forecasts: pd.DataFrame, bins: pd.DataFrame) -> tuple[pd.Dat
 
 
 def scores_by_event_type(scores: pd.DataFrame, rungs: pd.DataFrame) -> pd.DataFrame:
-    """Per (event type, horizon): events, rungs, rung Brier, log loss and ECE, mean CRPS, PIT mean and
-    the Kolmogorov-Smirnov distance of the PIT values from uniform."""
+    """Per (event type, series, horizon): events, rungs, rung Brier, log loss and ECE, mean CRPS (in the
+    series' units, so series are kept apart), PIT mean and the Kolmogorov-Smirnov distance of the PIT
+    values from uniform."""
     rows = []
-    for (event_type, horizon), group in scores.groupby(["event_type", "horizon_days"]):
-        mine = rungs[(rungs["event_type"] == event_type) & (rungs["horizon_days"] == horizon)]
+    scores = scores.assign(series_ticker=scores["series_ticker"].fillna("")) if len(scores) else scores
+    for (event_type, series, horizon), group in scores.groupby(["event_type", "series_ticker", "horizon_days"]):
+        events = set(group["event_ticker"])
+        mine = rungs[rungs["event_ticker"].isin(events) & (rungs["horizon_days"] == horizon)]
         pits = np.sort(group["pit"].to_numpy(float))
         n = len(pits)
         ks = float(np.max(np.maximum(np.arange(1, n + 1) / n - pits, pits - np.arange(n) / n))) if n else float("nan")
@@ -245,6 +249,7 @@ def scores_by_event_type(scores: pd.DataFrame, rungs: pd.DataFrame) -> pd.DataFr
         rows.append(
             {
                 "event_type": event_type,
+                "series_ticker": series,
                 "horizon_days": int(horizon),
                 "events": n,
                 "rungs": len(mine),
@@ -258,5 +263,5 @@ def scores_by_event_type(scores: pd.DataFrame, rungs: pd.DataFrame) -> pd.DataFr
         )
     return pd.DataFrame(
         rows,
-        columns=["event_type", "horizon_days", "events", "rungs", "brier", "log_loss", "ece", "crps", "pit_mean", "pit_ks"],
+        columns=["event_type", "series_ticker", "horizon_days", "events", "rungs", "brier", "log_loss", "ece", "crps", "pit_mean", "pit_ks"],
     )

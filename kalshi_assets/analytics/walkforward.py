@@ -433,15 +433,15 @@ def run_walkforward(
             for event in at_horizon[at_horizon["event_ticker"].isin(test_events)].itertuples(index=False):
                 base = {"candidate": candidate.name, "fold": int(fold), "event_ticker": event.event_ticker}
                 if event.first_print is None or not math.isfinite(float(event.first_print)):
-                    skipped.append({**base, "reason": "no first print yet"})
+                    skipped.append({**base, "kind": "no_first_print", "reason": "no first print yet"})
                     continue
                 mean, sd = _num(event.implied_mean), _num(event.implied_sd)
                 if mean is None or sd is None or sd <= 0:
-                    skipped.append({**base, "reason": "no implied distribution at asof"})
+                    skipped.append({**base, "kind": "no_distribution", "reason": "no implied distribution at as_of"})
                     continue
                 ladder = ladder_groups.get((event.event_ticker, candidate.horizon_days))
                 if ladder is None or ladder.empty:
-                    skipped.append({**base, "reason": "no quotes at asof"})
+                    skipped.append({**base, "kind": "no_quotes", "reason": "no fresh quotes at as_of"})
                     continue
                 mu, sigma, tick = model.params(model_key(event), mean, sd, _num(getattr(event, "value_grid", None)))
                 signals = decide_trades(
@@ -450,7 +450,7 @@ def run_walkforward(
                 blocked = signals[signals["size"] == 0]
                 for signal in blocked.itertuples(index=False):
                     skipped.append(
-                        {**base, "reason": f"edge on {signal.market_ticker} but no capacity (window volume "
+                        {**base, "kind": "no_capacity", "reason": f"edge on {signal.market_ticker} but no capacity (window volume "
                          f"{signal.window_volume:g}, open interest {signal.open_interest:g})"}
                     )
                 settled = settle_trades(signals, float(event.first_print), candidate.bankroll)
@@ -474,7 +474,7 @@ def run_walkforward(
         ).reset_index(drop=True)
     return WalkforwardRun(
         traces=trace_frame,
-        skipped=pd.DataFrame(skipped, columns=["candidate", "fold", "event_ticker", "reason"]),
+        skipped=pd.DataFrame(skipped, columns=["candidate", "fold", "event_ticker", "kind", "reason"]),
     )
 
 
@@ -484,7 +484,7 @@ def capacity_summary(traces: pd.DataFrame, skipped: pd.DataFrame) -> pd.DataFram
     names = sorted(set(traces["candidate"]) | set(skipped["candidate"])) if len(traces) or len(skipped) else []
     for name in names:
         mine = traces[traces["candidate"] == name]
-        blocked = skipped[(skipped["candidate"] == name) & skipped["reason"].str.contains("no capacity")]
+        blocked = skipped[(skipped["candidate"] == name) & (skipped["kind"] == "no_capacity")]
         volume = float(mine["window_volume"].sum()) if len(mine) else 0.0
         contracts = int(mine["size"].sum()) if len(mine) else 0
         rows.append(

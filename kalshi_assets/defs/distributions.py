@@ -126,8 +126,7 @@ def _snapshot_rows(
         raise dg.Failure("implied distributions broke their schema; nothing was written:\n" + "\n".join(problems))
     out = result.snapshots
     for column in store.GRID_COLUMNS:
-        out.insert(out.columns.get_loc(store.KEY_COLUMNS[-1]) + 1 + store.GRID_COLUMNS.index(column), column,
-                   grid[column].to_numpy())
+        out[column] = grid[column].to_numpy()  # same row order: snapshots were built from the grid
     # Kalshi's median as of the snapshot, if it is not older than a quote may be.
     age = grid["snapshot_ts"] - grid["kalshi_median_ts"]
     fresh = age.notna() & (age <= pd.Timedelta(hours=params.max_staleness_hours))

@@ -16,6 +16,7 @@ from pydantic import Field
 from kalshi_assets.analytics import outcomes as calc
 from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, table_metadata
 from kalshi_assets.defs.resources import MacroResource, WarehouseResource
+from kalshi_assets.macro.alfred import FredError
 from kalshi_assets.macro.sources import (
     EventRef,
     SourceError,
@@ -64,8 +65,8 @@ def _source_vintages(
     source = macro.get_source()
     try:
         records = source.vintages(_event_refs(releases))
-    except SourceError as error:
-        raise dg.Failure(f"the {source.name} outcome source returned bad data: {error}") from error
+    except (SourceError, FredError) as error:  # neither message carries a key
+        raise dg.Failure(f"the {source.name} outcome source failed: {error}") from error
     now = source.now()
     known = [r for r in records if r.vintage_time <= now]
     if len(known) < len(records):
@@ -335,13 +336,7 @@ def no_vintage_before_release(warehouse: WarehouseResource) -> dg.AssetCheckResu
         releases = store.read_event_releases(con)[["event_ticker", "release_time"]]
         first_prints = store.read_first_prints(con)[["event_ticker", "release_time"]]
         revisions = store.read_revisions(con)
-    known = releases.dropna(subset=["release_time"])
-    fallback = first_prints[~first_prints["event_ticker"].isin(known["event_ticker"])]
-    all_releases = (
-        pd.concat([frame for frame in (known, fallback) if len(frame)], ignore_index=True)
-        if (len(known) or len(fallback))
-        else pd.DataFrame(columns=["event_ticker", "release_time"])
-    )
+    all_releases = calc.release_times(releases, first_prints)
     early = calc.vintages_before_release(revisions, all_releases) if len(revisions) else pd.DataFrame()
     return dg.AssetCheckResult(
         passed=early.empty,
@@ -358,9 +353,7 @@ def no_vintage_before_release(warehouse: WarehouseResource) -> dg.AssetCheckResu
 )
 def labels_known_and_consistent(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect() as con:
-        labels = con.execute(
-            "SELECT event_ticker, label_mode, as_of, realized_value, label_known_at FROM event_labels"
-        ).df()
+        labels = store.read_event_labels(con)
         first_prints = store.read_first_prints(con)
     after_as_of = int((labels["label_known_at"] > labels["as_of"]).sum())
     fp_labels = labels[labels["label_mode"] == calc.LABEL_MODE_FIRST_PRINT].merge(

@@ -351,9 +351,8 @@ def walkforward_results(
         candidate_rows[column] = candidate_rows[column].fillna(0.0)
     traces = run.traces.assign(computed_at=computed_at)
     skipped = (
-        run.skipped.assign(kind=run.skipped["reason"].str.replace(r" on .*", "", regex=True))
-        .groupby("kind").size().rename("count").reset_index()
-        if len(run.skipped) else pd.DataFrame(columns=["kind", "count"])
+        run.skipped.groupby(["candidate", "kind"]).size().rename("count").reset_index()
+        if len(run.skipped) else pd.DataFrame(columns=["candidate", "kind", "count"])
     )
     context.log.info(f"walkforward_results: {len(traces)} trades over {len(candidates)} candidates")
     with warehouse.connect() as con:

@@ -34,10 +34,9 @@ def _now(market_data: MarketDataResource) -> datetime:
     return market_data.get_source().now().astimezone(UTC)
 
 
-def _account_book(con, mode: str, now: datetime) -> tuple[PositionBook, dict]:
-    """The whole account of `mode` (every strategy): the risk limits apply to it, not to one strategy."""
-    fills = [fill for fill_mode, _, fill in store.read_fills(con, mode) if fill_mode == mode]
-    book = PositionBook.from_fills(fills)
+def _account_book(con, fills: list, now: datetime) -> tuple[PositionBook, dict]:
+    """The whole account (every strategy of one mode): the risk limits apply to it, not to one strategy."""
+    book = PositionBook.from_fills(fill for _, _, fill in fills)
     tickers = list(book.positions)
     accounts.settle_book(book, store.settlements(con, tickers, now))
     marks = store.marks(con, tickers, now)
@@ -79,8 +78,9 @@ def paper_orders(
             distributions = store.latest_distributions(con, events, now, trading.max_snapshot_age_hours)
             released = store.released_events(con, now)
             history = store.snapshot_history(con, list(released["event_ticker"]), now)
-            book, marks = _account_book(con, trading.mode, now)
-            held_by_strategy = accounts.books_by_account(store.read_fills(con, trading.mode))
+            fills = store.read_fills(con, trading.mode)
+            book, marks = _account_book(con, fills, now)
+            held_by_strategy = accounts.books_by_account(fills)
             log = audit_log.get_log()
             broker = trading.get_broker(
                 market_data=market_data, audit_log=log,

@@ -48,6 +48,7 @@ logger = logging.getLogger(__name__)
 
 API_PREFIX = "/trade-api/v2"
 DEMO_BALANCE_CENTS = 100_000_00  # a constant paper balance of $100,000
+MAX_BODY_BYTES = 1_000_000
 DEMO_USER_ID = "00000000-0000-4000-8000-000000000001"
 TAKER_FEE_RATE = Decimal("0.07")
 
@@ -838,7 +839,9 @@ def _paper_order(request: dict[str, Any], book: dict[str, Any], fee_multiplier: 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, so the client's connection pool is exercised
     server_version = "KalshiDemo/1.0"
-    sys_version = ""
+
+    def version_string(self) -> str:
+        return self.server_version
     server: _DemoHTTPServer
 
     def setup(self) -> None:
@@ -851,10 +854,18 @@ class _Handler(BaseHTTPRequestHandler):
         logger.debug("%s " + format, self.address_string(), *args)
 
     def _serve(self, method: str) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
         api = self.server.api
-        status, answer, fault = api.handle(method, self.path, self.headers, body, self.client_address[0])
+        try:
+            length = int(self.headers.get("Content-Length") or 0)
+        except ValueError:
+            length = -1
+        if not 0 <= length <= MAX_BODY_BYTES:
+            self.close_connection = True  # the unread body cannot be skipped safely
+            status, answer, fault = 400, ApiError(400, "invalid_parameters", "bad Content-Length").body(), None
+            body = b""
+        else:
+            body = self.rfile.read(length) if length else b""
+            status, answer, fault = api.handle(method, self.path, self.headers, body, self.client_address[0])
         if fault is not None and fault.kind in ("drop", "drop_after"):
             api.record(method, self.path, body, None, b"", fault)
             self.close_connection = True
@@ -868,6 +879,8 @@ class _Handler(BaseHTTPRequestHandler):
             payload = payload[: max(1, len(payload) // 2)]
         else:
             fault = fault if fault is not None and fault.kind == "status" else None
+        # Recorded before sending, so a test that saw the answer also sees the record.
+        api.record(method, self.path, body, status, payload, fault)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(payload)))
@@ -875,7 +888,6 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("Retry-After", fault.retry_after)
         self.end_headers()
         self.wfile.write(payload)
-        api.record(method, self.path, body, status, payload, fault)
 
     def do_GET(self) -> None:  # noqa: N802 - the stdlib's naming
         self._serve("GET")
@@ -981,7 +993,8 @@ class DemoServer:
     def stop(self) -> None:
         if self._httpd is None:
             return
-        self._httpd.shutdown()
+        if self._thread is not None and self._thread.is_alive():
+            self._httpd.shutdown()  # waits for the serving loop, so only while it runs
         self._httpd.server_close()
         if self._thread is not None:
             self._thread.join(timeout=5)

@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any
 
 from kalshi_assets.kalshi.errors import CircuitOpenError, KalshiDuplicateOrder, KalshiError
-from kalshi_assets.trading.brokers import Broker, BrokerAnswer, OrderRejected
+from kalshi_assets.trading.brokers import Broker, BrokerAnswer, LiveBroker, OrderRejected
 from kalshi_assets.trading.orders import (
     REASON_CIRCUIT_OPEN,
     REASON_DUPLICATE,
@@ -44,17 +44,23 @@ def _client_error(exc: KalshiError) -> bool:
 
 
 class OrderRouter:
-    """Routes orders through risk checks to a broker, recording every step in the audit log."""
+    """Routes orders through risk checks to a broker, recording every step in the audit log.
+
+    `broker` is a Broker, or a signed KalshiClient (anything with `place_order`), which is wrapped in a
+    LiveBroker: that is live trading, so it needs KALSHI_LIVE_TRADING=I_UNDERSTAND like any LiveBroker.
+    """
 
     def __init__(
         self,
-        broker: Broker,
+        broker: Broker | Any,
         risk_manager: RiskManager,
         audit_log: Any,
         *,
         user_id: str = "kalshi-assets",
         store: OrderStore | None = None,
     ) -> None:
+        if not hasattr(broker, "place") and hasattr(broker, "place_order"):
+            broker = LiveBroker(broker)
         self.broker = broker
         self.risk = risk_manager
         self.audit_log = audit_log

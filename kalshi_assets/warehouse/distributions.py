@@ -85,6 +85,8 @@ ORDER BY market_idx
 
 # One row per (snapshot, market listed by then): the market's latest quote at or before the snapshot
 # and, separately, its latest trade (an hour without a trade has last_price NULL). Never after: ASOF >=.
+# The as-of joins match on the integer market_idx (cheaper than the ticker string); rows come unordered
+# and are sorted in numpy.
 _RUNGS_SQL = (
     "WITH " + _GRID_CTE + """,
 mk AS (
@@ -95,30 +97,26 @@ mk AS (
     WHERE m.event_ticker IN (SELECT event_ticker FROM ev)
 ),
 q AS (
-    SELECT market_ticker, ts, yes_bid, yes_ask, open_interest
-    FROM kalshi_quotes
-    WHERE ts >= CAST($lookback_start AS TIMESTAMP) AND ts < CAST($end AS TIMESTAMP)
-      AND event_ticker IN (SELECT event_ticker FROM ev)
+    SELECT mk.market_idx, k.ts, k.yes_bid, k.yes_ask, k.last_price, k.open_interest
+    FROM kalshi_quotes k JOIN mk ON mk.market_ticker = k.market_ticker
+    WHERE k.ts >= CAST($lookback_start AS TIMESTAMP) AND k.ts < CAST($end AS TIMESTAMP)
 ),
-t AS (
-    SELECT market_ticker, ts, last_price
-    FROM kalshi_quotes
-    WHERE last_price IS NOT NULL
-      AND ts >= CAST($lookback_start AS TIMESTAMP) AND ts < CAST($end AS TIMESTAMP)
-      AND event_ticker IN (SELECT event_ticker FROM ev)
+t AS (SELECT market_idx, ts, last_price FROM q WHERE last_price IS NOT NULL),
+r AS (
+    SELECT g.snapshot_id, g.snapshot_ts, mk.market_idx
+    FROM grid g JOIN mk ON mk.event_ticker = g.event_ticker
+    WHERE mk.open_time IS NULL OR mk.open_time <= g.snapshot_ts
 )
-SELECT g.snapshot_id, mk.market_idx,
+SELECT r.snapshot_id, r.market_idx,
        CAST(q.yes_bid AS DOUBLE) AS yes_bid,
        CAST(q.yes_ask AS DOUBLE) AS yes_ask,
        CAST(t.last_price AS DOUBLE) AS last_price,
-       date_diff('second', q.ts, g.snapshot_ts) / 3600.0 AS quote_age_hours,
-       date_diff('second', t.ts, g.snapshot_ts) / 3600.0 AS last_trade_age_hours,
+       date_diff('second', q.ts, r.snapshot_ts) / 3600.0 AS quote_age_hours,
+       date_diff('second', t.ts, r.snapshot_ts) / 3600.0 AS last_trade_age_hours,
        CAST(q.open_interest AS DOUBLE) AS open_interest
-FROM grid g
-JOIN mk ON mk.event_ticker = g.event_ticker AND (mk.open_time IS NULL OR mk.open_time <= g.snapshot_ts)
-ASOF LEFT JOIN q ON q.market_ticker = mk.market_ticker AND g.snapshot_ts >= q.ts
-ASOF LEFT JOIN t ON t.market_ticker = mk.market_ticker AND g.snapshot_ts >= t.ts
-ORDER BY g.snapshot_id, mk.market_idx
+FROM r
+ASOF LEFT JOIN q ON q.market_idx = r.market_idx AND r.snapshot_ts >= q.ts
+ASOF LEFT JOIN t ON t.market_idx = r.market_idx AND r.snapshot_ts >= t.ts
 """  # noqa: S608 - constant SQL text, values are parameters
 )
 
@@ -151,6 +149,9 @@ def load_snapshot_inputs(con: duckdb.DuckDBPyConnection, start: datetime, end: d
     grid = snapshot_grid(con, start, end)
     markets = con.execute(_MARKETS_SQL, window).df()
     raw = con.execute(_RUNGS_SQL, {**window, "lookback_start": start - QUOTE_LOOKBACK}).df()
+    # Snapshot by snapshot, each ladder by strike: deterministic, and the analytics skip their own sort.
+    order = np.lexsort((raw["market_idx"].to_numpy(), raw["snapshot_id"].to_numpy()))
+    raw = raw.iloc[order]
     # Strike fields ride on a market index (867 markets, millions of rungs): gather, do not join strings.
     idx = raw["market_idx"].to_numpy(dtype=np.int64)
     if len(markets) and not np.array_equal(markets["market_idx"].to_numpy(), np.arange(len(markets))):

@@ -189,6 +189,14 @@ def read_reports(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
+def read_event_labels(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute(
+        "SELECT event_ticker, label_mode, as_of, realized_value, label_known_at, source, vintage, "
+        "implied_snapshot_ts, implied_mean, implied_sd, surprise, surprise_z "
+        "FROM event_labels ORDER BY event_ticker, label_mode"
+    ).df()
+
+
 def read_event_releases(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """event_ticker, series_ticker, release_time of every ingested event (empty before ingestion)."""
     if not table_exists(con, "event_release"):

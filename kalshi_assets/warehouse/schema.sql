@@ -550,6 +550,7 @@ CREATE TABLE IF NOT EXISTS implied_forecast_scores (
     event_ticker VARCHAR NOT NULL,
     horizon_days INTEGER NOT NULL,
     event_type   VARCHAR NOT NULL,
+    series_ticker VARCHAR,
     snapshot_ts  TIMESTAMP NOT NULL,
     first_print  DOUBLE NOT NULL,
     n_rungs      INTEGER NOT NULL,

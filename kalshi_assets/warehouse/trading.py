@@ -441,6 +441,11 @@ def order_counts(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 # --- the demo summary -------------------------------------------------------------------------------
 
 
+def _dollars(value: Any) -> str:
+    amount = Decimal(value)
+    return f"{'-' if amount < 0 else ''}${abs(amount):,.2f}"
+
+
 def demo_report_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     """Lines for `kalshi-assets demo`: orders by status and reason, fills, and P&L as of the last run."""
     if not table_exists(con, ORDERS):
@@ -461,8 +466,7 @@ def demo_report_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
         "COALESCE(sum(fee), 0) FROM paper_fills"
     ).fetchone()
     lines.append(
-        f"  fills: {fills[0]} ({int(fills[1])} contracts, ${Decimal(fills[2]):,.2f} premium, "
-        f"${Decimal(fills[3]):,.2f} fees)"
+        f"  fills: {fills[0]} ({int(fills[1])} contracts, {_dollars(fills[2])} premium, {_dollars(fills[3])} fees)"
     )
     pnl = _rows(
         con,
@@ -475,9 +479,9 @@ def demo_report_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     for row in pnl:
         lines.append(
             f"  P&L {row['mode']} {row['strategy']} as of {row['as_of']:%Y-%m-%d %H:%M} UTC: "
-            f"total ${row['total_pnl']:,.2f} = realized ${row['realized_pnl']:,.2f} "
-            f"+ unrealized ${row['unrealized_pnl']:,.2f} ({row['open_positions']} open positions marked at the "
-            f"latest mid, {row['settled_positions']} settled)"
+            f"total {_dollars(row['total_pnl'])} = realized {_dollars(row['realized_pnl'])} "
+            f"+ unrealized {_dollars(row['unrealized_pnl'])} ({row['open_positions']} open positions marked at "
+            f"the latest mid, {row['settled_positions']} settled)"
         )
     if not pnl:
         lines.append("  P&L: nothing traded yet")

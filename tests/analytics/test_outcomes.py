@@ -23,6 +23,7 @@ from kalshi_assets.analytics.outcomes import (
     latest_values,
     order_vintages,
     parse_version,
+    release_times,
     settlement_values,
     surprise,
     to_naive_utc,
@@ -281,9 +282,12 @@ def test_disagreements_and_earliest_vintage_checks() -> None:
     mismatched = first_print_vs_earliest_vintage(stored, vintages)
     assert mismatched["event_ticker"].tolist() == ["B"]
     releases = pd.DataFrame(
-        {"event_ticker": ["A", "B"], "release_time": [BASE, BASE + pd.Timedelta(minutes=1)]}
+        {"event_ticker": ["A", "B", "C"], "release_time": [BASE, BASE + pd.Timedelta(minutes=1), pd.NaT]}
     )
-    assert vintages_before_release(vintages, releases)["event_ticker"].tolist() == ["B"]
+    # C has no Kalshi release time: its first print's release time stands in.
+    resolved = release_times(releases, stored.assign(event_ticker=["C", "B"]))
+    assert resolved.values.tolist() == [["A", BASE], ["B", BASE + pd.Timedelta(minutes=1)], ["C", BASE]]
+    assert vintages_before_release(vintages, resolved)["event_ticker"].tolist() == ["B"]
 
 
 def test_settlement_values_from_markets() -> None:

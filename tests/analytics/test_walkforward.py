@@ -234,7 +234,10 @@ def test_walkforward_learns_a_biased_market_and_trades_only_test_events():
     assert (traces["size"] >= 1).all()
     summary = capacity_summary(traces, run.skipped)
     assert (summary["contracts"] <= summary["window_volume"]).all()
-    assert set(run.skipped["reason"].str.split(" ").str[0]) <= {"edge", "no"}
+    assert set(run.skipped["kind"]) <= {"no_capacity", "no_first_print", "no_distribution", "no_quotes"}
+    blocked = [int(((run.skipped["candidate"] == c) & (run.skipped["kind"] == "no_capacity")).sum())
+               for c in summary["candidate"]]
+    assert list(summary["blocked_no_capacity"]) == blocked
 
 
 @settings(max_examples=25, deadline=None)
@@ -257,7 +260,7 @@ def test_events_without_print_or_distribution_are_skipped_with_reasons():
     run = run_walkforward(roles, features, labels, ladders, [Candidate(horizon_days=1, edge_threshold=0.0)])
     reasons = run.skipped.set_index("event_ticker")["reason"]
     assert reasons["E10"] == "no first print yet"
-    assert reasons["E11"] == "no implied distribution at asof"
+    assert reasons["E11"] == "no implied distribution at as_of"
     assert run.traces.empty
 
 

@@ -358,3 +358,14 @@ def test_cli_rejects_bad_fault_settings() -> None:
 
     assert main(["demo-server", "--error-rate", "2"]) == 2
     assert main(["demo-server", "--tier", "platinum"]) == 2
+
+
+def test_bad_content_length_is_a_400(server: DemoServer) -> None:
+    import socket
+
+    with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /trade-api/v2/portfolio/orders HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999\r\n\r\n{}"
+        )
+        answer = sock.recv(4096).decode()
+    assert answer.startswith("HTTP/1.1 400") and "Server: KalshiDemo/1.0\r\n" in answer

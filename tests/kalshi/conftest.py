@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import random
 from collections.abc import Callable, Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,20 +12,6 @@ from kalshi_assets.demo.exchange import DemoExchange
 from kalshi_assets.demo.keys import DEMO_API_KEY_ID, demo_key_pair
 from kalshi_assets.demo.server import DemoServer, ServerRateLimits
 from kalshi_assets.kalshi import BreakerRegistry, KalshiClient, RateLimiter, RateLimitTier, RetryPolicy
-
-
-def kalshi_reference_dir() -> Path:
-    """Kalshi's OpenAPI document and the golden responses: `KALSHI_REFERENCE_DIR`, else the
-    repository copy under tests/fixtures/kalshi, else the shared research folder."""
-    candidates = [
-        os.environ.get("KALSHI_REFERENCE_DIR"),
-        Path(__file__).resolve().parents[1] / "fixtures" / "kalshi",
-        "/work/shared/kalshi",
-    ]
-    for candidate in candidates:
-        if candidate and (Path(candidate) / "golden").is_dir():
-            return Path(candidate)
-    raise FileNotFoundError("Kalshi reference files not found; set KALSHI_REFERENCE_DIR")
 
 
 @pytest.fixture(scope="session")

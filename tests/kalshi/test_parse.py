@@ -10,8 +10,9 @@ import pytest
 
 from kalshi_assets.kalshi import parse
 from kalshi_assets.kalshi.parse import WireFormatError
+from tests.reference import kalshi_reference_dir
 
-GOLDEN = Path(__file__).resolve().parents[3] / "shared" / "kalshi" / "golden"
+GOLDEN = kalshi_reference_dir() / "golden"
 NOW = datetime(2026, 11, 21)
 
 

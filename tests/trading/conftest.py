@@ -114,7 +114,7 @@ def signed_client(demo_server: DemoServer) -> Iterator[Callable[..., KalshiClien
             "retry": RetryPolicy(max_attempts=3, base_delay_s=0.001, max_delay_s=0.01, rng=random.Random(1)),
             "rate_limiter": RateLimiter(FAST_TIER),
             "sleep": lambda _s: None,
-            "timeout_s": (2.0, 5.0),
+            "timeout_s": (10.0, 30.0),  # generous: a loaded CI machine must not turn into a retry
         }
         settings.update(overrides)
         client = KalshiClient(demo_server.base_url, **settings)

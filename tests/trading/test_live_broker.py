@@ -162,3 +162,14 @@ def test_exchange_closed_is_a_rejection(live_env, demo_exchange, audit_log) -> N
     result = OrderRouter(LiveBroker(client), _risk(), audit_log).route(_order_at_ask(demo_exchange))
     assert (result.status, result.reason) == ("rejected", REASON_EXCHANGE_CLOSED)
     assert client.orders == 0
+
+
+def test_a_router_given_a_client_trades_live_only_with_the_switch(signed_client, demo_exchange, audit_log,
+                                                                  monkeypatch) -> None:  # fmt: skip
+    client = signed_client(breaker_registry=BreakerRegistry())
+    with pytest.raises(LiveTradingNotConfirmed):
+        OrderRouter(client, _risk(), audit_log)
+    monkeypatch.setenv(LIVE_TRADING_ENV, "I_UNDERSTAND")
+    router = OrderRouter(client, _risk(), audit_log)
+    assert isinstance(router.broker, LiveBroker) and router.mode == "live"
+    assert router.route(_order_at_ask(demo_exchange, minute=30)).status == "filled"

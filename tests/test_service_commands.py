@@ -1,0 +1,102 @@
+"""`kalshi-assets events|markets|distributions|outcomes|promotions|status`: tables, --json, exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from kalshi_assets.cli import main
+from tests import service_warehouse as sw
+
+
+@pytest.fixture(scope="module")
+def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return sw.build(tmp_path_factory.mktemp("cli") / "cli.duckdb")
+
+
+@pytest.fixture(autouse=True)
+def _no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KALSHI_AUDIT_HMAC_KEY", raising=False)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+def test_events_as_a_table_and_as_json(warehouse: Path, capsys) -> None:
+    status, out, _ = run(capsys, "events", "--warehouse", str(warehouse))
+    assert status == 0
+    header, rule, *rows = out.strip().splitlines()
+    assert header.split()[:3] == ["event_ticker", "event_type", "release_time"]
+    assert set(rule) <= {"-", " "}
+    assert [r.split()[0] for r in rows] == [sw.FED, sw.CPI]
+    status, out, _ = run(capsys, "events", "--type", "CPI", "--json", "--warehouse", str(warehouse))
+    records = json.loads(out)
+    assert status == 0 and [r["event_ticker"] for r in records] == [sw.CPI]
+    assert records[0]["release_time"] == "2026-10-12T12:30:00"  # datetimes as ISO text
+
+
+def test_markets_distributions_outcomes_promotions(warehouse: Path, capsys) -> None:
+    status, out, _ = run(capsys, "markets", sw.CPI, "--json", "--warehouse", str(warehouse))
+    assert status == 0 and len(json.loads(out)) == 3
+    status, out, _ = run(capsys, "distributions", sw.CPI, "--start", "2026-10-02", "--json", "--warehouse", str(warehouse))
+    assert status == 0 and [r["snapshot_ts"][:10] for r in json.loads(out)] == ["2026-10-02", "2026-10-03"]
+    status, out, _ = run(capsys, "distributions", sw.CPI, "--warehouse", str(warehouse))
+    assert status == 0 and "snapshot_ts" in out.splitlines()[0] and len(out.strip().splitlines()) == 5
+    status, out, _ = run(capsys, "outcomes", sw.CPI, "--mode", "revisions", "--json", "--warehouse", str(warehouse))
+    assert status == 0 and [r["value"] for r in json.loads(out)] == [0.35, 0.4]
+    status, out, _ = run(capsys, "promotions", "--warehouse", str(warehouse))
+    assert status == 0 and out.splitlines()[2].split()[:2] == ["edge>=0.10", "False"]
+
+
+def test_no_rows_is_not_an_error(warehouse: Path, capsys) -> None:
+    status, out, _ = run(capsys, "distributions", "x' OR '1'='1", "--warehouse", str(warehouse))
+    assert (status, out.strip()) == (0, "(no rows)")
+    status, out, _ = run(capsys, "markets", "x' OR '1'='1", "--json", "--warehouse", str(warehouse))
+    assert (status, json.loads(out)) == (0, [])
+
+
+def test_bad_arguments_exit_2_and_a_missing_warehouse_exits_1(warehouse: Path, tmp_path: Path, capsys) -> None:
+    status, _, err = run(capsys, "distributions", sw.CPI, "--start", "soon", "--warehouse", str(warehouse))
+    assert status == 2 and "ISO 8601" in err
+    status, _, err = run(capsys, "events", "--limit", "0", "--warehouse", str(warehouse))
+    assert status == 2 and "limit" in err
+    status, _, err = run(capsys, "events", "--warehouse", str(tmp_path / "none.duckdb"))
+    assert status == 1 and "materialize the pipeline first" in err
+    with pytest.raises(SystemExit):
+        main(["outcomes", sw.CPI, "--mode", "everything"])  # argparse refuses an unknown mode
+
+
+def test_status_shows_tables_audit_health_and_breakers(warehouse: Path, tmp_path: Path, capsys) -> None:
+    audit = sw.build_audit_log(tmp_path / "audit")
+    status, out, _ = run(capsys, "status", "--warehouse", str(warehouse), "--audit-dir", str(audit))
+    assert status == 0
+    assert "kalshi_markets" in out and "3 rows" in out
+    assert "Audit log" in out and ": ok, last seq 8" in out
+    assert "Breaker     kalshi: closed" in out and "opened 1x" in out
+    assert "API calls   5 (2 ok, 1 throttled, 1 server errors, 1 unanswered)" in out
+    status, out, _ = run(capsys, "status", "--json", "--warehouse", str(warehouse), "--audit-dir", str(audit))
+    report = json.loads(out)
+    assert report["audit_log"]["verify_status"] == "ok" and report["audit_log"]["last_seq"] == 8
+    assert report["circuit_breakers"]["breakers"][0]["times_opened"] == 1
+    assert report["circuit_breakers"]["api_calls"]["failure_rate"] == pytest.approx(0.6)
+
+
+def test_status_exits_1_on_a_damaged_audit_log(warehouse: Path, tmp_path: Path, capsys) -> None:
+    audit = sw.build_audit_log(tmp_path / "audit")
+    sw.damage_audit_log(audit)
+    status, out, _ = run(capsys, "status", "--warehouse", str(warehouse), "--audit-dir", str(audit))
+    assert status == 1
+    assert ": damaged" in out and "problem: seq 2" in out
+
+
+def test_status_before_anything_ran(tmp_path: Path, capsys) -> None:
+    status, out, _ = run(capsys, "status", "--warehouse", str(tmp_path / "w.duckdb"), "--audit-dir",
+                         str(tmp_path / "audit"))
+    assert status == 0
+    assert "not created yet" in out and "none yet" in out and "API calls   0" in out
+    assert not (tmp_path / "w.duckdb").exists() and not (tmp_path / "audit").exists()
