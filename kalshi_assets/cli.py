@@ -171,6 +171,15 @@ def _trading_report(con) -> list[str]:
 
 DEMO_REPORTS.append(_trading_report)
 
+
+def _research_report(con) -> list[str]:
+    from kalshi_assets.warehouse.research import demo_report_lines
+
+    return demo_report_lines(con)
+
+
+DEMO_REPORTS.append(_research_report)
+
 _REGISTRARS.append(_add_demo_commands)
 
 

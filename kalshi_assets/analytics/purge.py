@@ -196,7 +196,7 @@ class PurgedWalkForward:
             test_start, test_end = test_t0.min(), test_t1.max()
             pool_start = 0 if self.mode == "expanding" else max(0, start - int(self.window or 0))
             # overlap[i, j]: event i's widened interval meets test event j's interval (METHODS.md section 3).
-            a0, a1 = t0[:, None], t1[:, None]
+            a0, a1 = t0[:, None], widened[:, None]
             overlap = (
                 ((test_t0 <= a0) & (a0 <= test_t1))
                 | ((test_t0 <= a1) & (a1 <= test_t1))

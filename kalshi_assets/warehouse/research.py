@@ -334,3 +334,29 @@ WHERE f.event_ticker IS NULL
 def trades_off_test_events(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Trades on an event that is not in its fold's test block (none may exist)."""
     return con.execute(_TRADES_OFF_TEST).df()
+
+
+# --- demo summary ----------------------------------------------------------------------------------
+
+
+def demo_report_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Research lines of `kalshi-assets demo`: folds, candidates, promotions and why the rest were not."""
+    if not table_exists(con, DECISIONS_TABLE) or not table_exists(con, FOLDS_TABLE):
+        return []
+    folds, events = con.execute("SELECT count(DISTINCT fold), count(DISTINCT event_ticker) FROM walkforward_folds").fetchone()
+    trades = con.execute("SELECT count(*) FROM walkforward_results").fetchone()[0]
+    decisions = con.execute("SELECT candidate, promoted, trades, sharpe, dsr FROM promotion_decisions ORDER BY candidate").df()
+    if decisions.empty:
+        return [f"\nResearch: {folds} walk-forward folds over {events} events; no promotion decisions yet."]
+    failing = con.execute(
+        "SELECT regexp_replace(gate, '^stress:.*', 'stress') AS gate, count(DISTINCT candidate) AS n "
+        "FROM promotion_gates WHERE NOT passed GROUP BY 1 ORDER BY 2 DESC, 1"
+    ).fetchall()
+    lines = [
+        f"\nResearch: {folds} walk-forward folds over {events} events, {trades} out-of-sample trades.",
+        f"  candidates tried: {len(decisions)}, promoted: {int(decisions['promoted'].sum())}",
+    ]
+    if failing:
+        lines.append("  not promoted because (candidates failing each gate): "
+                     + ", ".join(f"{gate} {n}" for gate, n in failing))
+    return lines

@@ -258,3 +258,15 @@ def test_rolling_folds_with_an_embargo_materialize(research_inputs, tmp_path):
     assert (folds.groupby("fold")["role"].apply(lambda r: (r == "train").sum()) <= 3).all()
     embargoed = folds[folds["role"] == "embargoed"]
     assert ((embargoed["t0"] - embargoed["test_end"]) <= timedelta(days=30)).all()
+
+
+def test_demo_summary_lines_count_candidates_and_reasons(materialized):
+    from kalshi_assets.warehouse.research import demo_report_lines
+
+    path, _ = materialized
+    with db.connection(path, read_only=True) as con:
+        lines = demo_report_lines(con)
+    promoted = int(read(path, "SELECT count(*) AS n FROM promotion_decisions WHERE promoted")["n"][0])
+    assert any(f"candidates tried: 6, promoted: {promoted}" in line for line in lines)
+    if promoted < 6:
+        assert any("not promoted because" in line for line in lines)
