@@ -13,6 +13,7 @@ no rows; input of the wrong kind raises ValueError naming the argument.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -163,11 +164,23 @@ def warehouse_status(warehouse: str | Path | None = None) -> Record:
     }
 
 
+def audit_directory(directory: str | Path | None = None, warehouse: str | Path | None = None) -> Path:
+    """The audit log's directory: the given one, else $KALSHI_AUDIT_DIR, else audit/ beside the warehouse."""
+    from kalshi_assets.audit import default_audit_directory
+
+    if directory is not None:
+        return Path(directory)
+    environ = dict(os.environ)
+    if warehouse is not None:
+        environ["KALSHI_WAREHOUSE"] = str(warehouse)
+    return default_audit_directory(environ)
+
+
 def audit_status(directory: str | Path | None = None, max_problems: int = 10) -> Record:
     """The audit log's verify status, last sequence and first problems ("absent" when there is no log)."""
-    from kalshi_assets.audit import default_audit_directory, verify_log
+    from kalshi_assets.audit import verify_log
 
-    root = Path(directory) if directory is not None else default_audit_directory()
+    root = audit_directory(directory)
     if not root.is_dir():
         return {"directory": str(root), "verify_status": "absent", "last_seq": None, "total_entries": 0,
                 "checkpoint_seq": None, "segments": 0, "problem_count": 0, "first_bad_seq": None, "problems": []}
@@ -188,10 +201,10 @@ def audit_status(directory: str | Path | None = None, max_problems: int = 10) ->
 def breaker_status(directory: str | Path | None = None) -> Record:
     """Circuit breakers as the audit log saw them (every process's state changes and API calls), plus
     the breakers of this process when it has any."""
-    from kalshi_assets.audit import API_CALL, BREAKER_STATE, default_audit_directory, query_log
+    from kalshi_assets.audit import API_CALL, BREAKER_STATE, query_log
     from kalshi_assets.kalshi.breaker import default_registry
 
-    root = Path(directory) if directory is not None else default_audit_directory()
+    root = audit_directory(directory)
     changes = query_log(root, event_type=BREAKER_STATE) if root.is_dir() else []
     calls = query_log(root, event_type=API_CALL) if root.is_dir() else []
     return {
@@ -260,8 +273,9 @@ def summarize_api_calls(records: list[Record]) -> Record:
 
 def get_status(*, warehouse: str | Path | None = None, audit_dir: str | Path | None = None) -> Record:
     """Everything `kalshi-assets status` shows: warehouse tables, audit log health, circuit breakers."""
+    audit = audit_directory(audit_dir, warehouse)
     return {
         "warehouse": warehouse_status(warehouse),
-        "audit_log": audit_status(audit_dir),
-        "circuit_breakers": breaker_status(audit_dir),
+        "audit_log": audit_status(audit),
+        "circuit_breakers": breaker_status(audit),
     }

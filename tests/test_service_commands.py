@@ -100,3 +100,12 @@ def test_status_before_anything_ran(tmp_path: Path, capsys) -> None:
     assert status == 0
     assert "not created yet" in out and "none yet" in out and "API calls   0" in out
     assert not (tmp_path / "w.duckdb").exists() and not (tmp_path / "audit").exists()
+
+
+def test_status_finds_the_audit_log_beside_the_given_warehouse(tmp_path: Path, capsys,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("KALSHI_AUDIT_DIR", raising=False)
+    warehouse = sw.build(tmp_path / "w.duckdb")
+    sw.build_audit_log(tmp_path / "audit")
+    status, out, _ = run(capsys, "status", "--warehouse", str(warehouse))
+    assert status == 0 and f"{tmp_path / 'audit'}: ok, last seq 8" in out

@@ -137,6 +137,12 @@ def _snapshot_rows(
     return out[list(store.SNAPSHOT_TABLE_COLUMNS)], result.bins[list(store.BIN_TABLE_COLUMNS)]
 
 
+def _median_abs(values: pd.Series) -> float:
+    """Median absolute value, NaN (without a warning) when nothing is known."""
+    known = values.dropna()
+    return float(known.abs().median()) if len(known) else float("nan")
+
+
 def _summary_metadata(frames: list[pd.DataFrame]) -> dict[str, Any]:
     """Share of quality_low, status counts and the gap to Kalshi's median, over the rows written."""
     if not frames:
@@ -146,7 +152,7 @@ def _summary_metadata(frames: list[pd.DataFrame]) -> dict[str, Any]:
         snapshots=("status", "size"),
         ok_share=("status", lambda s: float((s == STATUS_OK).mean())),
         quality_low_share=("quality_low", "mean"),
-        median_abs_gap_vs_kalshi=("median_minus_kalshi", lambda s: float(s.abs().median())),
+        median_abs_gap_vs_kalshi=("median_minus_kalshi", _median_abs),
     ).reset_index()
     return {
         "quality_low_share": dg.MetadataValue.float(float(rows["quality_low"].mean())),
@@ -164,10 +170,8 @@ def _first_print_metadata(errors: pd.DataFrame) -> dict[str, Any]:
     series = errors["series_ticker"]
     per_type = errors.assign(series=series).groupby("series").agg(
         events=("event_ticker", "size"),
-        median_abs_error=("median_error", lambda s: float(s.abs().median())),
-        median_abs_error_kalshi=(
-            "kalshi_error", lambda s: float(s.abs().median()) if s.notna().any() else float("nan")
-        ),
+        median_abs_error=("median_error", _median_abs),
+        median_abs_error_kalshi=("kalshi_error", _median_abs),
     ).reset_index()
     return {
         "events_scored_1d_before_release": dg.MetadataValue.int(len(errors)),

@@ -7,7 +7,7 @@ materialization's metadata, plus the file's path).
 """
 
 import base64
-from datetime import datetime
+from datetime import UTC
 from pathlib import Path
 
 import dagster as dg
@@ -125,7 +125,8 @@ def calibration_curve(
     if not config.horizons_hours or min(config.horizons_hours) < 0:
         raise dg.Failure(f"horizons_hours must be non-negative hours, got {config.horizons_hours}")
     now = market_data.get_source().now()
-    now = now.replace(tzinfo=None) if isinstance(now, datetime) else now
+    if now.tzinfo is not None:
+        now = now.astimezone(UTC).replace(tzinfo=None)
     with warehouse.connect(read_only=True) as con:
         inputs = reads.calibration_inputs(con, config.horizons_hours, now)
     params = DistributionParams(max_spread=settings.max_spread, max_staleness_hours=settings.max_staleness_hours)

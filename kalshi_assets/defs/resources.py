@@ -232,6 +232,16 @@ class TradingResource(dg.ConfigurableResource):
     capacity_window_hours: float = Field(default=24.0, description="contracts traded in this window cap the size")
     max_snapshot_age_hours: float = Field(default=6.0, description="older distribution snapshots are not traded on")
     max_days_to_release: float | None = Field(default=None, description="skip events released further out")
+    prices_from: Literal["orderbook", "quotes"] = Field(
+        default="orderbook",
+        description="what the strategy prices its decisions on: the market-data source's order book now, or "
+        "the warehouse's latest hourly quote (which can be an hour old)",
+    )
+    incubating_candidates: list[str] = Field(
+        default_factory=lambda: [c.strip() for c in os.environ.get("KALSHI_PAPER_INCUBATE", "").split(",") if c.strip()],
+        description="paper mode only: candidates paper-traded although not promoted (forward testing toward "
+        "promotion), default $KALSHI_PAPER_INCUBATE (comma-separated); empty, nothing trades unless promoted",
+    )
     live_base_url: str = DEMO_BASE_URL
     api_key_id: str | None = None
     private_key_path: str | None = None

@@ -21,7 +21,7 @@ from kalshi_assets.defs.resources import (
     TradingResource,
     WarehouseResource,
 )
-from kalshi_assets.trading import OrderRouter, PositionBook, accounts
+from kalshi_assets.trading import MarketDataBooks, OrderRouter, PositionBook, accounts
 from kalshi_assets.trading import strategy as strategies
 from kalshi_assets.warehouse import trading as store
 
@@ -34,12 +34,19 @@ def _now(market_data: MarketDataResource) -> datetime:
     return market_data.get_source().now().astimezone(UTC)
 
 
-def _account_book(con, fills: list, now: datetime) -> tuple[PositionBook, dict]:
+def _marks(con, tickers: list[str], now: datetime, trading: TradingResource, market_data: MarketDataResource) -> dict:
+    """The latest YES mid per market: the order book's now (when prices come from it), else the warehouse's."""
+    marks = store.marks(con, tickers, now)
+    if trading.prices_from == "orderbook":
+        marks.update(accounts.book_marks(MarketDataBooks(market_data.get_source()), tickers, now))
+    return marks
+
+
+def _account_book(con, fills: list, now: datetime, trading: TradingResource, market_data: MarketDataResource):
     """The whole account (every strategy of one mode): the risk limits apply to it, not to one strategy."""
     book = PositionBook.from_fills(fill for _, _, fill in fills)
-    tickers = list(book.positions)
-    accounts.settle_book(book, store.settlements(con, tickers, now))
-    marks = store.marks(con, tickers, now)
+    accounts.settle_book(book, store.settlements(con, list(book.positions), now))
+    marks = _marks(con, [t for t, p in book.positions.items() if p.contracts], now, trading, market_data)
     return book, {ticker: mark["price"] for ticker, mark in marks.items()}
 
 
@@ -64,8 +71,10 @@ def paper_orders(
     routed: list = []
     skipped: list[dict] = []
     already_placed = 0
+    if trading.mode == "live" and trading.incubating_candidates:
+        raise dg.Failure("live trading trades promoted strategies only: empty incubating_candidates (paper only)")
     with warehouse.connect() as con:
-        promoted = strategies.promoted_strategies(store.promotion_rows(con))
+        promoted = strategies.promoted_strategies(store.promotion_rows(con), trading.incubating_candidates)
         if not promoted:
             context.log.info("no promoted strategy (or no promotion_decisions table yet): nothing routed")
         else:
@@ -73,13 +82,16 @@ def paper_orders(
                 window: store.open_ladders(con, now, window, settings.max_staleness_hours)
                 for window in {s.capacity_window_hours or trading.capacity_window_hours for s in promoted}
             }
+            if trading.prices_from == "orderbook":
+                books = MarketDataBooks(market_data.get_source())
+                ladders = {w: strategies.with_book_quotes(frame, books, now) for w, frame in ladders.items()}
             markets = next(iter(ladders.values()))  # the same markets whatever the capacity window
             events = sorted(set(markets["event_ticker"]))
             distributions = store.latest_distributions(con, events, now, trading.max_snapshot_age_hours)
             released = store.released_events(con, now)
             history = store.snapshot_history(con, list(released["event_ticker"]), now)
             fills = store.read_fills(con, trading.mode)
-            book, marks = _account_book(con, fills, now)
+            book, marks = _account_book(con, fills, now, trading, market_data)
             held_by_strategy = accounts.books_by_account(fills)
             log = audit_log.get_log()
             broker = trading.get_broker(
@@ -133,7 +145,9 @@ def paper_orders(
 
 @dg.asset(group_name=GROUP, deps=[paper_orders, "kalshi_markets", "kalshi_quotes"], pool=WRITER_POOL,
           kinds={"duckdb"})  # fmt: skip
-def paper_positions(warehouse: WarehouseResource, market_data: MarketDataResource) -> dg.MaterializeResult:
+def paper_positions(
+    warehouse: WarehouseResource, market_data: MarketDataResource, trading: TradingResource
+) -> dg.MaterializeResult:
     """Positions per (mode, strategy, market) from every fill: settled on Kalshi's result when the market
     has settled, else marked at the latest mid (the demo's open markets settle after its end)."""
     now = _now(market_data)
@@ -141,7 +155,7 @@ def paper_positions(warehouse: WarehouseResource, market_data: MarketDataResourc
         books = accounts.books_by_account(store.read_fills(con))
         tickers = sorted({t for book in books.values() for t in book.positions})
         settled = store.settlements(con, tickers, now)
-        marks = store.marks(con, tickers, now)
+        marks = _marks(con, [t for t in tickers if t not in settled], now, trading, market_data)
         rows = []
         for account in sorted(books):
             accounts.settle_book(books[account], settled)

@@ -33,6 +33,10 @@ DEMO_START = date(2024, 10, 1)
 # Events listed after this day use the KX-prefixed tickers; earlier ones keep the old names.
 RENAME_DAY = date(2025, 1, 1)
 _HOUR = 3600
+# The demo's books show a favorite-longshot bias (quoted p = f^g / (f^g + (1-f)^g) for fair value f):
+# a 5% event trades near 11 cents, a 95% favorite near 89. Such a bias is reported for Kalshi and for
+# betting markets generally; it is the inefficiency the demo's walk-forward can find. g = 1 is fair.
+FAVORITE_LONGSHOT_GAMMA = 0.7
 # <event>-T<strike> (strikes may be negative: KXCPI-25MAR-T-0.1) or <event>-<decision bin>.
 _MARKET_TICKER = re.compile(r"^(?P<event>.+?)-(?P<suffix>T-?[0-9.]+|C50|C25|H0|H25)$")
 _TRADE_NAMESPACE = uuid.UUID("6f1c7f8e-52a4-4a52-9d39-0a6b2f1d2c11")
@@ -338,8 +342,10 @@ class DemoExchange:
     def _book(rng: np.random.Generator, spec: SeriesSpec, fair: np.ndarray, frac: np.ndarray):
         """Hourly bid/ask/last/volume/open interest in cents and contracts for a ladder."""
         n_markets, n_hours = fair.shape
+        # Favorite-longshot bias: quotes lean toward 0.5 (longshots rich, favorites cheap).
+        leaned = fair**FAVORITE_LONGSHOT_GAMMA / (fair**FAVORITE_LONGSHOT_GAMMA + (1 - fair) ** FAVORITE_LONGSHOT_GAMMA)
         # Independent noise per rung: this is what breaks monotonicity across the ladder.
-        observed = np.clip(fair + rng.normal(0, 1, fair.shape) * (0.008 + 0.012 * frac), 0.003, 0.997)
+        observed = np.clip(leaned + rng.normal(0, 1, fair.shape) * (0.008 + 0.012 * frac), 0.003, 0.997)
         half_spread = np.full((n_markets, 1), 0.01) + rng.uniform(0, 0.01, (n_markets, 1))
         wide = rng.integers(0, n_markets)
         half_spread[wide] = 0.07  # one rung with a wide book

@@ -1,8 +1,9 @@
 """Paper accounts: positions per (mode, strategy, market) and P&L per (mode, strategy), as table rows.
 
 Positions replay every fill, then settle markets whose result is known by `as_of` (YES pays 1, NO 0,
-scalar its settlement value); an open position is marked at the latest YES mid (else the last trade),
-and without either its unrealized P&L is zero and the row says `mark_source = none`.
+scalar its settlement value); an open position is marked at the latest YES mid (the order book's now
+when it shows both sides, else the warehouse's latest quote, else the last trade), and without any its
+unrealized P&L is zero and the row says `mark_source = none`.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from kalshi_assets.kalshi.errors import KalshiNotFound
 from kalshi_assets.trading.orders import PRICE_QUANTUM, ZERO, Fill, utc
 from kalshi_assets.trading.portfolio import PositionBook
 
@@ -43,6 +45,19 @@ def settle_book(book: PositionBook, settlements: Mapping[str, tuple[Decimal, dat
             book.settle(ticker, value, when)
             settled += 1
     return settled
+
+
+def book_marks(books: Any, market_tickers: Iterable[str], now: datetime) -> dict[str, dict[str, Any]]:
+    """YES mids of the order books now, for the markets whose book shows both sides."""
+    out: dict[str, dict[str, Any]] = {}
+    for ticker in market_tickers:
+        try:
+            mid = books.book(ticker).mid()
+        except (LookupError, KalshiNotFound):  # the source no longer lists it: the warehouse's mark stands
+            continue
+        if mid is not None:
+            out[ticker] = {"price": mid, "ts": utc(now), "source": "mid"}
+    return out
 
 
 def position_rows(

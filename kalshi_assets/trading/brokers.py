@@ -173,8 +173,8 @@ class PaperBroker:
         self.is_market_open = is_market_open
         self.now = now
         self._placed: set[str] = set()  # client order ids this venue has seen, like the exchange's own
-        # Contracts already taken per (market, side of the contract bought, price): the displayed book is a
-        # snapshot, so two orders together can never take more than it showed.
+        # Contracts already taken per book level (market, which bids, bid price): the displayed book is a
+        # snapshot, so orders placed through this broker together never take more than it showed.
         self._taken: dict[tuple[str, str, Decimal], int] = {}
 
     @staticmethod

@@ -5,7 +5,8 @@ is Normal(implied mean + bias x sd, implied sd x scale), with bias and scale fit
 event already released (first print known) at the candidate's horizon, exactly as a walk-forward fold
 fits its training events. Now, for every open event with a fresh distribution
 snapshot, the candidate's own rule (`decide_trades`: edge after fee above its threshold, size capped by
-capacity, contracts and notional) names the contracts to buy, at the latest quote's ask.
+capacity, contracts and notional) names the contracts to buy, at the ask of the order book now (or, if
+the trading resource says so, of the warehouse's latest hourly quote, which can be an hour old).
 
 Choices, stated: the decision time of an order is the snapshot time it used (so a re-run on the same
 information derives the same client_order_id); a strategy enters a contract once (no new order where
@@ -45,6 +46,7 @@ class PromotedStrategy:
     name: str
     candidate: Candidate
     capacity_window_hours: float | None = None  # the window its capacity was measured over in research
+    promoted: bool = True  # False: paper-traded while incubating (forward testing toward promotion)
 
 
 def _truthy(value: Any) -> bool:
@@ -72,12 +74,16 @@ def _parameters(row: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in params.items() if k in _CANDIDATE_FIELDS}
 
 
-def promoted_strategies(rows: Iterable[Mapping[str, Any]]) -> list[PromotedStrategy]:
+def promoted_strategies(rows: Iterable[Mapping[str, Any]], incubating: Iterable[str] = ()) -> list[PromotedStrategy]:
     """The promoted candidates of promotion_decisions rows (a `promoted` flag per candidate, and the
-    candidate's parameters); a promoted row without usable parameters is an error, not a skip."""
+    candidate's parameters), plus the `incubating` candidates named explicitly (paper-traded although not
+    promoted). A selected row without usable parameters, or an incubating name without a row, is an error."""
+    rows = list(rows)
+    wanted = set(incubating)
     out: dict[str, PromotedStrategy] = {}
     for row in rows:
-        if not _truthy(row.get("promoted")):
+        promoted = _truthy(row.get("promoted"))
+        if not promoted and row.get("candidate") not in wanted:
             continue
         params = _parameters(row)
         try:
@@ -87,10 +93,14 @@ def promoted_strategies(rows: Iterable[Mapping[str, Any]]) -> list[PromotedStrat
                 **{k: (int(v) if k in ("max_contracts", "min_fit_events") else float(v)) for k, v in params.items()},
             )
         except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"promoted candidate {row.get('candidate')!r} has unusable parameters: {exc}") from exc
+            raise ValueError(f"candidate {row.get('candidate')!r} has unusable parameters: {exc}") from exc
         name = str(row.get("candidate") or candidate.name)
         window = row.get("capacity_window_hours")
-        out[name] = PromotedStrategy(name, candidate, None if window is None else float(window))
+        out[name] = PromotedStrategy(name, candidate, None if window is None else float(window), promoted)
+    unknown = sorted(wanted - set(out))
+    if unknown:
+        raise ValueError(f"incubating candidates {unknown} are not in promotion_decisions (known: "
+                         f"{sorted(str(r.get('candidate')) for r in rows)})")  # fmt: skip
     return [out[name] for name in sorted(out)]
 
 
@@ -181,11 +191,28 @@ def proposed_orders(
                         "snapshot_ts": decided_at.isoformat(),
                         "quote_ts": pd.Timestamp(quote_times[signal.market_ticker]).isoformat(),
                         "days_to_release": round(days_out, 3),
+                        "promoted": strategy.promoted,
                     },
                 )  # fmt: skip
             )
     return orders, skipped
 
 
+def with_book_quotes(ladders: pd.DataFrame, books: Any, now: datetime) -> pd.DataFrame:
+    """The ladders priced from each market's order book now (YES bid = best YES bid, YES ask = 1 - best NO
+    bid) instead of the warehouse's last hourly quote; a side the book does not show has no price."""
+    if ladders.empty:
+        return ladders
+    priced = ladders.copy()
+    bids, asks = [], []
+    for ticker in priced["market_ticker"]:
+        book = books.book(ticker)
+        bids.append(float(book.bids("yes")[0][0]) if book.yes_bids else float("nan"))
+        asks.append(float(book.asks("yes")[0][0]) if book.no_bids else float("nan"))
+    priced["yes_bid"], priced["yes_ask"] = bids, asks
+    priced["quote_ts"] = pd.Timestamp(utc(now)).tz_localize(None)
+    return priced
+
+
 def strategies_summary(strategies: Sequence[PromotedStrategy]) -> str:
-    return ", ".join(s.name for s in strategies) or "none"
+    return ", ".join(s.name + ("" if s.promoted else " (incubating)") for s in strategies) or "none"

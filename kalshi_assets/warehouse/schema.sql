@@ -309,6 +309,8 @@ CREATE TABLE IF NOT EXISTS paper_orders (
     created_at        TIMESTAMP NOT NULL,
     updated_at        TIMESTAMP NOT NULL
 );
+-- Whether the strategy was promoted when it decided (false: paper-traded while incubating).
+ALTER TABLE paper_orders ADD COLUMN IF NOT EXISTS promoted BOOLEAN;
 
 -- Every execution of a routed order (paper fills are one row per book level taken).
 CREATE TABLE IF NOT EXISTS paper_fills (

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import duckdb
 import pandas as pd
 
-from kalshi_assets.trading.orders import ONE, PRICE_QUANTUM, ZERO, Fill, Order, RouteResult
+from kalshi_assets.trading.orders import CENT, ONE, PRICE_QUANTUM, ZERO, Fill, Order, RouteResult
 from kalshi_assets.trading.store import PENDING
 from kalshi_assets.warehouse.db import table_exists
 from kalshi_assets.warehouse.writes import replace_all, transaction, upsert
@@ -76,9 +76,9 @@ class WarehouseOrderStore:
         inserted = self.con.execute(
             """
             INSERT INTO paper_orders (client_order_id, mode, strategy, event_ticker, market_ticker, side, action,
-                contracts, limit_price, notional, time_in_force, decision_time, p_model, edge, status,
+                contracts, limit_price, notional, time_in_force, decision_time, p_model, edge, promoted, status,
                 created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
             ON CONFLICT (client_order_id) DO NOTHING
             RETURNING client_order_id
             """,
@@ -86,7 +86,7 @@ class WarehouseOrderStore:
                 order.client_order_id, mode, order.strategy, order.event_ticker, order.market_ticker, order.side,
                 order.action, order.count, order.limit_price, order.notional, order.time_in_force,
                 naive_utc(order.decision_time), _float_or_none(order.details.get("p_model")),
-                _float_or_none(order.details.get("edge")), PENDING, now, now,
+                _float_or_none(order.details.get("edge")), order.details.get("promoted"), PENDING, now, now,
             ],
         ).fetchall()  # fmt: skip
         return bool(inserted)
@@ -442,7 +442,8 @@ def order_counts(con: duckdb.DuckDBPyConnection) -> list[dict[str, Any]]:
 
 
 def _dollars(value: Any) -> str:
-    amount = Decimal(value)
+    """-$4.37 style, half away from zero (so printed parts add up the way a reader rounds them)."""
+    amount = Decimal(value).quantize(CENT, rounding=ROUND_HALF_UP)
     return f"{'-' if amount < 0 else ''}${abs(amount):,.2f}"
 
 
@@ -471,14 +472,18 @@ def demo_report_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     pnl = _rows(
         con,
         """
-        SELECT mode, strategy, as_of, realized_pnl, unrealized_pnl, total_pnl, open_positions, settled_positions
-        FROM paper_pnl QUALIFY row_number() OVER (PARTITION BY mode, strategy ORDER BY as_of DESC) = 1
-        ORDER BY mode, strategy
+        SELECT p.mode, p.strategy, p.as_of, p.realized_pnl, p.unrealized_pnl, p.total_pnl, p.open_positions,
+               p.settled_positions,
+               EXISTS (SELECT 1 FROM paper_orders o WHERE o.mode = p.mode AND o.strategy = p.strategy
+                       AND o.promoted = false) AS incubating
+        FROM paper_pnl p QUALIFY row_number() OVER (PARTITION BY p.mode, p.strategy ORDER BY p.as_of DESC) = 1
+        ORDER BY p.mode, p.strategy
         """,
     )
     for row in pnl:
+        label = f"{row['strategy']} (incubating, not promoted)" if row["incubating"] else row["strategy"]
         lines.append(
-            f"  P&L {row['mode']} {row['strategy']} as of {row['as_of']:%Y-%m-%d %H:%M} UTC: "
+            f"  P&L {row['mode']} {label} as of {row['as_of']:%Y-%m-%d %H:%M} UTC: "
             f"total {_dollars(row['total_pnl'])} = realized {_dollars(row['realized_pnl'])} "
             f"+ unrealized {_dollars(row['unrealized_pnl'])} ({row['open_positions']} open positions marked at "
             f"the latest mid, {row['settled_positions']} settled)"

@@ -47,6 +47,7 @@ SNAPSHOT_DAYS = ("2026-10-25", "2026-10-31")  # a week of snapshots: the open ev
 def _clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("KALSHI_AUDIT_HMAC_KEY", raising=False)
     monkeypatch.delenv(LIVE_TRADING_ENV, raising=False)
+    monkeypatch.delenv("KALSHI_PAPER_INCUBATE", raising=False)
 
 
 @pytest.fixture(scope="session")
@@ -76,8 +77,19 @@ def research_warehouse(ingested_warehouse: Path, tmp_path_factory: pytest.TempPa
 
 @pytest.fixture()
 def warehouse(research_warehouse: Path, tmp_path: Path) -> Path:
+    """A private copy whose open events' latest snapshots are tilted 1.5 implied sds up: the strategy's
+    model (fitted on few events, so it trusts those snapshots) then disagrees with the quoted ladders,
+    which is what makes a strategy trade. Without the tilt, whether the demo's quotes offer an edge
+    above the threshold depends on the research model's details, not on the code under test."""
     target = tmp_path / "warehouse.duckdb"
     shutil.copyfile(research_warehouse, target)
+    with db.connection(target) as con:
+        tilted = con.execute(
+            "UPDATE distribution_snapshots SET mean = mean + 1.5 * std "
+            "WHERE release_time > TIMESTAMP '2026-11-01' AND snapshot_ts = TIMESTAMP '2026-10-31 23:00:00' "
+            "AND status = 'ok' RETURNING event_ticker"
+        ).fetchall()
+    assert len(tilted) >= 3
     return target
 
 
@@ -159,6 +171,29 @@ def test_nothing_is_routed_when_no_strategy_is_promoted(warehouse: Path, tmp_pat
     assert orders(warehouse) == []
     assert not (tmp_path / "audit").exists() or AuditLog(tmp_path / "audit").query() == []
     assert metadata(result, "paper_pnl")["dagster/row_count"] == 0
+    with db.connection(warehouse) as con:
+        text = "\n".join(store.demo_report_lines(con))
+    assert "no orders: no strategy is promoted" in text and "fills: 0" in text and "P&L: nothing traded yet" in text
+
+
+def test_an_incubating_candidate_is_paper_traded_on_request_only(warehouse: Path, tmp_path: Path) -> None:
+    promote(warehouse, (STRATEGY, False, 1, 0.02))
+    with pytest.raises(dg.Failure, match="promoted strategies only"):
+        run(warehouse, tmp_path / "audit", assets=[trading.paper_orders], mode="live",
+            incubating_candidates=[STRATEGY])  # fmt: skip
+    result = run(warehouse, tmp_path / "audit", incubating_candidates=[STRATEGY])
+    assert metadata(result, "paper_orders")["promoted_strategies"] == f"{STRATEGY} (incubating)"
+    placed = orders(warehouse)
+    assert placed and {(o["mode"], o["promoted"]) for o in placed} == {("paper", False)}
+    with db.connection(warehouse) as con:
+        text = "\n".join(store.demo_report_lines(con))
+    assert f"P&L paper {STRATEGY} (incubating, not promoted)" in text
+
+
+def test_incubating_candidates_default_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert TradingResource().incubating_candidates == []
+    monkeypatch.setenv("KALSHI_PAPER_INCUBATE", "a, b,")
+    assert TradingResource().incubating_candidates == ["a", "b"]
 
 
 def test_paper_orders_fill_audit_and_a_rerun_places_no_duplicate(warehouse: Path, tmp_path: Path) -> None:
@@ -169,7 +204,7 @@ def test_paper_orders_fill_audit_and_a_rerun_places_no_duplicate(warehouse: Path
     placed = orders(warehouse)
     statuses = Counter(o["status"] for o in placed)
     assert statuses["filled"] >= 1 and sum(statuses.values()) == len(placed)
-    assert {o["strategy"] for o in placed} == {STRATEGY} and {o["mode"] for o in placed} == {"paper"}
+    assert {(o["strategy"], o["mode"], o["promoted"]) for o in placed} == {(STRATEGY, "paper", True)}
     assert all(o["notional"] <= Decimal("500") for o in placed)
 
     # Every routed order has exactly the audit records its path implies.
@@ -201,9 +236,24 @@ def test_paper_orders_fill_audit_and_a_rerun_places_no_duplicate(warehouse: Path
     assert {o["client_order_id"]: (o["status"], o["updated_at"]) for o in orders(warehouse)} == before
     assert records_by_order(audit) == audited
 
-    lines = store.demo_report_lines(db.connect(warehouse, read_only=True))
-    text = "\n".join(lines)
+    with db.connection(warehouse) as con:
+        text = "\n".join(store.demo_report_lines(con))
     assert "paper orders filled" in text and "fills:" in text and "P&L paper normal_h1d_edge0.02" in text
+
+
+def test_decisions_priced_from_the_warehouse_quotes_use_the_last_hourly_ask(warehouse: Path, tmp_path: Path) -> None:
+    promote(warehouse, (STRATEGY, True, 1, 0.02))
+    assert run(warehouse, tmp_path / "audit", prices_from="quotes").success
+    placed = orders(warehouse)
+    assert placed
+    with db.connection(warehouse) as con:
+        for order in placed:
+            yes_bid, yes_ask = con.execute(
+                "SELECT yes_bid, yes_ask FROM kalshi_quotes WHERE market_ticker = ? "
+                "AND ts = TIMESTAMP '2026-10-31 23:00:00'",
+                [order["market_ticker"]],
+            ).fetchone()
+            assert order["limit_price"] == (yes_ask if order["side"] == "yes" else 1 - yes_bid)
 
 
 def test_orders_over_the_notional_limit_are_rejected_and_audited(warehouse: Path, tmp_path: Path) -> None:

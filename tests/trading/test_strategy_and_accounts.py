@@ -11,7 +11,13 @@ import pytest
 
 from kalshi_assets.analytics.walkforward import Candidate, ModelFit, ReleaseModel
 from kalshi_assets.trading import Fill, PositionBook, accounts
-from kalshi_assets.trading.strategy import PromotedStrategy, fit_model, promoted_strategies, proposed_orders
+from kalshi_assets.trading.strategy import (
+    PromotedStrategy,
+    fit_model,
+    promoted_strategies,
+    proposed_orders,
+    with_book_quotes,
+)
 from tests.trading.conftest import NOW
 
 SNAPSHOT_AT = datetime(2026, 10, 31, 23, 0)
@@ -32,6 +38,15 @@ def test_promoted_strategies_read_flags_and_parameters() -> None:
                                     bankroll=1000.0)  # fmt: skip
     assert b.capacity_window_hours == 12.0 and found[0].capacity_window_hours is None
     assert promoted_strategies([]) == []
+
+
+def test_incubating_candidates_are_selected_by_name_only() -> None:
+    rows = [{"candidate": "c", "promoted": False, "horizon_days": 1, "edge_threshold": 0.1}]
+    assert promoted_strategies(rows) == []
+    (incubating,) = promoted_strategies(rows, incubating=["c"])
+    assert (incubating.name, incubating.promoted) == ("c", False)
+    with pytest.raises(ValueError, match="not in promotion_decisions"):
+        promoted_strategies(rows, incubating=["missing"])
 
 
 def test_a_promoted_row_without_parameters_is_an_error() -> None:
@@ -133,3 +148,27 @@ def test_position_rows_settle_mark_and_sum_into_pnl() -> None:
     assert pnl["unrealized_pnl"] == Decimal("2.0000")
     assert pnl["total_pnl"] == pnl["realized_pnl"] + pnl["unrealized_pnl"]
     assert (pnl["open_positions"], pnl["settled_positions"], pnl["fees"]) == (2, 1, Decimal("0.5600"))
+
+
+def test_ladders_priced_from_the_book_now() -> None:
+    from kalshi_assets.trading import OrderBook, StaticBooks
+
+    books = StaticBooks({
+        "KXCPI-26OCT-T0.5": OrderBook.from_levels([("0.58", "10")], [("0.39", "5")]),  # bid 0.58, ask 0.61
+        "KXCPI-26OCT-T0.6": OrderBook.from_levels([("0.19", "10")], []),  # no ask shown
+    })  # fmt: skip
+    priced = with_book_quotes(_ladder(), books, NOW)
+    assert priced["yes_bid"].tolist()[:2] == [0.58, 0.19]
+    assert priced["yes_ask"].tolist()[0] == 0.61 and pd.isna(priced["yes_ask"].tolist()[1])
+    assert priced["yes_bid"].isna().tolist()[2]  # T0.7 has no book at all
+    assert (priced["quote_ts"] == pd.Timestamp("2026-11-01 00:00")).all()
+    marks = accounts.book_marks(books, ["KXCPI-26OCT-T0.5", "KXCPI-26OCT-T0.6"], NOW)
+    assert marks == {"KXCPI-26OCT-T0.5": {"price": Decimal("0.5950"), "ts": NOW, "source": "mid"}}
+
+
+def test_book_marks_skip_markets_the_source_no_longer_lists() -> None:
+    class Gone:
+        def book(self, ticker):
+            raise KeyError(ticker)
+
+    assert accounts.book_marks(Gone(), ["X"], NOW) == {}
