@@ -139,6 +139,8 @@ def render_status(status: dict[str, Any]) -> str:
     audit = status["audit_log"]
     if audit["verify_status"] == "absent":
         lines.append(f"Audit log   {audit['directory']}: none yet (nothing has been audited)")
+    elif not audit["total_entries"] and audit["verify_status"] == "ok":
+        lines.append(f"Audit log   {audit['directory']}: ok, empty (no record yet)")
     else:
         lines.append(
             f"Audit log   {audit['directory']}: {audit['verify_status']}, last seq {audit['last_seq']}, "

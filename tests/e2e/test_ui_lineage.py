@@ -147,20 +147,22 @@ def test_graphql_lineage_matches_the_definitions_and_design(webserver: Webserver
     assert not by_key["kalshi_api_breakers"]["isMaterializable"]  # observed by the monitor, never materialized
 
 
-def _chromium() -> str:
+@pytest.fixture()
+def chromium() -> str:
+    """Debian's chromium (or $KALSHI_CHROMIUM); skips, before any server starts, when there is none."""
     path = os.environ.get("KALSHI_CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
     if not path or not Path(path).exists():
         pytest.skip("no headless browser: Debian's chromium is not installed (run scripts/install_browser.sh as "
                     "root, or set KALSHI_CHROMIUM to a Chromium binary)")
+    try:
+        import playwright.sync_api  # noqa: F401
+    except ImportError:
+        pytest.skip("the playwright package is not installed (pip install -e '.[dev]')")
     return path
 
 
-def test_the_lineage_page_renders_in_headless_chromium(webserver: Webserver, tmp_path: Path) -> None:
-    chromium = _chromium()
-    try:
-        from playwright.sync_api import sync_playwright
-    except ImportError:
-        pytest.skip("the playwright package is not installed (pip install -e '.[dev]')")
+def test_the_lineage_page_renders_in_headless_chromium(chromium: str, webserver: Webserver, tmp_path: Path) -> None:
+    from playwright.sync_api import sync_playwright
 
     shot = tmp_path / "asset_graph.png"
     with sync_playwright() as playwright:
@@ -207,13 +209,13 @@ def save_graph_region(shot: Path, target: Path, margin: int = 24) -> None:
 
     with Image.open(shot) as image:
         rgb = image.convert("RGB")
-        left, top, right, bottom = 80, 130, rgb.width - 90, rgb.height - 10
+        left, top, right, bottom = 80, 110, rgb.width - 90, rgb.height - 10  # inside the nav, toolbar, zoom bar
         canvas = rgb.crop((left, top, right, bottom))
         background = Image.new("RGB", canvas.size, canvas.getpixel((canvas.width - 5, canvas.height - 5)))
         box = ImageChops.difference(canvas, background).convert("L").point(lambda v: 255 if v > 24 else 0).getbbox()
         if box is None:
             raise AssertionError("nothing drawn in the graph area")
         x0, y0, x1, y1 = box
-        region = rgb.crop((max(0, left + x0 - margin), max(0, top + y0 - margin),
-                           min(rgb.width, left + x1 + margin), min(rgb.height, top + y1 + margin)))
+        region = rgb.crop((max(left, left + x0 - margin), max(top, top + y0 - margin),
+                           min(right, left + x1 + margin), min(bottom, top + y1 + margin)))
         region.save(target, format="PNG", optimize=True)

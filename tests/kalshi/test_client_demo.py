@@ -575,7 +575,9 @@ def test_everything_the_client_fetches_parses_into_rows(make_client, exchange) -
     candles = client.get_candlesticks(series_ticker, market["ticker"], end - 7 * 86400, end, 60)
     quotes = parse.parse_candlesticks(candles, market["ticker"], market["event_ticker"])
     assert len(quotes) == len(candles) > 0
-    assert any(q["last_price"] is None for q in quotes), "the demo has untraded hours (null prices)"
+    # An hour without trades (null price) parses to a NULL last price, and only such an hour.
+    assert all((q["last_price"] is None) == (c["price"]["close_dollars"] is None)
+               for q, c in zip(quotes, candles, strict=True))
     trades = [parse.parse_trade(t) for t in client.get_trades(market["ticker"])]
     assert trades and all(0 < t["yes_price"] < 1 for t in trades)
     book = parse.parse_orderbook({"orderbook_fp": client.get_orderbook(market["ticker"])}, market["ticker"])
