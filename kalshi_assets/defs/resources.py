@@ -7,6 +7,7 @@ No `from __future__ import annotations` in defs/: Dagster inspects real annotati
 import contextlib
 import os
 from collections.abc import Iterator
+from decimal import Decimal
 from functools import cache
 from typing import Literal
 
@@ -15,12 +16,25 @@ import duckdb
 from pydantic import Field
 
 from kalshi_assets import settings as project_settings
+from kalshi_assets.audit import AuditLog, default_audit_directory
 from kalshi_assets.demo.exchange import DemoExchange
 from kalshi_assets.demo.source import DemoMarketData
+from kalshi_assets.kalshi.client import DEMO_BASE_URL
 from kalshi_assets.kalshi.source import ApiMarketData, MarketDataSource
 from kalshi_assets.macro.alfred import API_KEY_ENV, FRED_BASE_URL, AlfredClient
 from kalshi_assets.macro.demo_source import DemoVintageSource
 from kalshi_assets.macro.sources import AlfredVintageSource, VintageSource
+from kalshi_assets.trading import (
+    Broker,
+    LiveBroker,
+    MarketDataBooks,
+    PaperBroker,
+    PositionBook,
+    RiskManager,
+    api_call_recorder,
+    audited_breaker_registry,
+    require_live_confirmation,
+)
 from kalshi_assets.warehouse import db
 
 
@@ -39,6 +53,14 @@ class WarehouseResource(dg.ConfigurableResource):
             yield con
 
 
+_DEMO_SCALE_HELP = "Demo exchange size multiplier (replica series); $KALSHI_DEMO_SCALE, default 1."
+
+
+def _demo_scale() -> int:
+    """One scale for the market data and the vintages of the same demo exchange."""
+    return int(os.environ.get("KALSHI_DEMO_SCALE", "1"))
+
+
 @cache
 def _demo_exchange(seed: int, scale: int) -> DemoExchange:
     # One exchange per (seed, scale) per process: its event caches are what make ingestion fast.
@@ -50,10 +72,7 @@ class MarketDataResource(dg.ConfigurableResource):
 
     source: Literal["demo", "api"] = "demo"
     demo_seed: int = 7
-    demo_scale: int = Field(
-        default_factory=lambda: int(os.environ.get("KALSHI_DEMO_SCALE", "1")),
-        description="Demo exchange size multiplier (replica series); $KALSHI_DEMO_SCALE, default 1.",
-    )
+    demo_scale: int = Field(default_factory=lambda: _demo_scale(), description=_DEMO_SCALE_HELP)
     base_url: str = "https://external-api.kalshi.com/trade-api/v2"
     api_key_id: str | None = None
     private_key_path: str | None = None
@@ -105,12 +124,12 @@ class SettingsResource(dg.ConfigurableResource):
     max_staleness_hours: float = project_settings.QuoteRules.max_staleness_hours
 
     def purge_days(self, event_type: str) -> int:
-        return int(self.purge_window_days.get(event_type, self.default_purge_window_days))
+        # An override of one event type ({"CPI": 5}) keeps the others' windows from settings.py.
+        windows = {**project_settings.PURGE_WINDOW_DAYS, **self.purge_window_days}
+        return int(windows.get(event_type, self.default_purge_window_days))
 
 
 # --- audit log (issue 4) ---------------------------------------------------------------------
-
-from kalshi_assets.audit import AuditLog, default_audit_directory  # noqa: E402 - appended section
 
 
 class AuditLogResource(dg.ConfigurableResource):
@@ -166,7 +185,7 @@ class MacroResource(dg.ConfigurableResource):
 
     source: Literal["demo", "alfred"] = "demo"
     demo_seed: int = 7
-    demo_scale: int = 1
+    demo_scale: int = Field(default_factory=lambda: _demo_scale(), description=_DEMO_SCALE_HELP)
     extra_vintages: list[ExtraVintage] = Field(default_factory=list)
     fred_api_key: str | None = Field(default=None, repr=False)
     fred_base_url: str = FRED_BASE_URL
@@ -198,20 +217,6 @@ def macro_from_environment() -> MacroResource:
 
 # --- trading (issue 8) -------------------------------------------------------------------------
 
-from decimal import Decimal  # noqa: E402 - appended section
-
-from kalshi_assets.kalshi.client import DEMO_BASE_URL  # noqa: E402
-from kalshi_assets.trading import (  # noqa: E402
-    Broker,
-    LiveBroker,
-    MarketDataBooks,
-    PaperBroker,
-    PositionBook,
-    RiskManager,
-    api_call_recorder,
-    audited_breaker_registry,
-    require_live_confirmation,
-)
 
 
 class TradingResource(dg.ConfigurableResource):
