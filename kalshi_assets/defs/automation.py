@@ -1,7 +1,8 @@
 """When things run: a daily ingestion schedule, declarative automation for everything after it, freshness.
 
-- `daily_ingest_schedule` (00:30 UTC, on by default) runs `daily_ingest`: series, events and markets
-  (unpartitioned, refreshed first in the same run) and the quotes partition of the UTC day that just closed.
+- `daily_ingest_schedule` (00:30 UTC, on by default) runs `daily_ingest`, the ingest group: series, events
+  and markets (unpartitioned, refreshed first in the same run), then the daily partitions (quotes, forecast
+  percentiles) of the UTC day that just closed.
 - Everything downstream follows its inputs through `AutomationCondition`s that `automate()` puts on the
   merged definitions (the stage modules' decorators stay as they are); the automation sensor that
   evaluates them is on by default.

@@ -17,6 +17,7 @@ matplotlib.use("Agg")  # before pyplot: draw to files, never to a window
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib import ticker  # noqa: E402
 from PIL import Image  # noqa: E402 - matplotlib's own dependency
 
 # (lower, upper, opacity): the outer band first so the inner ones paint over it.
@@ -113,6 +114,8 @@ def calibration_curve(curves: pd.DataFrame, scores: pd.DataFrame, path: str | os
     bottom.set_xlabel("implied probability (mid of the book, METHODS.md section 1)")
     bottom.set_ylabel("contracts")
     bottom.set_yscale("log")
+    bottom.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    bottom.yaxis.set_minor_formatter(ticker.NullFormatter())  # log minor ticks stay unlabelled
     bottom.grid(alpha=0.3)
     fig.tight_layout()
     return _save(fig, path)

@@ -63,8 +63,8 @@ def test_the_monitor_is_on_by_default_and_its_observations_land_on_the_ui_assets
     assert not graph.get(monitoring.BREAKERS_KEY).is_materializable  # observed only
     audit = sw.build_audit_log(tmp_path / "audit")
     with dg.instance_for_test() as instance:
-        for event in dg.SensorResult(asset_events=monitoring.observations(AuditLogResource(directory=str(audit)))).asset_events:
-            instance.report_runless_asset_event(event)
+        for observation in monitoring.observations(AuditLogResource(directory=str(audit))):
+            instance.report_runless_asset_event(observation)
         record = instance.fetch_observations(monitoring.BREAKERS_KEY, limit=1).records[0]
         assert record.asset_observation.metadata["api_calls"].value == 5
         health = instance.fetch_observations(monitoring.AUDIT_LOG_HEALTH, limit=1).records[0]
