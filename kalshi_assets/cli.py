@@ -126,6 +126,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     from kalshi_assets.definitions import defs
     from kalshi_assets.defs.runner import instance_for_cli, materialize_all
     from kalshi_assets.warehouse import db, summary
+    from kalshi_assets.warehouse.service import table_counts
 
     began = time.monotonic()
     warehouse_path = defs.resources["warehouse"].path
@@ -133,7 +134,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     materialize_all(defs, instance_for_cli(), start=args.start, end=args.end)
     elapsed = time.monotonic() - began
     with db.connection(warehouse_path, read_only=True) as con:
-        counts = summary.table_row_counts(con)
+        counts = table_counts(con)
         first, last = summary.quote_time_range(con)
     width = max(len(name) for name, _, _ in counts)
     print(f"\nDone in {elapsed:.1f} s. The warehouse holds:")

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
 import dagster as dg
 import pytest
+from hypothesis import settings as hypothesis_settings
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+# CI runs the property tests on fixed examples, so a red run is reproducible and never a coin toss;
+# locally hypothesis keeps exploring new examples.
+hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    hypothesis_settings.load_profile("ci")
 
 # Two months that hold settled CPI, jobs, GDP and FOMC events, ending at the demo's "now".
 WINDOW_START = "2026-09-01"

@@ -83,6 +83,19 @@ def checked_identifier(name: str) -> str:
     return name
 
 
+def compose(template: str, **identifiers: str | list[str]) -> str:
+    """SQL text with checked identifiers filled in: `compose("SELECT count(*) FROM {table}", table=name)`.
+
+    Only table and column names go through here (a list becomes a comma-separated column list); every
+    value still travels as a parameter of `execute`.
+    """
+    checked = {
+        key: ", ".join(checked_identifier(v) for v in value) if isinstance(value, list) else checked_identifier(value)
+        for key, value in identifiers.items()
+    }
+    return template.format(**checked)
+
+
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
     rows = con.execute(
         "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position",

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kalshi_assets.analytics.snapshot_schema import BIN_COLUMNS, SNAPSHOT_COLUMNS
-from kalshi_assets.warehouse.db import table_columns
+from kalshi_assets.warehouse.db import compose, table_columns
 from kalshi_assets.warehouse.writes import replace_window, transaction
 
 SNAPSHOTS_TABLE = "distribution_snapshots"
@@ -228,11 +228,13 @@ def replace_percentile_window(
 
 def read_snapshots(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> pd.DataFrame:
     """Rows written by one run (or all rows), in the analytics frame's column order."""
-    columns = ", ".join(SNAPSHOT_TABLE_COLUMNS)
+    columns = list(SNAPSHOT_TABLE_COLUMNS)
     if run_id is None:
-        return con.execute(f"SELECT {columns} FROM distribution_snapshots ORDER BY event_ticker, snapshot_ts").df()  # noqa: S608
+        sql = compose("SELECT {columns} FROM distribution_snapshots ORDER BY event_ticker, snapshot_ts", columns=columns)
+        return con.execute(sql).df()
     return con.execute(
-        f"SELECT {columns} FROM distribution_snapshots WHERE run_id = ? ORDER BY event_ticker, snapshot_ts",  # noqa: S608
+        compose("SELECT {columns} FROM distribution_snapshots WHERE run_id = ? ORDER BY event_ticker, snapshot_ts",
+                columns=columns),
         [run_id],
     ).df()
 

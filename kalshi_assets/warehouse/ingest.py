@@ -7,7 +7,7 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-from kalshi_assets.warehouse.db import checked_identifier
+from kalshi_assets.warehouse.db import compose
 
 
 def markets_open_during(con: duckdb.DuckDBPyConnection, start: datetime, end: datetime) -> pd.DataFrame:
@@ -28,14 +28,11 @@ def event_tickers(con: duckdb.DuckDBPyConnection) -> list[str]:
 
 
 def row_count(con: duckdb.DuckDBPyConnection, table: str, where_time: tuple[str, datetime, datetime] | None = None) -> int:
-    table = checked_identifier(table)
     if where_time is None:
-        return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - checked identifier
+        return con.execute(compose("SELECT count(*) FROM {table}", table=table)).fetchone()[0]
     column, start, end = where_time
-    column = checked_identifier(column)
-    return con.execute(
-        f"SELECT count(*) FROM {table} WHERE {column} >= ? AND {column} < ?", [start, end]  # noqa: S608
-    ).fetchone()[0]
+    sql = compose("SELECT count(*) FROM {table} WHERE {column} >= ? AND {column} < ?", table=table, column=column)
+    return con.execute(sql, [start, end]).fetchone()[0]
 
 
 def column_types(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
@@ -50,9 +47,11 @@ def column_types(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, 
 
 
 def preview(con: duckdb.DuckDBPyConnection, table: str, limit: int = 5, order_by: str | None = None) -> pd.DataFrame:
-    table = checked_identifier(table)
-    order = f" ORDER BY {checked_identifier(order_by)} DESC" if order_by else ""
-    return con.execute(f"SELECT * FROM {table}{order} LIMIT ?", [limit]).df()  # noqa: S608
+    if order_by:
+        sql = compose("SELECT * FROM {table} ORDER BY {order_by} DESC LIMIT ?", table=table, order_by=order_by)
+    else:
+        sql = compose("SELECT * FROM {table} LIMIT ?", table=table)
+    return con.execute(sql, [limit]).df()
 
 
 def quote_checks(con: duckdb.DuckDBPyConnection, start: datetime | None = None, end: datetime | None = None) -> dict[str, int]:
@@ -76,11 +75,9 @@ def quote_checks(con: duckdb.DuckDBPyConnection, start: datetime | None = None, 
 
 
 def duplicate_keys(con: duckdb.DuckDBPyConnection, table: str, keys: list[str]) -> int:
-    table = checked_identifier(table)
-    key_list = ", ".join(checked_identifier(k) for k in keys)
-    return con.execute(
-        f"SELECT count(*) FROM (SELECT {key_list} FROM {table} GROUP BY {key_list} HAVING count(*) > 1)"  # noqa: S608
-    ).fetchone()[0]
+    sql = compose("SELECT count(*) FROM (SELECT {keys} FROM {table} GROUP BY {keys} HAVING count(*) > 1)",
+                  table=table, keys=list(keys))
+    return con.execute(sql).fetchone()[0]
 
 
 def markets_without_event(con: duckdb.DuckDBPyConnection) -> int:

@@ -14,7 +14,7 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-from kalshi_assets.warehouse.db import checked_identifier, primary_key, table_columns
+from kalshi_assets.warehouse.db import checked_identifier, compose, primary_key, table_columns
 
 _view_names = (f"incoming_rows_{n}" for n in itertools.count())
 
@@ -95,14 +95,15 @@ def insert_if_absent(
     keys = [checked_identifier(k) for k in (keys or primary_key(con, table))]
     frame = _dedupe(frame, keys, table)
     column_list = ", ".join(columns)
-    before = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]  # noqa: S608 - checked identifier
+    count_sql = compose("SELECT count(*) FROM {table}", table=table)
+    before = con.execute(count_sql).fetchone()[0]
     with _registered(con, frame) as view:
         sql = (
             f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {view} "  # noqa: S608
             f"ON CONFLICT ({', '.join(keys)}) DO NOTHING"
         )
         con.execute(sql)
-    return con.execute(f"SELECT count(*) FROM {table}").fetchone()[0] - before  # noqa: S608
+    return con.execute(count_sql).fetchone()[0] - before
 
 
 def replace_window(
@@ -129,21 +130,24 @@ def replace_window(
                 f"(first: {outside.iloc[0].to_dict()})"
             )
     with transaction(con):
-        con.execute(f"DELETE FROM {table} WHERE {time_column} >= ? AND {time_column} < ?", [start, end])  # noqa: S608
+        con.execute(compose("DELETE FROM {table} WHERE {time} >= ? AND {time} < ?", table=table, time=time_column),
+                    [start, end])
         if not frame.empty:
-            column_list = ", ".join(columns)
-            with _registered(con, frame) as view:
-                con.execute(f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {view}")  # noqa: S608
+            _insert_all(con, table, frame, columns)
     return len(frame)
+
+
+def _insert_all(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
+    with _registered(con, frame) as view:
+        con.execute(compose("INSERT INTO {table} ({columns}) SELECT {columns} FROM {view}", table=table,
+                            columns=columns, view=view))
 
 
 def replace_all(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:
     """Replace a whole (unpartitioned, derived) table in one transaction."""
     columns = _columns(con, table, frame) if not frame.empty else []
     with transaction(con):
-        con.execute(f"DELETE FROM {checked_identifier(table)}")  # noqa: S608
+        con.execute(compose("DELETE FROM {table}", table=table))
         if not frame.empty:
-            column_list = ", ".join(columns)
-            with _registered(con, frame) as view:
-                con.execute(f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {view}")  # noqa: S608
+            _insert_all(con, table, frame, columns)
     return len(frame)

@@ -134,7 +134,10 @@ def test_discrete_grid_ladder(weights, start_tenths, strike_type, noise, violati
     row = _check_repaired(implied_distribution(ladder, value_grid=0.1))
     assert row["status"] == STATUS_OK and row["value_grid"] == pytest.approx(0.1)
     assert abs(row["mean"] - mean) <= DISCRETE_TOL + 0.02 * violations
-    assert abs(row["std"] - sd) <= DISCRETE_TOL + 0.03 * violations
+    # Quote noise leaks mass one grid step (0.1) away from each rung: for a near point mass that alone
+    # gives an sd of about 0.1 * sqrt(2 * rungs * noise), so the stated tolerance grows with the noise.
+    leaked_sd = 0.1 * np.sqrt(2 * len(strikes) * noise)
+    assert abs(row["std"] - sd) <= DISCRETE_TOL + 0.03 * violations + leaked_sd
 
 
 def test_discrete_grid_exact_without_noise() -> None:
