@@ -144,7 +144,8 @@ def _run_demo(args: argparse.Namespace) -> int:
     for line in _demo_report_lines(warehouse_path):
         print(line)
     print(f"\nDuckDB file: {warehouse_path}")
-    print(f"  open it:   duckdb -readonly {warehouse_path}   (or python -c \"import duckdb; ...\")")
+    print(f"  open it:   .venv/bin/python -c \"import duckdb; print(duckdb.connect('{warehouse_path}', "
+          "read_only=True).sql('SHOW TABLES'))\"")
     print("UI:         make ui   (dagster dev -w workspace.yaml, then http://127.0.0.1:3000)")
     return 0
 
