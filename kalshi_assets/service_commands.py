@@ -46,7 +46,8 @@ def format_cell(value: Any) -> str:
     if isinstance(value, datetime):
         return value.strftime("%Y-%m-%d %H:%M") if value.second == 0 else value.isoformat(sep=" ")
     if isinstance(value, float):
-        return f"{value:.4g}"
+        # Four significant digits, but never scientific notation for values people read (payrolls: 124000).
+        return f"{value:,.0f}" if abs(value) >= 10_000 else f"{value:.4g}"
     text = str(value)
     return text if len(text) <= MAX_CELL else text[: MAX_CELL - 1] + "…"
 
