@@ -468,8 +468,7 @@ def promotion_decisions(
 def every_candidate_judged(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect(read_only=True) as con:
         candidates = set(store.read_candidates(con)["candidate"])
-        decisions = con.execute("SELECT candidate, promoted FROM promotion_decisions").df()
-        gates = con.execute("SELECT candidate, gate, passed FROM promotion_gates").df()
+        decisions, gates = store.read_decisions_and_gates(con)
         regimes = store.read_fold_event_types(con)
     problems = [f"{name}: no decision" for name in sorted(candidates - set(decisions["candidate"]))]
     for row in decisions.itertuples(index=False):

@@ -15,7 +15,7 @@ import pandas as pd
 
 from kalshi_assets.analytics.snapshot_schema import BIN_COLUMNS, SNAPSHOT_COLUMNS
 from kalshi_assets.warehouse.db import compose, table_columns
-from kalshi_assets.warehouse.writes import replace_window, transaction
+from kalshi_assets.warehouse.writes import replace_window, replace_windows
 
 SNAPSHOTS_TABLE = "distribution_snapshots"
 BINS_TABLE = "distribution_snapshot_bins"
@@ -197,23 +197,8 @@ def replace_snapshot_window(
     a failure leaves the previous ones). Rows outside the window are refused."""
     _check_columns(con, SNAPSHOTS_TABLE, SNAPSHOT_TABLE_COLUMNS, snapshots)
     _check_columns(con, BINS_TABLE, BIN_TABLE_COLUMNS, bins)
-    for name, frame in ((SNAPSHOTS_TABLE, snapshots), (BINS_TABLE, bins)):
-        ts = frame["snapshot_ts"]
-        outside = int(((ts < pd.Timestamp(start)) | (ts >= pd.Timestamp(end))).sum())
-        if outside:
-            raise ValueError(f"{name}: {outside} rows fall outside the window [{start}, {end})")
-    with transaction(con):
-        con.execute("DELETE FROM distribution_snapshot_bins WHERE snapshot_ts >= ? AND snapshot_ts < ?", [start, end])
-        con.execute("DELETE FROM distribution_snapshots WHERE snapshot_ts >= ? AND snapshot_ts < ?", [start, end])
-        con.register("incoming_distribution_snapshots", snapshots)
-        con.register("incoming_distribution_bins", bins)
-        try:
-            con.execute("INSERT INTO distribution_snapshots SELECT * FROM incoming_distribution_snapshots")
-            con.execute("INSERT INTO distribution_snapshot_bins SELECT * FROM incoming_distribution_bins")
-        finally:
-            con.unregister("incoming_distribution_snapshots")
-            con.unregister("incoming_distribution_bins")
-    return len(snapshots), len(bins)
+    written = replace_windows(con, {BINS_TABLE: bins, SNAPSHOTS_TABLE: snapshots}, "snapshot_ts", start, end)
+    return written[SNAPSHOTS_TABLE], written[BINS_TABLE]
 
 
 def replace_percentile_window(

@@ -6,15 +6,14 @@ Every statement is a fixed string; values travel as parameters or through a regi
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 
 import duckdb
 import pandas as pd
 
 from kalshi_assets.warehouse.db import checked_identifier, table_columns, table_exists
-from kalshi_assets.warehouse.writes import replace_all, transaction
+from kalshi_assets.warehouse.writes import registered, replace_all, transaction
 
 FIRST_PRINT_INPUT = ("event_ticker", "series_ticker", "reference_period", "value", "release_time", "source")
 REPORT_INPUT = ("event_ticker", "source", "value", "release_time", "settlement_ts")
@@ -59,15 +58,6 @@ ON CONFLICT (event_ticker, vintage_time, source) DO NOTHING
 """
 
 
-@contextlib.contextmanager
-def _incoming(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[None]:
-    con.register(name, frame)
-    try:
-        yield
-    finally:
-        con.unregister(name)
-
-
 def _count(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[object] = ()) -> int:
     return int(con.execute(sql, list(params)).fetchone()[0])
 
@@ -108,7 +98,7 @@ def insert_first_prints(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, rec
         ["event_ticker", "value", "release_time", "source"],
         "outcomes_first_print",
     )
-    with transaction(con), _incoming(con, "incoming_first_prints", rows):
+    with transaction(con), registered(con, rows, "incoming_first_prints"):
         before = _count(con, "SELECT count(*) FROM outcomes_first_print")
         con.execute(_INSERT_FIRST_PRINTS, [recorded_at])
         return _count(con, "SELECT count(*) FROM outcomes_first_print") - before
@@ -128,7 +118,7 @@ def upsert_first_print_reports(con: duckdb.DuckDBPyConnection, frame: pd.DataFra
         ["event_ticker", "source"],
         "outcomes_first_print_reports",
     )
-    with transaction(con), _incoming(con, "incoming_reports", rows):
+    with transaction(con), registered(con, rows, "incoming_reports"):
         con.execute(_UPSERT_REPORTS, [seen_at, seen_at])
     return len(rows)
 
@@ -140,7 +130,7 @@ def append_revisions(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, record
     keys = ["event_ticker", "vintage_time", "source"]
     rows = _prepared(frame, REVISION_INPUT, keys, [*keys, "vintage", "value"], "outcomes_revisions")
     rows["vintage"] = rows["vintage"].astype("int64")
-    with transaction(con), _incoming(con, "incoming_revisions", rows):
+    with transaction(con), registered(con, rows, "incoming_revisions"):
         before = _count(con, "SELECT count(*) FROM outcomes_revisions")
         con.execute(_APPEND_REVISIONS, [recorded_at])
         return _count(con, "SELECT count(*) FROM outcomes_revisions") - before

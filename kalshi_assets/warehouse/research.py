@@ -7,14 +7,12 @@ asset in one transaction.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import duckdb
 import pandas as pd
 
-from kalshi_assets.warehouse.db import checked_identifier, table_columns, table_exists
-from kalshi_assets.warehouse.writes import transaction
+from kalshi_assets.warehouse import writes
+from kalshi_assets.warehouse.db import table_exists
+from kalshi_assets.warehouse.writes import registered
 
 FEATURES_TABLE = "event_features"
 FOLDS_TABLE = "walkforward_folds"
@@ -49,15 +47,6 @@ SNAPSHOT_QUALITY: tuple[str, ...] = (
     "coverage_share",
     "tail_mass",
 )
-
-
-@contextlib.contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, name: str, frame: pd.DataFrame) -> Iterator[None]:
-    con.register(name, frame)
-    try:
-        yield
-    finally:
-        con.unregister(name)
 
 
 def _naive(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
@@ -107,7 +96,7 @@ def read_snapshots_near(con: duckdb.DuckDBPyConnection, grid: pd.DataFrame, look
         return pd.DataFrame(columns=columns)
     keyed = grid[["event_ticker", "as_of"]].copy()
     keyed["lookback_start"] = keyed["as_of"] - pd.Timedelta(hours=lookback_hours)
-    with _registered(con, "research_grid", keyed):
+    with registered(con, keyed, "research_grid"):
         frame = con.execute(_SNAPSHOTS_NEAR_GRID).df()
     return _naive(frame, ("snapshot_ts",))[columns]
 
@@ -137,7 +126,7 @@ def read_ladder_activity(con: duckdb.DuckDBPyConnection, grid: pd.DataFrame, win
         return pd.DataFrame(columns=columns)
     keyed = grid[["event_ticker", "horizon_days", "as_of"]].copy()
     keyed["window_start"] = keyed["as_of"] - pd.Timedelta(hours=window_hours)
-    with _registered(con, "research_grid", keyed):
+    with registered(con, keyed, "research_grid"):
         frame = con.execute(_LADDER_ACTIVITY).df()
     return _naive(frame, ("last_quote_ts",))[columns]
 
@@ -203,7 +192,7 @@ def read_ladders_at(
     keyed = grid[["event_ticker", "horizon_days", "as_of"]].copy()
     keyed["window_start"] = keyed["as_of"] - pd.Timedelta(hours=window_hours)
     keyed["fresh_after"] = keyed["as_of"] - pd.Timedelta(hours=max_staleness_hours)
-    with _registered(con, "research_grid", keyed):
+    with registered(con, keyed, "research_grid"):
         frame = con.execute(_LADDERS_AT).df()
     return _naive(frame, ("quote_ts",))[columns]
 
@@ -228,6 +217,12 @@ def read_candidates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute("SELECT * FROM walkforward_candidates ORDER BY candidate").df()
 
 
+def read_decisions_and_gates(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(candidate, promoted) per decision and (candidate, gate, passed) per gate verdict."""
+    decisions = con.execute("SELECT candidate, promoted FROM promotion_decisions").df()
+    return decisions, con.execute("SELECT candidate, gate, passed FROM promotion_gates").df()
+
+
 def read_fold_event_types(con: duckdb.DuckDBPyConnection) -> list[str]:
     """The event types the walk-forward covered: the regimes the stress gate expects."""
     return [row[0] for row in con.execute("SELECT DISTINCT event_type FROM walkforward_folds ORDER BY 1").fetchall()]
@@ -249,7 +244,7 @@ def read_bins_of(con: duckdb.DuckDBPyConnection, pairs: pd.DataFrame) -> pd.Data
     if pairs.empty or not table_exists(con, "distribution_snapshot_bins"):
         return pd.DataFrame(columns=columns)
     keyed = pairs[["event_ticker", "snapshot_ts"]].drop_duplicates()
-    with _registered(con, "research_pairs", keyed):
+    with registered(con, keyed, "research_pairs"):
         frame = con.execute(_BINS_OF).df()
     return _naive(frame, ("snapshot_ts",))[columns]
 
@@ -270,30 +265,11 @@ RESEARCH_TABLES: tuple[str, ...] = (
 
 
 def replace_tables(con: duckdb.DuckDBPyConnection, frames: dict[str, pd.DataFrame]) -> dict[str, int]:
-    """Rebuild research tables whole, all of them or none (one transaction).
-
-    A frame's columns must all be columns of its table; identifiers come from the live catalogue and are
-    checked before they enter SQL, values travel through a registered DataFrame.
-    """
+    """Rebuild research tables whole, all of them or none (one transaction)."""
     for table in frames:
         if table not in RESEARCH_TABLES:
             raise ValueError(f"{table!r} is not a research table")
-    written: dict[str, int] = {}
-    with transaction(con):
-        for table, frame in frames.items():
-            known = table_columns(con, table)
-            unknown = [c for c in frame.columns if c not in known]
-            if unknown:
-                raise ValueError(f"{table}: columns {unknown} are not in the schema")
-            name = checked_identifier(table)
-            con.execute("DELETE FROM " + name)  # noqa: S608 - a checked research table name
-            if not frame.empty:
-                column_list = ", ".join(checked_identifier(c) for c in frame.columns)
-                insert = "INSERT INTO " + name + " (" + column_list + ") SELECT " + column_list + " FROM research_rows"  # noqa: S608 - checked identifiers
-                with _registered(con, "research_rows", frame):
-                    con.execute(insert)
-            written[table] = len(frame)
-    return written
+    return writes.replace_tables(con, frames)
 
 
 # --- checks --------------------------------------------------------------------------------------

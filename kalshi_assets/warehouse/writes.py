@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import datetime
 
 import duckdb
@@ -32,8 +32,9 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
 
 
 @contextlib.contextmanager
-def _registered(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame) -> Iterator[str]:
-    name = next(_view_names)
+def registered(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, name: str | None = None) -> Iterator[str]:
+    """`frame` as a view for the duration of the block (a fresh name unless one is given): how rows reach SQL."""
+    name = name or next(_view_names)
     con.register(name, frame)
     try:
         yield name
@@ -76,7 +77,7 @@ def upsert(
     column_list = ", ".join(columns)
     updates = ", ".join(f"{c} = COALESCE(excluded.{c}, {table}.{c})" for c in columns if c not in keys)
     action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-    with _registered(con, frame) as view:
+    with registered(con, frame) as view:
         sql = (
             f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {view} "  # noqa: S608 - checked identifiers
             f"ON CONFLICT ({', '.join(keys)}) {action}"
@@ -97,7 +98,7 @@ def insert_if_absent(
     column_list = ", ".join(columns)
     count_sql = compose("SELECT count(*) FROM {table}", table=table)
     before = con.execute(count_sql).fetchone()[0]
-    with _registered(con, frame) as view:
+    with registered(con, frame) as view:
         sql = (
             f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {view} "  # noqa: S608
             f"ON CONFLICT ({', '.join(keys)}) DO NOTHING"
@@ -119,9 +120,23 @@ def replace_window(
     This is how a partition is (re)materialized: a replay leaves the same rows, never duplicates, and a
     failure midway leaves the previous rows in place. Rows of `frame` outside the window are refused.
     """
+    return replace_windows(con, {table: frame}, time_column, start, end)[table]
+
+
+def replace_windows(
+    con: duckdb.DuckDBPyConnection,
+    frames: Mapping[str, pd.DataFrame],
+    time_column: str,
+    start: datetime,
+    end: datetime,
+) -> dict[str, int]:
+    """`replace_window` for several tables that share a time column, all in ONE transaction."""
     time_column = checked_identifier(time_column)
-    columns = _columns(con, table, frame) if not frame.empty else []
-    if not frame.empty:
+    columns = {}
+    for table, frame in frames.items():
+        columns[table] = _columns(con, table, frame) if not frame.empty else []
+        if frame.empty:
+            continue
         times = pd.to_datetime(frame[time_column])
         outside = frame[(times < pd.Timestamp(start)) | (times >= pd.Timestamp(end))]
         if not outside.empty:
@@ -130,24 +145,31 @@ def replace_window(
                 f"(first: {outside.iloc[0].to_dict()})"
             )
     with transaction(con):
-        con.execute(compose("DELETE FROM {table} WHERE {time} >= ? AND {time} < ?", table=table, time=time_column),
-                    [start, end])
-        if not frame.empty:
-            _insert_all(con, table, frame, columns)
-    return len(frame)
+        for table, frame in frames.items():
+            con.execute(compose("DELETE FROM {table} WHERE {time} >= ? AND {time} < ?", table=table,
+                                time=time_column), [start, end])
+            if not frame.empty:
+                _insert_all(con, table, frame, columns[table])
+    return {table: len(frame) for table, frame in frames.items()}
 
 
 def _insert_all(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
-    with _registered(con, frame) as view:
+    with registered(con, frame) as view:
         con.execute(compose("INSERT INTO {table} ({columns}) SELECT {columns} FROM {view}", table=table,
                             columns=columns, view=view))
 
 
 def replace_all(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> int:
     """Replace a whole (unpartitioned, derived) table in one transaction."""
-    columns = _columns(con, table, frame) if not frame.empty else []
+    return replace_tables(con, {table: frame})[table]
+
+
+def replace_tables(con: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
+    """Replace several whole tables, all of them or none (one transaction)."""
+    columns = {table: _columns(con, table, frame) if not frame.empty else [] for table, frame in frames.items()}
     with transaction(con):
-        con.execute(compose("DELETE FROM {table}", table=table))
-        if not frame.empty:
-            _insert_all(con, table, frame, columns)
-    return len(frame)
+        for table, frame in frames.items():
+            con.execute(compose("DELETE FROM {table}", table=table))
+            if not frame.empty:
+                _insert_all(con, table, frame, columns[table])
+    return {table: len(frame) for table, frame in frames.items()}
