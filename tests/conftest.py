@@ -8,8 +8,8 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from hypothesis import settings as hypothesis_settings
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from hypothesis import settings as hypothesis_settings
 
 # CI runs the property tests on fixed examples, so a red run is reproducible and never a coin toss;
 # locally hypothesis keeps exploring new examples.
