@@ -1,13 +1,13 @@
 """Kalshi's reference material for tests: the OpenAPI document and the golden responses.
 
-They live in `../shared/kalshi` beside the repository (CI clones the repository with shared/ beside
-it); `KALSHI_REFERENCE_DIR` points elsewhere. OpenAPI 3.0 schemas are turned into JSON Schema here so
-every test validates the same way.
+They live in `tests/fixtures/kalshi/`: `openapi-v3.13.0.yaml` is Kalshi's own OpenAPI document (April
+2026) and `golden/` holds real production responses recorded 2026-01-12..15 (each file is
+`{"_metadata": {request, recorded_at}, "response": <raw body>}`; portfolio files are sanitized).
+OpenAPI 3.0 schemas are turned into JSON Schema here so every test validates the same way.
 """
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -19,13 +19,11 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 
 
+FIXTURES = REPO / "tests" / "fixtures"
+
+
 def kalshi_reference_dir() -> Path:
-    for candidate in (os.environ.get("KALSHI_REFERENCE_DIR"), REPO.parent / "shared" / "kalshi"):
-        if candidate and (Path(candidate) / "openapi-v3.13.0.yaml").is_file() and (Path(candidate) / "golden").is_dir():
-            return Path(candidate)
-    raise FileNotFoundError(
-        f"Kalshi reference files not found in {REPO.parent / 'shared' / 'kalshi'}; set KALSHI_REFERENCE_DIR"
-    )
+    return FIXTURES / "kalshi"
 
 
 def openapi_to_jsonschema(node: Any) -> Any:
