@@ -101,6 +101,12 @@ class GateLimits:
     regime_min_trades: int = 5
     regime_min_sharpe: float = -0.5
     regime_max_drawdown: float = -0.6
+    # Probability of backtest overfitting by CSCV: the family passes when PBO < max_pbo, i.e. the candidate
+    # chosen in sample is more likely than not to beat the median out of sample (docs/METHODS.md section 4).
+    max_pbo: float = 0.5
+    pbo_blocks: int = 16  # S, even: C(16, 8) = 12,870 combinations
+    # Candidates whose out-of-sample returns correlate at least this much count as one trial for the DSR.
+    trial_min_correlation: float = 0.9
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ from datetime import timedelta
 import numpy as np
 import pandas as pd
 
+from kalshi_assets.analytics.promotion import CPCV_SUMMARY_COLUMNS, sharpe_ratio
 from kalshi_assets.analytics.purge import ROLE_EMBARGOED, ROLE_PURGED, ROLE_TEST, ROLE_TRAIN, event_intervals
 
 CPCV_ROLES: tuple[str, ...] = (ROLE_TRAIN, ROLE_TEST, ROLE_PURGED, ROLE_EMBARGOED)
@@ -255,3 +256,54 @@ def path_trades(traces: pd.DataFrame, roles: pd.DataFrame) -> pd.DataFrame:
     """
     tested = roles.loc[roles["role"] == ROLE_TEST, ["split", "event_ticker", "path"]]
     return traces.merge(tested, on=["split", "event_ticker"], how="inner", validate="many_to_one")
+
+
+PATH_COLUMNS: tuple[str, ...] = ("candidate", "path", "trades", "events_traded", "mean_return", "sharpe", "total_pnl")
+
+
+def path_returns(
+    credited: pd.DataFrame, candidates: list[str], paths: int, return_col: str = "bankroll_return"
+) -> pd.DataFrame:
+    """One row per (candidate, path): trades, mean return, Sharpe of the path's trades in release order
+    (NaN without two trades) and total P&L; a path without trades is a row with 0 trades."""
+    rows = []
+    ordered = credited.sort_values(["release_time", "event_ticker", "market_ticker"], kind="mergesort")
+    groups = {key: group for key, group in ordered.groupby(["candidate", "path"])} if len(ordered) else {}
+    for name in candidates:
+        for path in range(paths):
+            mine = groups.get((name, path))
+            returns = mine[return_col].astype(float).to_numpy() if mine is not None else np.zeros(0)
+            rows.append(
+                {
+                    "candidate": name,
+                    "path": path,
+                    "trades": len(returns),
+                    "events_traded": int(mine["event_ticker"].nunique()) if mine is not None else 0,
+                    "mean_return": float(returns.mean()) if len(returns) else float("nan"),
+                    "sharpe": sharpe_ratio(returns),
+                    "total_pnl": float(mine["pnl"].astype(float).sum()) if mine is not None else 0.0,
+                }
+            )
+    return pd.DataFrame(rows, columns=list(PATH_COLUMNS))
+
+
+def path_sharpe_summary(paths: pd.DataFrame) -> pd.DataFrame:
+    """Per candidate, the distribution of its finite path Sharpe ratios (CPCV_SUMMARY_COLUMNS)."""
+    rows = []
+    for name, group in paths.groupby("candidate", sort=False):
+        finite = group["sharpe"].astype(float)
+        finite = finite[np.isfinite(finite)].to_numpy()
+        known = len(finite) > 0
+        rows.append(
+            {
+                "candidate": name,
+                "paths": len(group),
+                "sharpe_mean": float(finite.mean()) if known else float("nan"),
+                "sharpe_sd": float(finite.std(ddof=1)) if len(finite) >= 2 else float("nan"),
+                "sharpe_min": float(finite.min()) if known else float("nan"),
+                "sharpe_median": float(np.median(finite)) if known else float("nan"),
+                "sharpe_max": float(finite.max()) if known else float("nan"),
+                "share_positive": float((finite > 0).mean()) if known else float("nan"),
+            }
+        )
+    return pd.DataFrame(rows, columns=["candidate", *CPCV_SUMMARY_COLUMNS])

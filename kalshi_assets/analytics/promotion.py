@@ -1,4 +1,5 @@
-"""Promotion gates (METHODS.md section 4): Sharpe, PSR, deflated Sharpe, MinTRL, drawdown, regime stress.
+"""Promotion gates (docs/METHODS.md section 4): Sharpe, PSR, deflated Sharpe over the effective number of
+trials, PBO, MinTRL, drawdown, regime stress.
 
 Every gate yields a value, its limit, a verdict and a reason. A value that cannot be computed (too few
 returns, zero variance with a non-zero mean, a regime without trades) fails its gate: gates fail closed.
@@ -15,6 +16,16 @@ import numpy as np
 import pandas as pd
 from scipy.stats import norm
 
+from kalshi_assets.analytics.overfitting import (
+    PBO_COMBINATION_COLUMNS,
+    PboResult,
+    TrialCount,
+    cluster_sharpe_variance,
+    effective_trials,
+    pbo_blocks,
+    probability_of_backtest_overfitting,
+    returns_matrix,
+)
 from kalshi_assets.settings import EVENT_TYPES, GateLimits
 
 EULER_GAMMA = 0.5772156649015329
@@ -81,17 +92,14 @@ def expected_max_sharpe(n_trials: int, sharpe_variance: float) -> float:
 
 
 def deflated_sharpe_ratio(
-    sr: float, n_obs: int, skew: float, kurt: float, trial_sharpes: Sequence[float], n_trials: int | None = None
+    sr: float, n_obs: int, skew: float, kurt: float, n_trials: int, sharpe_variance: float
 ) -> tuple[float, float]:
     """(DSR, SR0): the PSR against the expected maximum Sharpe of N trials (Bailey and Lopez de Prado 2014).
 
-    V[SR_n] is the sample variance of the trials' finite Sharpe ratios; N defaults to the number of trials
-    (every candidate tried counts, even one whose Sharpe could not be computed).
+    N is the effective number of independent trials (overfitting.effective_trials) and V[SR_n] the
+    variance of their Sharpe ratios (overfitting.cluster_sharpe_variance).
     """
-    finite = [s for s in trial_sharpes if s is not None and math.isfinite(s)]
-    n = n_trials if n_trials is not None else len(trial_sharpes)
-    variance = float(np.var(finite, ddof=1)) if len(finite) >= 2 else 0.0
-    sr0 = expected_max_sharpe(max(n, 1), variance)
+    sr0 = expected_max_sharpe(max(n_trials, 1), sharpe_variance)
     return probabilistic_sharpe_ratio(sr, n_obs, skew, kurt, sr0), sr0
 
 
@@ -216,39 +224,57 @@ class Decision:
         return failed or ["all gates passed"]
 
 
+_COMPARE = {">": lambda v, lim: v > lim, ">=": lambda v, lim: v >= lim, "<": lambda v, lim: v < lim,
+            "<=": lambda v, lim: v <= lim}
+
+
 def _gate(name: str, value: float, limit: float, passed_if: str, label: str) -> GateResult:
     limit_text = f"{passed_if} {limit}"
     if not _finite(value):
         return GateResult(name, None, limit_text, False, f"{label} undefined (fails closed)")
-    passed = value > limit if passed_if == ">" else value >= limit
+    passed = bool(_COMPARE[passed_if](value, limit))
     verdict = "passes" if passed else "fails"
     return GateResult(name, float(value), limit_text, passed, f"{label} {value:.4g} {verdict} ({passed_if} {limit})")
+
+
+@dataclass(frozen=True)
+class Deflation:
+    """How the deflated Sharpe counts the trials: N (effective), V[SR_n] across them, and the raw count."""
+
+    n_trials: int = 1
+    sharpe_variance: float = 0.0
+    n_trials_raw: int = 1
 
 
 def decide(
     candidate: str,
     returns: Sequence[float],
     regimes: pd.DataFrame | None,
-    trial_sharpes: Sequence[float],
     limits: GateLimits,
     expected_regimes: Sequence[str] = EVENT_TYPES,
-    n_trials: int | None = None,
+    *,
+    deflation: Deflation = Deflation(),
+    pbo: float = float("nan"),
 ) -> Decision:
-    """All gates of one candidate; promoted only when every gate passes."""
+    """All gates of one candidate; promoted only when every gate passes.
+
+    `pbo` is the family's probability of backtest overfitting (NaN when it could not be computed: the
+    gate fails closed). `deflation` defaults to a single trial.
+    """
     r = _array(returns)
     sr = sharpe_ratio(r)
     skew, kurt = skew_and_kurtosis(r)
     psr = probabilistic_sharpe_ratio(sr, len(r), skew, kurt, 0.0) if _finite(sr) else float("nan")
-    dsr, sr0 = (
-        deflated_sharpe_ratio(sr, len(r), skew, kurt, trial_sharpes, n_trials) if _finite(sr) else (float("nan"), float("nan"))
-    )
+    dsr, sr0 = deflated_sharpe_ratio(sr, len(r), skew, kurt, deflation.n_trials, deflation.sharpe_variance)
     mdd = max_drawdown(r)
     min_trl = min_track_record_length(sr, skew, kurt) if _finite(sr) else float("inf")
+    trials_text = f"{deflation.n_trials} effective of {deflation.n_trials_raw} candidates"
     gates = [
         _gate("min_trades", float(len(r)), float(limits.min_trades), ">=", "trades"),
         _gate("sharpe", sr, limits.min_sharpe, ">=", "Sharpe"),
         _gate("psr", psr, limits.min_psr, ">=", "PSR(0)"),
-        _gate("dsr", dsr, limits.min_dsr, ">", f"DSR over {n_trials or len(trial_sharpes)} candidates (SR0 {sr0:.4g})"),
+        _gate("dsr", dsr, limits.min_dsr, ">", f"DSR over {trials_text} (SR0 {sr0:.4g})"),
+        _gate("pbo", pbo, limits.max_pbo, "<", "PBO of the candidate family"),
         _gate("max_drawdown", mdd, limits.max_drawdown, ">=", "max drawdown"),
         *stress_gate(regimes, expected_regimes, limits),
     ]
@@ -270,8 +296,42 @@ def decide(
 GATE_COLUMNS: tuple[str, ...] = ("candidate", "gate", "value", "limit_text", "passed", "reason")
 DECISION_COLUMNS: tuple[str, ...] = (
     "candidate", "promoted", "reasons", "trades", "mean_return", "sharpe", "skew", "kurtosis", "psr", "dsr", "sr0",
-    "n_trials", "max_drawdown", "min_trl",
+    "n_trials", "max_drawdown", "min_trl", "n_trials_distinct", "n_trials_effective", "trial_cluster", "pbo",
+    "pbo_combinations", "cpcv_paths", "cpcv_sharpe_mean", "cpcv_sharpe_sd", "cpcv_sharpe_min", "cpcv_sharpe_median",
+    "cpcv_sharpe_max", "cpcv_share_positive",
 )
+
+
+# The CPCV path-Sharpe distribution each decision reports (analytics.cpcv.path_sharpe_summary).
+CPCV_SUMMARY_COLUMNS: tuple[str, ...] = (
+    "paths", "sharpe_mean", "sharpe_sd", "sharpe_min", "sharpe_median", "sharpe_max", "share_positive",
+)
+
+
+@dataclass(frozen=True)
+class FamilyDecisions:
+    """decide_candidates' frames: decisions, gate verdicts, regimes, and the PBO combinations."""
+
+    decisions: pd.DataFrame
+    gates: pd.DataFrame
+    regimes: pd.DataFrame
+    pbo_combinations: pd.DataFrame
+
+
+def _family_evidence(
+    candidates: Sequence[str], per_candidate: dict[str, pd.DataFrame], periods: pd.DataFrame, limits: GateLimits,
+    return_col: str,
+) -> tuple[Deflation, TrialCount, PboResult | None]:
+    """Effective trials and PBO from the periods x candidates matrix of out-of-sample returns."""
+    traded = [group for group in per_candidate.values() if len(group)]
+    matrix = returns_matrix(pd.concat(traded) if traded else pd.DataFrame(), periods, candidates, return_col)
+    trials = effective_trials(matrix, limits.trial_min_correlation)
+    sharpes = {name: sharpe_ratio(group[return_col].astype(float)) if len(group) else float("nan")
+               for name, group in per_candidate.items()}
+    deflation = Deflation(trials.effective, cluster_sharpe_variance(sharpes, trials.clusters), trials.raw)
+    blocks = pbo_blocks(len(matrix), limits.pbo_blocks)
+    pbo = probability_of_backtest_overfitting(matrix, blocks) if blocks and len(candidates) >= 2 else None
+    return deflation, trials, pbo
 
 
 def decide_candidates(
@@ -279,40 +339,36 @@ def decide_candidates(
     traces: pd.DataFrame,
     expected_regimes: Sequence[str],
     limits: GateLimits,
+    periods: pd.DataFrame,
+    cpcv_summary: pd.DataFrame | None = None,
     return_col: str = "bankroll_return",
-) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
-    """Gate every candidate tried; N for the deflated Sharpe is the number of candidates, traded or not.
+) -> FamilyDecisions:
+    """Gate every candidate tried, traded or not.
 
-    traces: candidate, event_type, release_time and the return column (one row per trade). Returns
-    (decisions, gates, regimes) frames with DECISION_COLUMNS, GATE_COLUMNS and candidate + REGIME_COLUMNS.
+    traces: candidate, event_ticker, event_type, release_time and the return column (one row per trade).
+    periods: event_ticker and release_time of every out-of-sample event (the rows of the PBO matrix).
+    cpcv_summary: per candidate the CPCV path-Sharpe distribution (cpcv.path_sharpe_summary), reported.
     """
     ordered = traces.sort_values(["release_time"], kind="mergesort") if len(traces) else traces
-    per_candidate = {
-        name: ordered[ordered["candidate"] == name] if len(ordered) else ordered for name in candidates
-    }
-    sharpes = [sharpe_ratio(group[return_col].astype(float)) if len(group) else float("nan")
-               for group in per_candidate.values()]
+    per_candidate = {name: ordered[ordered["candidate"] == name] if len(ordered) else ordered for name in candidates}
+    deflation, trials, pbo = _family_evidence(candidates, per_candidate, periods, limits, return_col)
+    summary = cpcv_summary.set_index("candidate") if cpcv_summary is not None and len(cpcv_summary) else None
     decisions, gates, regimes = [], [], []
     for name, group in per_candidate.items():
         returns = group[return_col].astype(float).to_numpy() if len(group) else np.zeros(0)
         regime_table = regime_performance(group, expected_regimes, return_col) if len(group) else None
-        decision = decide(name, returns, regime_table, sharpes, limits, expected_regimes, n_trials=len(candidates))
+        decision = decide(name, returns, regime_table, limits, expected_regimes, deflation=deflation,
+                          pbo=pbo.pbo if pbo else float("nan"))
+        cpcv = summary.loc[name].to_dict() if summary is not None and name in summary.index else {}
         decisions.append(
             {
-                "candidate": name,
-                "promoted": decision.promoted,
-                "reasons": "; ".join(decision.reasons),
-                "trades": len(returns),
-                "mean_return": decision.stats["mean_return"],
-                "sharpe": decision.stats["sharpe"],
-                "skew": decision.stats["skew"],
-                "kurtosis": decision.stats["kurtosis"],
-                "psr": decision.stats["psr"],
-                "dsr": decision.stats["dsr"],
-                "sr0": decision.stats["sr0"],
-                "n_trials": len(candidates),
-                "max_drawdown": decision.stats["max_drawdown"],
-                "min_trl": decision.stats["min_trl"],
+                "candidate": name, "promoted": decision.promoted, "reasons": "; ".join(decision.reasons),
+                **{key: decision.stats[key] for key in ("mean_return", "sharpe", "skew", "kurtosis", "psr", "dsr",
+                                                         "sr0", "max_drawdown", "min_trl")},
+                "trades": len(returns), "n_trials": trials.raw, "n_trials_distinct": trials.distinct,
+                "n_trials_effective": trials.effective, "trial_cluster": trials.clusters.get(name),
+                "pbo": pbo.pbo if pbo else None, "pbo_combinations": len(pbo.combinations) if pbo else 0,
+                **{f"cpcv_{key}": cpcv.get(key) for key in CPCV_SUMMARY_COLUMNS},
             }
         )
         gates.extend(
@@ -324,8 +380,10 @@ def decide_candidates(
             pd.DataFrame(columns=["event_type", return_col]), expected_regimes, return_col
         )
         regimes.extend({"candidate": name, **row} for row in table.to_dict("records"))
-    return (
+    combinations = pbo.combinations if pbo else pd.DataFrame(columns=PBO_COMBINATION_COLUMNS)
+    return FamilyDecisions(
         pd.DataFrame(decisions, columns=list(DECISION_COLUMNS)),
         pd.DataFrame(gates, columns=list(GATE_COLUMNS)),
         pd.DataFrame(regimes, columns=["candidate", *REGIME_COLUMNS]),
+        combinations,
     )

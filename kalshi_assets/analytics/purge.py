@@ -1,4 +1,4 @@
-"""Purged, embargoed walk-forward splits grouped by event (METHODS.md section 3).
+"""Purged walk-forward splits grouped by event (docs/METHODS.md section 3).
 
 A sample is one row of features for one event (an event has one row per horizon). Its label interval
 is [t0, t1]: t0 the time its features are observed (`asof`), t1 the time its label is known
@@ -8,15 +8,18 @@ interval is [min t0, max t1] over its rows, so the snapshots of one event never 
 Folds move forward in release order. Fold k tests the next `n_test_events` events; its training pool is
 every earlier event (expanding) or the `window` latest of them (rolling). A pool event is purged when its
 interval, widened by its event type's purge window ([t0, t1 + purge_days]), overlaps the interval of any
-test event. Events starting within `embargo` after the test block's last label are embargoed; in a pure
-walk-forward those are future events that are never trained on anyway, and the role table says so.
+test event.
+
+There is no embargo here. An embargo drops training events that start soon after a test block, whose
+features may already carry the test outcomes; a walk-forward only ever trains on events released before
+its test block, so an embargo could only relabel future events that are never trained on. The embargo
+lives where it removes training events: `analytics.cpcv`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
 
 import numpy as np
 import pandas as pd
@@ -28,7 +31,8 @@ ROLE_TEST = "test"
 ROLE_PURGED = "purged"
 ROLE_EMBARGOED = "embargoed"
 ROLE_EXCLUDED = "excluded"
-ROLES: tuple[str, ...] = (ROLE_TRAIN, ROLE_TEST, ROLE_PURGED, ROLE_EMBARGOED, ROLE_EXCLUDED)
+# The walk-forward's roles; ROLE_EMBARGOED is CPCV's (analytics.cpcv).
+ROLES: tuple[str, ...] = (ROLE_TRAIN, ROLE_TEST, ROLE_PURGED, ROLE_EXCLUDED)
 
 ROLE_COLUMNS: tuple[str, ...] = (
     "fold",
@@ -120,19 +124,17 @@ class Fold:
 
 @dataclass(frozen=True)
 class PurgedWalkForward:
-    """Scikit-learn style splitter: purged, embargoed walk-forward over events.
+    """Scikit-learn style splitter: purged walk-forward over events.
 
     n_test_events: events per test block. min_train_events: events released before the first test block.
     mode: "expanding" (train on all earlier events) or "rolling" (the `window` latest earlier events,
-    counted before purging). embargo: training events starting within this time after the test block's
-    last label are dropped. purge_windows: per-event-type overrides of settings' purge windows (days).
+    counted before purging). purge_windows: per-event-type overrides of settings' purge windows (days).
     """
 
     n_test_events: int = 5
     min_train_events: int = 10
     mode: str = "expanding"
     window: int | None = None
-    embargo: timedelta = timedelta(0)
     purge_windows: Mapping[str, int] | None = None
     t0_col: str = "as_of"
     t1_col: str = "label_time"
@@ -149,8 +151,6 @@ class PurgedWalkForward:
             raise ValueError("rolling mode needs window >= 1 (events)")
         if self.mode == "expanding" and self.window is not None:
             raise ValueError("window applies to rolling mode only")
-        if self.embargo < timedelta(0):
-            raise ValueError("embargo must not be negative")
 
     def _events(self, samples: pd.DataFrame) -> pd.DataFrame:
         return event_intervals(
@@ -182,13 +182,11 @@ class PurgedWalkForward:
         t1 = events["t1"].to_numpy(dtype="datetime64[ns]")
         widened = events["t1_widened"].to_numpy(dtype="datetime64[ns]")
         purge_days = events["purge_days"].to_numpy(dtype=int)
-        embargo = np.timedelta64(pd.Timedelta(self.embargo).value, "ns")
         positions = np.arange(len(events))
         # Reasons quote times; format them once, not once per fold.
         t0_text, t1_text, widened_text = (
             [str(pd.Timestamp(v)) for v in values] for values in (t0, t1, widened)
         )
-        embargo_text = str(pd.Timedelta(embargo))
         out: list[Fold] = []
         for fold_number, (start, stop) in enumerate(self._test_blocks(len(events))):
             test_slice = slice(start, stop)
@@ -206,22 +204,15 @@ class PurgedWalkForward:
             is_future = positions >= stop
             in_pool = (positions >= pool_start) & (positions < start)
             purged = in_pool & overlap.any(axis=1)
-            embargoed = is_future & (embargo > np.timedelta64(0, "ns")) & (t0 > test_end) & (t0 <= test_end + embargo)
             role = np.full(len(events), ROLE_EXCLUDED, dtype=object)
             role[in_pool] = ROLE_TRAIN
             role[purged] = ROLE_PURGED
             role[is_test] = ROLE_TEST
-            role[embargoed] = ROLE_EMBARGOED
             block = f"{tickers[start]} .. {tickers[stop - 1]}"
             reasons = []
             for i in positions:
                 if role[i] == ROLE_TEST:
                     reasons.append(f"in the test block {block}")
-                elif role[i] == ROLE_EMBARGOED:
-                    reasons.append(
-                        f"features start {t0_text[i]} within the {embargo_text} embargo "
-                        f"after the test block ends {pd.Timestamp(test_end)}"
-                    )
                 elif is_future[i]:
                     reasons.append("released after the test block: a walk-forward never trains on the future")
                 elif i < pool_start:
@@ -283,13 +274,12 @@ class PurgedWalkForward:
             yield train, test
 
 
-def role_table_violations(roles: pd.DataFrame, embargo: timedelta = timedelta(0)) -> list[str]:
-    """Every train event that overlaps its fold's test block (widened) or sits in the embargo; [] if clean.
+def role_table_violations(roles: pd.DataFrame) -> list[str]:
+    """Every train event that overlaps its fold's test block (widened) or is released after it; [] if clean.
 
     An independent re-check of the role table, used by the asset check on `walkforward_folds`.
     """
     problems: list[str] = []
-    embargo_ns = np.timedelta64(pd.Timedelta(embargo).value, "ns")
     for fold, group in roles.groupby("fold"):
         test = group[group["role"] == ROLE_TEST]
         train = group[group["role"] == ROLE_TRAIN]
@@ -306,7 +296,7 @@ def role_table_violations(roles: pd.DataFrame, embargo: timedelta = timedelta(0)
         train_names, test_names = train["event_ticker"].to_numpy(), test["event_ticker"].to_numpy()
         for i, j in zip(*np.nonzero(overlap), strict=True):
             problems.append(f"fold {fold}: train {train_names[i]} overlaps test {test_names[j]}")
-        test_end = b1.max()
-        in_embargo = (a0[:, 0] > test_end) & (a0[:, 0] <= test_end + embargo_ns) & (embargo_ns > np.timedelta64(0))
-        problems.extend(f"fold {fold}: train {name} starts inside the embargo" for name in train_names[in_embargo])
+        first_test_release = test["release_time"].min()
+        later = train["release_time"].to_numpy() > np.datetime64(first_test_release)
+        problems.extend(f"fold {fold}: train {name} is released after its test block" for name in train_names[later])
     return problems

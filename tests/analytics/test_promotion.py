@@ -13,6 +13,7 @@ from scipy.stats import norm
 
 from kalshi_assets.analytics.promotion import (
     EULER_GAMMA,
+    Deflation,
     decide,
     decide_candidates,
     deflated_sharpe_ratio,
@@ -53,13 +54,14 @@ def test_deflated_sharpe_uses_expected_max_over_trials():
     n = len(trials)
     sr0 = math.sqrt(variance) * ((1 - EULER_GAMMA) * norm.ppf(1 - 1 / n) + EULER_GAMMA * norm.ppf(1 - 1 / (n * math.e)))
     assert expected_max_sharpe(n, variance) == pytest.approx(sr0)
-    dsr, got_sr0 = deflated_sharpe_ratio(0.2, 200, 0.0, 3.0, trials)
+    dsr, got_sr0 = deflated_sharpe_ratio(0.2, 200, 0.0, 3.0, n, variance)
     assert got_sr0 == pytest.approx(sr0)
     assert dsr == pytest.approx(probabilistic_sharpe_ratio(0.2, 200, 0.0, 3.0, sr0))
-    # More trials with the same spread raise the bar.
-    assert deflated_sharpe_ratio(0.2, 200, 0.0, 3.0, trials, n_trials=100)[0] < dsr
+    # More trials with the same spread raise the bar; fewer effective trials lower it.
+    assert deflated_sharpe_ratio(0.2, 200, 0.0, 3.0, 100, variance)[0] < dsr
+    assert deflated_sharpe_ratio(0.2, 200, 0.0, 3.0, 2, variance)[0] > dsr
     # One trial: no deflation.
-    assert deflated_sharpe_ratio(0.2, 200, 0.0, 3.0, [0.2]) == (probabilistic_sharpe_ratio(0.2, 200), 0.0)
+    assert deflated_sharpe_ratio(0.2, 200, 0.0, 3.0, 1, variance) == (probabilistic_sharpe_ratio(0.2, 200), 0.0)
 
 
 @given(sr=st.floats(0.02, 1.0), g3=st.floats(-1, 1), g4=st.floats(2, 10), alpha=st.sampled_from([0.01, 0.05, 0.1]))
@@ -127,7 +129,7 @@ def test_a_candidate_that_loses_in_one_event_type_fails_the_stress_gate():
     per_type["FOMC"] = list(-0.02 + rng.normal(0, 0.01, 12))
     regimes = regime_performance(trades_for(per_type))
     all_returns = [r for rs in per_type.values() for r in rs]
-    decision = decide("c", all_returns, regimes, [sharpe_ratio(all_returns)], LIMITS)
+    decision = decide("c", all_returns, regimes, LIMITS, pbo=0.1)
     gates = {g.gate: g for g in decision.gates}
     assert not gates["stress:FOMC"].passed
     assert "FOMC" in gates["stress:FOMC"].reason and "Sharpe" in gates["stress:FOMC"].reason
@@ -139,7 +141,7 @@ def test_a_candidate_that_loses_in_one_event_type_fails_the_stress_gate():
 def test_a_candidate_without_regime_data_fails_with_a_reason():
     returns = good_returns(60, 1)
     for regimes in (None, pd.DataFrame(columns=["event_type", "trade_count", "mean_return", "sharpe", "max_drawdown"])):
-        decision = decide("c", returns, regimes, [sharpe_ratio(returns)], LIMITS)
+        decision = decide("c", returns, regimes, LIMITS, pbo=0.1)
         stress = [g for g in decision.gates if g.gate.startswith("stress")]
         assert stress and not any(g.passed for g in stress)
         assert not decision.promoted
@@ -159,15 +161,24 @@ def test_a_regime_without_trades_or_too_few_fails_closed():
 def test_a_strong_candidate_is_promoted_and_says_why():
     per_type = {t: good_returns(20, i) for i, t in enumerate(EVENT_TYPES)}
     returns = [r for rs in per_type.values() for r in rs]
-    decision = decide("c", returns, regime_performance(trades_for(per_type)), [sharpe_ratio(returns), 0.1, 0.0], LIMITS)
+    deflation = Deflation(n_trials=3, sharpe_variance=float(np.var([sharpe_ratio(returns), 0.1, 0.0], ddof=1)),
+                          n_trials_raw=5)
+    regimes = regime_performance(trades_for(per_type))
+    decision = decide("c", returns, regimes, LIMITS, deflation=deflation, pbo=0.1)
     assert decision.promoted, decision.reasons
     assert decision.reasons == ["all gates passed"]
-    assert {g.gate for g in decision.gates} >= {"min_trades", "sharpe", "psr", "dsr", "max_drawdown"}
+    assert {g.gate for g in decision.gates} >= {"min_trades", "sharpe", "psr", "dsr", "pbo", "max_drawdown"}
+    assert "3 effective of 5 candidates" in next(g.reason for g in decision.gates if g.gate == "dsr")
     assert decision.stats["min_trl"] < len(returns)
+    # The family's PBO decides for every member: at 0.5 the selection is a coin flip, and fails.
+    overfit = decide("c", returns, regimes, LIMITS, deflation=deflation, pbo=0.5)
+    assert not overfit.promoted and any("PBO" in reason for reason in overfit.reasons)
+    undefined = decide("c", returns, regimes, LIMITS, deflation=deflation)
+    assert not undefined.promoted and any("PBO of the candidate family undefined" in r for r in undefined.reasons)
 
 
 def test_too_few_trades_and_undefined_sharpe_fail():
-    decision = decide("c", [0.01, 0.01], None, [0.0, 0.1], LIMITS)
+    decision = decide("c", [0.01, 0.01], None, LIMITS, pbo=0.1)
     gates = {g.gate: g for g in decision.gates}
     assert not gates["min_trades"].passed
     assert not gates["sharpe"].passed and "undefined" in gates["sharpe"].reason
@@ -195,14 +206,19 @@ def test_decide_candidates_counts_every_candidate_tried_and_reports_regimes():
     rows = []
     for i, t in enumerate(EVENT_TYPES):
         for j, r in enumerate(good_returns(15, i)):
-            rows.append({"candidate": "good", "event_type": t, "release_time": pd.Timestamp("2025-01-01") +
-                         pd.Timedelta(days=30 * j + i), "bankroll_return": r})
-    rows.append({"candidate": "one_trade", "event_type": "CPI", "release_time": pd.Timestamp("2025-01-01"),
-                 "bankroll_return": 0.01})
+            rows.append({"candidate": "good", "event_ticker": f"{t}-{j}", "event_type": t,
+                         "release_time": pd.Timestamp("2025-01-01") + pd.Timedelta(days=30 * j + i),
+                         "bankroll_return": r})
+    rows.append({"candidate": "one_trade", "event_ticker": "CPI-0", "event_type": "CPI",
+                 "release_time": pd.Timestamp("2025-01-01"), "bankroll_return": 0.01})
     traces = pd.DataFrame(rows)
-    decisions, gates, regimes = decide_candidates(["good", "one_trade", "silent"], traces, EVENT_TYPES, LIMITS)
+    periods = traces[["event_ticker", "release_time"]].drop_duplicates("event_ticker")
+    family = decide_candidates(["good", "one_trade", "silent"], traces, EVENT_TYPES, LIMITS, periods)
+    decisions, gates, regimes = family.decisions, family.gates, family.regimes
     by_name = decisions.set_index("candidate")
-    assert (by_name["n_trials"] == 3).all()
+    assert (by_name["n_trials"] == 3).all() and (by_name["n_trials_effective"] == 3).all()
+    # One clearly better candidate among three: the selection generalizes.
+    assert by_name["pbo"].iloc[0] < LIMITS.max_pbo and len(family.pbo_combinations) == math.comb(16, 8)
     assert by_name.loc["good", "promoted"], by_name.loc["good", "reasons"]
     assert not by_name.loc["silent", "promoted"] and by_name.loc["silent", "trades"] == 0
     assert "missing" in by_name.loc["silent", "reasons"]

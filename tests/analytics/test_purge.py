@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -11,7 +9,6 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from kalshi_assets.analytics.purge import (
-    ROLE_EMBARGOED,
     ROLE_EXCLUDED,
     ROLE_PURGED,
     ROLE_TEST,
@@ -91,10 +88,9 @@ event_sets = st.integers(min_value=4, max_value=24).flatmap(
     n_test=st.integers(1, 5),
     min_train=st.integers(1, 8),
     rolling=st.one_of(st.none(), st.integers(1, 10)),
-    embargo_days=st.integers(0, 10),
     cpi_window=st.integers(0, 10),
 )
-def test_purged_training_events_never_overlap_their_test_block(events, n_test, min_train, rolling, embargo_days, cpi_window):
+def test_purged_training_events_never_overlap_their_test_block(events, n_test, min_train, rolling, cpi_window):
     releases, types, leads = events
     samples = make_samples(releases, types, leads, horizons=(0, 2))
     splitter = PurgedWalkForward(
@@ -102,13 +98,12 @@ def test_purged_training_events_never_overlap_their_test_block(events, n_test, m
         min_train_events=min_train,
         mode="rolling" if rolling else "expanding",
         window=rolling,
-        embargo=timedelta(days=embargo_days),
         purge_windows={"CPI": cpi_window},
     )
     roles = splitter.roles(samples)
     intervals = event_intervals(samples, purge_windows={"CPI": cpi_window}).set_index("event_ticker")
     reference = brute_force_roles(samples, n_test, min_train, rolling, {"CPI": cpi_window})
-    assert set(reference) == set(roles["fold"].unique()) if len(roles) else not reference
+    assert set(reference) == set(roles["fold"].unique())
     for fold, group in roles.groupby("fold"):
         # Every event has exactly one role per fold, with a reason.
         assert sorted(group["event_ticker"]) == sorted(intervals.index)
@@ -124,7 +119,7 @@ def test_purged_training_events_never_overlap_their_test_block(events, n_test, m
         assert set(train["event_ticker"]) == ref_train
         assert set(test["event_ticker"]) == ref_test
         assert set(group.loc[group["role"] == ROLE_PURGED, "event_ticker"]) == ref_purged
-    assert role_table_violations(roles, timedelta(days=embargo_days)) == []
+    assert role_table_violations(roles) == []
     # split() yields row positions of the same events.
     for (train_idx, test_idx), fold in zip(splitter.split(samples), splitter.folds(samples), strict=True):
         assert set(samples.iloc[train_idx]["event_ticker"]) == set(fold.train_events)
@@ -136,16 +131,19 @@ def test_role_table_names_every_role_and_reason():
     # Weekly events alternating CPI/FOMC; features 1 day ahead of each release.
     types = ["CPI", "FOMC"] * 6
     samples = make_samples([7 * i for i in range(12)], types, [1] * 12)
-    splitter = PurgedWalkForward(n_test_events=2, min_train_events=4, embargo=timedelta(days=10))
+    splitter = PurgedWalkForward(n_test_events=2, min_train_events=4)
     roles = splitter.roles(samples)
     fold0 = roles[roles["fold"] == 0].set_index("event_ticker")
     assert list(fold0.loc[["EV004", "EV005"], "role"]) == [ROLE_TEST, ROLE_TEST]
     # EV003 (FOMC, released day 21, widened to day 22) does not reach EV004's features (day 27): train.
     assert fold0.loc["EV003", "role"] == ROLE_TRAIN
-    # EV006 starts 6 days after the block ends (day 35): inside the 10-day embargo.
-    assert fold0.loc["EV006", "role"] == ROLE_EMBARGOED
-    assert fold0.loc["EV011", "role"] == ROLE_EXCLUDED
+    # Events after the block are never trained on: excluded, whatever an embargo would have said.
+    assert (fold0.loc[[f"EV{i:03d}" for i in range(6, 12)], "role"] == ROLE_EXCLUDED).all()
     assert "future" in fold0.loc["EV011", "reason"]
+    # The re-check catches a future event relabelled as train.
+    tampered = roles.copy()
+    tampered.loc[(tampered["fold"] == 0) & (tampered["event_ticker"] == "EV007"), "role"] = ROLE_TRAIN
+    assert any("released after its test block" in p for p in role_table_violations(tampered))
 
 
 def test_cpi_window_purges_the_event_just_before_the_test_block():
@@ -230,7 +228,6 @@ def test_same_train_and_test_sets_as_timeseriescv(gaps, types, lead, n_test, min
         min_train_events=min_train_blocks * n_test,
         mode="rolling" if max_train else "expanding",
         window=max_train * n_test if max_train else None,
-        embargo=timedelta(days=3),  # only ever touches future events in a walk-forward: same sets
     )
     theirs = reference_splits(samples, n_splits, min_train_blocks, max_train)
     mine = list(ours.split(samples))
