@@ -6,6 +6,8 @@ a first print from the statistical agency wins over Kalshi's copy of it; a later
 with a stored first print is recorded in outcomes_first_print_reports and a check warns.
 """
 
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import dagster as dg
@@ -76,9 +78,14 @@ def _source_vintages(
     return source, _vintage_frame(known)
 
 
-def _fingerprint_metadata(con: duckdb.DuckDBPyConnection) -> dict[str, Any]:
-    recorded_through = store.last_recorded_at(con)
-    rows, digest = store.first_print_fingerprint(con, recorded_through)
+def _fingerprint_metadata(
+    con: duckdb.DuckDBPyConnection,
+    last_recorded: Callable[[duckdb.DuckDBPyConnection], datetime | None] = store.last_recorded_at,
+    fingerprint: Callable[..., tuple[int, str]] = store.first_print_fingerprint,
+) -> dict[str, Any]:
+    """The rows recorded so far and their fingerprint: later checks compare the same rows against it."""
+    recorded_through = last_recorded(con)
+    rows, digest = fingerprint(con, recorded_through)
     return {
         "fingerprint": dg.MetadataValue.text(digest),
         "fingerprint_rows": dg.MetadataValue.int(rows),
@@ -152,6 +159,7 @@ def outcomes_revisions(
                 "outcomes_revisions",
                 appended,
                 order_by="vintage_time",
+                **_fingerprint_metadata(con, store.last_revision_recorded_at, store.revision_fingerprint),
                 source=dg.MetadataValue.text(source.name),
                 vintages_from_source=dg.MetadataValue.int(len(vintages)),
                 events=dg.MetadataValue.int(int(stored["event_ticker"].nunique()) if len(stored) else 0),
@@ -240,10 +248,10 @@ def event_labels(
 
 
 def _previous_fingerprints(
-    context: dg.AssetCheckExecutionContext, limit: int = 25
+    context: dg.AssetCheckExecutionContext, key: dg.AssetKey, limit: int = 25
 ) -> list[tuple[str, int, str]]:
-    """(recorded_through, rows, fingerprint) of the latest materializations of outcomes_first_print."""
-    records = context.instance.fetch_materializations(outcomes_first_print.key, limit=limit).records
+    """(recorded_through, rows, fingerprint) of the latest materializations of a sealed asset."""
+    records = context.instance.fetch_materializations(key, limit=limit).records
     out = []
     for record in records:
         materialization = record.asset_materialization
@@ -270,13 +278,43 @@ def first_print_unchanged(
 ) -> dg.AssetCheckResult:
     with warehouse.connect() as con:
         altered = store.first_print_rows_altered(con)
-        mismatched = []
-        history = _previous_fingerprints(context)
-        for recorded_through, rows, digest in history:
-            through = pd.Timestamp(recorded_through).to_pydatetime() if recorded_through else None
-            now_rows, now_digest = store.first_print_fingerprint(con, through) if through else (0, digest)
-            if (now_rows, now_digest) != (rows, digest):
-                mismatched.append(recorded_through)
+        history = _previous_fingerprints(context, outcomes_first_print.key)
+        mismatched = _changed_since(con, history, store.first_print_fingerprint)
+    return dg.AssetCheckResult(
+        passed=altered.empty and not mismatched,
+        metadata={
+            "rows_altered": len(altered),
+            "materializations_compared": len(history),
+            "materializations_changed": len(mismatched),
+            "altered_preview": dg.MetadataValue.md(markdown_table(altered)),
+        },
+    )
+
+
+def _changed_since(
+    con: duckdb.DuckDBPyConnection, history: list[tuple[str, int, str]], fingerprint: Callable[..., tuple[int, str]]
+) -> list[str]:
+    """The earlier materializations whose rows no longer fingerprint as they did then."""
+    mismatched = []
+    for recorded_through, rows, digest in history:
+        through = pd.Timestamp(recorded_through).to_pydatetime() if recorded_through else None
+        now_rows, now_digest = fingerprint(con, through) if through else (0, digest)
+        if (now_rows, now_digest) != (rows, digest):
+            mismatched.append(recorded_through)
+    return mismatched
+
+
+@dg.asset_check(
+    asset=outcomes_revisions,
+    blocking=True,
+    description="Past vintages are never changed: every revision still hashes to what was stored at insert, "
+    "and the vintages recorded by each earlier materialization are exactly as they were then.",
+)
+def revisions_unchanged(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        altered = store.revision_rows_altered(con)
+        history = _previous_fingerprints(context, outcomes_revisions.key)
+        mismatched = _changed_since(con, history, store.revision_fingerprint)
     return dg.AssetCheckResult(
         passed=altered.empty and not mismatched,
         metadata={
@@ -372,6 +410,7 @@ defs = dg.Definitions(
     assets=[outcomes_first_print, outcomes_revisions, outcomes_latest, event_labels],
     asset_checks=[
         first_print_unchanged,
+        revisions_unchanged,
         first_print_sources_agree,
         first_print_is_earliest_vintage,
         no_vintage_before_release,

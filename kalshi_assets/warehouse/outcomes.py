@@ -49,10 +49,12 @@ ON CONFLICT (event_ticker, source) DO UPDATE SET
     last_seen_at  = excluded.last_seen_at
 """
 
+# Each vintage is sealed at insert: row_hash over its printed fields (the revision_hash macro).
 _APPEND_REVISIONS = """
 INSERT INTO outcomes_revisions
-    (event_ticker, vintage_time, source, series_ticker, reference_period, vintage, value, recorded_at)
-SELECT event_ticker, vintage_time, source, series_ticker, reference_period, vintage, value, CAST(? AS TIMESTAMP)
+    (event_ticker, vintage_time, source, series_ticker, reference_period, vintage, value, recorded_at, row_hash)
+SELECT event_ticker, vintage_time, source, series_ticker, reference_period, vintage, value, CAST(? AS TIMESTAMP),
+       revision_hash(event_ticker, vintage_time, source, vintage, value)
 FROM incoming_revisions
 ON CONFLICT (event_ticker, vintage_time, source) DO NOTHING
 """
@@ -269,3 +271,29 @@ def first_print_fingerprint(
 def last_recorded_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
     value = con.execute("SELECT max(recorded_at) FROM outcomes_first_print").fetchone()[0]
     return value
+
+
+def revision_rows_altered(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """Vintages whose printed fields no longer hash to what was stored at insert time."""
+    return con.execute(
+        "SELECT event_ticker, vintage_time, source, vintage, value, recorded_at FROM outcomes_revisions "
+        "WHERE revision_hash(event_ticker, vintage_time, source, vintage, value) <> row_hash "
+        "ORDER BY event_ticker, vintage_time, source"
+    ).df()
+
+
+def revision_fingerprint(con: duckdb.DuckDBPyConnection, recorded_through: datetime | None = None) -> tuple[int, str]:
+    """(rows, md5 over every vintage's current printed fields) for vintages recorded at or before
+    `recorded_through` (all when None): equal fingerprints mean the same vintages, unchanged and none gone."""
+    row = con.execute(
+        "SELECT count(*), md5(COALESCE(string_agg(revision_hash(event_ticker, vintage_time, source, vintage, value) "
+        "|| '@' || strftime(recorded_at, '%Y-%m-%dT%H:%M:%S.%f'), ',' "
+        "ORDER BY event_ticker, vintage_time, source), '')) "
+        "FROM outcomes_revisions WHERE CAST(? AS TIMESTAMP) IS NULL OR recorded_at <= CAST(? AS TIMESTAMP)",
+        [recorded_through, recorded_through],
+    ).fetchone()
+    return int(row[0]), str(row[1])
+
+
+def last_revision_recorded_at(con: duckdb.DuckDBPyConnection) -> datetime | None:
+    return con.execute("SELECT max(recorded_at) FROM outcomes_revisions").fetchone()[0]

@@ -124,7 +124,13 @@ FROM outcomes_first_print_reports r
 JOIN outcomes_first_print f USING (event_ticker)
 WHERE r.value IS NOT NULL AND abs(r.value - f.value) > 1e-9;
 
+-- The hash of a vintage's printed fields: stored at insert time in row_hash, recomputed by checks.
+CREATE OR REPLACE MACRO revision_hash(event_ticker, vintage_time, source, vintage, value) AS
+    md5(concat_ws('|', event_ticker, strftime(vintage_time, '%Y-%m-%dT%H:%M:%S.%f'), source,
+                  CAST(vintage AS VARCHAR), CAST(value AS VARCHAR)));
+
 -- Every vintage: (event, vintage time, source) is the key, so replaying a source appends nothing.
+-- `row_hash` seals each vintage at insert: an UPDATE of a past vintage fails `revisions_unchanged`.
 CREATE TABLE IF NOT EXISTS outcomes_revisions (
     event_ticker     VARCHAR NOT NULL,
     vintage_time     TIMESTAMP NOT NULL,   -- when this value became known
@@ -134,8 +140,10 @@ CREATE TABLE IF NOT EXISTS outcomes_revisions (
     vintage          INTEGER NOT NULL,     -- 1 = first print; a parsed number, never a label string
     value            DOUBLE NOT NULL,
     recorded_at      TIMESTAMP NOT NULL,
+    row_hash         VARCHAR NOT NULL,
     PRIMARY KEY (event_ticker, vintage_time, source)
 );
+COMMENT ON COLUMN outcomes_revisions.row_hash IS 'revision_hash(event_ticker, vintage_time, source, vintage, value) taken at insert; a mismatch means the vintage was changed';
 
 -- The latest vintage of each event: ordered by time, then vintage number, then source (the same order
 -- as analytics.outcomes.order_vintages).
@@ -433,12 +441,13 @@ CREATE TABLE IF NOT EXISTS event_features (
     PRIMARY KEY (event_ticker, horizon_days)
 );
 
--- Every event's role in every fold, and why (train, test, purged, embargoed, excluded).
+-- Every event's role in every fold, and why (train, test, purged, excluded). No embargo: a walk-forward
+-- never trains on events after its test block (docs/METHODS.md section 3); cpcv_splits has one.
 CREATE TABLE IF NOT EXISTS walkforward_folds (
     fold          INTEGER NOT NULL,
     event_ticker  VARCHAR NOT NULL,
     event_type    VARCHAR NOT NULL,
-    role          VARCHAR NOT NULL CHECK (role IN ('train', 'test', 'purged', 'embargoed', 'excluded')),
+    role          VARCHAR NOT NULL CHECK (role IN ('train', 'test', 'purged', 'excluded')),
     reason        VARCHAR NOT NULL,
     t0            TIMESTAMP NOT NULL,   -- earliest feature as_of of the event
     t1            TIMESTAMP NOT NULL,   -- when its label is known
@@ -448,7 +457,6 @@ CREATE TABLE IF NOT EXISTS walkforward_folds (
     test_start    TIMESTAMP NOT NULL,
     test_end      TIMESTAMP NOT NULL,
     mode          VARCHAR NOT NULL,
-    embargo_hours DOUBLE NOT NULL,
     label_mode    VARCHAR NOT NULL,
     computed_at   TIMESTAMP NOT NULL,
     PRIMARY KEY (fold, event_ticker)
@@ -519,12 +527,36 @@ CREATE TABLE IF NOT EXISTS promotion_decisions (
     kurtosis     DOUBLE,
     psr          DOUBLE,
     dsr          DOUBLE,
-    sr0          DOUBLE,                         -- expected maximum Sharpe of the N candidates tried
-    n_trials     INTEGER NOT NULL,
+    sr0          DOUBLE,                         -- expected maximum Sharpe of the effective trials
+    n_trials     INTEGER NOT NULL,               -- candidates tried (the raw count)
     max_drawdown DOUBLE,
     min_trl      DOUBLE,
+    n_trials_distinct   INTEGER NOT NULL,
+    n_trials_effective  INTEGER NOT NULL,
+    trial_cluster       INTEGER,
+    pbo                 DOUBLE,
+    pbo_combinations    INTEGER NOT NULL,
+    cpcv_paths          INTEGER,
+    cpcv_sharpe_mean    DOUBLE,
+    cpcv_sharpe_sd      DOUBLE,
+    cpcv_sharpe_min     DOUBLE,
+    cpcv_sharpe_median  DOUBLE,
+    cpcv_sharpe_max     DOUBLE,
+    cpcv_share_positive DOUBLE,
     decided_at   TIMESTAMP NOT NULL
 );
+COMMENT ON COLUMN promotion_decisions.n_trials_distinct IS 'Candidates with distinct out-of-sample return series (identical trades count once)';
+COMMENT ON COLUMN promotion_decisions.n_trials_effective IS 'Effective independent trials: clusters of candidates whose returns correlate at least GateLimits.trial_min_correlation; the N of the deflated Sharpe';
+COMMENT ON COLUMN promotion_decisions.trial_cluster IS 'The cluster (numbered from 1) this candidate counts in';
+COMMENT ON COLUMN promotion_decisions.pbo IS 'Probability of backtest overfitting of the candidate family by CSCV (NULL when too few periods: the gate fails)';
+COMMENT ON COLUMN promotion_decisions.pbo_combinations IS 'CSCV combinations behind the PBO (rows of promotion_pbo)';
+COMMENT ON COLUMN promotion_decisions.cpcv_paths IS 'CPCV backtest paths of this candidate';
+COMMENT ON COLUMN promotion_decisions.cpcv_sharpe_mean IS 'Mean of the per-trade Sharpe ratios of its CPCV paths';
+COMMENT ON COLUMN promotion_decisions.cpcv_sharpe_sd IS 'Sample standard deviation of its CPCV path Sharpe ratios';
+COMMENT ON COLUMN promotion_decisions.cpcv_sharpe_min IS 'Worst CPCV path Sharpe ratio';
+COMMENT ON COLUMN promotion_decisions.cpcv_sharpe_median IS 'Median CPCV path Sharpe ratio';
+COMMENT ON COLUMN promotion_decisions.cpcv_sharpe_max IS 'Best CPCV path Sharpe ratio';
+COMMENT ON COLUMN promotion_decisions.cpcv_share_positive IS 'Share of CPCV paths with a positive Sharpe ratio';
 
 CREATE TABLE IF NOT EXISTS promotion_gates (
     candidate  VARCHAR NOT NULL,
@@ -574,3 +606,177 @@ CREATE TABLE IF NOT EXISTS implied_rung_forecasts (
     outcome      INTEGER NOT NULL CHECK (outcome IN (0, 1)),
     PRIMARY KEY (event_ticker, horizon_days, strike)
 );
+
+-- ============================== research: combinatorial purged CV, PBO, Kalshi's percentiles ==============================
+-- docs/METHODS.md sections 3-5. Each table is rebuilt whole by its asset.
+
+-- Every event's role in every CPCV split (train, test, purged, embargoed), why, and the path it feeds.
+CREATE TABLE IF NOT EXISTS cpcv_splits (
+    split         INTEGER NOT NULL,
+    event_ticker  VARCHAR NOT NULL,
+    event_type    VARCHAR NOT NULL,
+    event_group   INTEGER NOT NULL,
+    role          VARCHAR NOT NULL CHECK (role IN ('train', 'test', 'purged', 'embargoed')),
+    reason        VARCHAR NOT NULL,
+    path          INTEGER,
+    t0            TIMESTAMP NOT NULL,
+    t1            TIMESTAMP NOT NULL,
+    t1_widened    TIMESTAMP NOT NULL,
+    purge_days    INTEGER NOT NULL,
+    release_time  TIMESTAMP NOT NULL,
+    test_groups   VARCHAR NOT NULL,
+    n_groups      INTEGER NOT NULL,
+    embargo_hours DOUBLE NOT NULL,
+    label_mode    VARCHAR NOT NULL,
+    computed_at   TIMESTAMP NOT NULL,
+    PRIMARY KEY (split, event_ticker)
+);
+COMMENT ON COLUMN cpcv_splits.split IS 'Split number: the index of its test-group combination in lexicographic order';
+COMMENT ON COLUMN cpcv_splits.event_ticker IS 'The event';
+COMMENT ON COLUMN cpcv_splits.event_type IS 'Its event type (sets its purge window)';
+COMMENT ON COLUMN cpcv_splits.event_group IS 'Which of the N consecutive groups (release order) the event is in';
+COMMENT ON COLUMN cpcv_splits.role IS 'train, test, purged (its widened interval meets a test event''s) or embargoed (starts within the embargo after a test group)';
+COMMENT ON COLUMN cpcv_splits.reason IS 'Why the event has this role in this split';
+COMMENT ON COLUMN cpcv_splits.path IS 'The backtest path this test event feeds (NULL unless role = test)';
+COMMENT ON COLUMN cpcv_splits.t0 IS 'Earliest feature as_of of the event';
+COMMENT ON COLUMN cpcv_splits.t1 IS 'When its label is known';
+COMMENT ON COLUMN cpcv_splits.t1_widened IS 't1 plus the event type''s purge window';
+COMMENT ON COLUMN cpcv_splits.purge_days IS 'The event type''s purge window in days';
+COMMENT ON COLUMN cpcv_splits.release_time IS 'Release time (orders the events)';
+COMMENT ON COLUMN cpcv_splits.test_groups IS 'The split''s test groups, comma-separated';
+COMMENT ON COLUMN cpcv_splits.n_groups IS 'N, the number of groups';
+COMMENT ON COLUMN cpcv_splits.embargo_hours IS 'The embargo after each test group, in hours';
+COMMENT ON COLUMN cpcv_splits.label_mode IS 'Which label''s known-at time ends the label interval';
+COMMENT ON COLUMN cpcv_splits.computed_at IS 'When the asset computed the row (UTC)';
+
+-- CPCV out-of-sample trades: each candidate fitted on a split's train events and traded on its test events.
+CREATE TABLE IF NOT EXISTS cpcv_trades (
+    candidate          VARCHAR NOT NULL,
+    split              INTEGER NOT NULL,
+    path               INTEGER NOT NULL,
+    event_ticker       VARCHAR NOT NULL,
+    event_type         VARCHAR NOT NULL,
+    release_time       TIMESTAMP NOT NULL,
+    market_ticker      VARCHAR NOT NULL,
+    side               VARCHAR NOT NULL CHECK (side IN ('yes', 'no')),
+    price              DECIMAL(10, 4) NOT NULL,
+    size               INTEGER NOT NULL CHECK (size > 0),
+    fee                DECIMAL(18, 4) NOT NULL,
+    pnl                DECIMAL(18, 4) NOT NULL,
+    bankroll_return    DOUBLE NOT NULL,
+    window_volume      DECIMAL(18, 2) NOT NULL,
+    capacity_contracts INTEGER NOT NULL,
+    computed_at        TIMESTAMP NOT NULL,
+    PRIMARY KEY (candidate, split, event_ticker, market_ticker)
+);
+COMMENT ON COLUMN cpcv_trades.candidate IS 'The candidate (walkforward_candidates)';
+COMMENT ON COLUMN cpcv_trades.split IS 'The CPCV split whose train events fitted the model';
+COMMENT ON COLUMN cpcv_trades.path IS 'The backtest path the trade counts in';
+COMMENT ON COLUMN cpcv_trades.event_ticker IS 'A test event of the split';
+COMMENT ON COLUMN cpcv_trades.event_type IS 'Its event type';
+COMMENT ON COLUMN cpcv_trades.release_time IS 'Its release time (orders a path''s trades)';
+COMMENT ON COLUMN cpcv_trades.market_ticker IS 'The contract traded';
+COMMENT ON COLUMN cpcv_trades.side IS 'yes or no';
+COMMENT ON COLUMN cpcv_trades.price IS 'Fill price in dollars (the best ask of the side bought)';
+COMMENT ON COLUMN cpcv_trades.size IS 'Contracts';
+COMMENT ON COLUMN cpcv_trades.fee IS 'Kalshi taker fee in dollars';
+COMMENT ON COLUMN cpcv_trades.pnl IS 'Payout minus cost, settled on the first print, in dollars';
+COMMENT ON COLUMN cpcv_trades.bankroll_return IS 'pnl / bankroll: the series a path''s Sharpe is taken over';
+COMMENT ON COLUMN cpcv_trades.window_volume IS 'Contracts traded in the capacity window';
+COMMENT ON COLUMN cpcv_trades.capacity_contracts IS 'The most the capacity rule allowed';
+COMMENT ON COLUMN cpcv_trades.computed_at IS 'When the asset computed the row (UTC)';
+
+-- Per candidate and CPCV path: the path's trades and their Sharpe ratio.
+CREATE TABLE IF NOT EXISTS cpcv_paths (
+    candidate     VARCHAR NOT NULL,
+    path          INTEGER NOT NULL,
+    trades        INTEGER NOT NULL,
+    events_traded INTEGER NOT NULL,
+    mean_return   DOUBLE,
+    sharpe        DOUBLE,
+    total_pnl     DOUBLE NOT NULL,
+    computed_at   TIMESTAMP NOT NULL,
+    PRIMARY KEY (candidate, path)
+);
+COMMENT ON COLUMN cpcv_paths.candidate IS 'The candidate';
+COMMENT ON COLUMN cpcv_paths.path IS 'Path number (0 .. k C(N, k) / N - 1)';
+COMMENT ON COLUMN cpcv_paths.trades IS 'Trades on the path (every event is tested once per path)';
+COMMENT ON COLUMN cpcv_paths.events_traded IS 'Events with at least one trade on the path';
+COMMENT ON COLUMN cpcv_paths.mean_return IS 'Mean bankroll return per trade (NULL without trades)';
+COMMENT ON COLUMN cpcv_paths.sharpe IS 'Per-trade Sharpe ratio of the path in release order (NULL with fewer than two trades)';
+COMMENT ON COLUMN cpcv_paths.total_pnl IS 'Summed P&L of the path in dollars';
+COMMENT ON COLUMN cpcv_paths.computed_at IS 'When the asset computed the row (UTC)';
+
+-- One row per CSCV combination behind the PBO: the in-sample choice and its out-of-sample logit.
+CREATE TABLE IF NOT EXISTS promotion_pbo (
+    combination          INTEGER PRIMARY KEY,
+    in_sample_blocks     VARCHAR NOT NULL,
+    selected             VARCHAR NOT NULL,
+    in_sample_sharpe     DOUBLE,
+    out_of_sample_sharpe DOUBLE,
+    out_of_sample_rank   DOUBLE NOT NULL,
+    relative_rank        DOUBLE NOT NULL,
+    logit                DOUBLE NOT NULL,
+    decided_at           TIMESTAMP NOT NULL
+);
+COMMENT ON COLUMN promotion_pbo.combination IS 'Index of the combination of S/2 in-sample blocks';
+COMMENT ON COLUMN promotion_pbo.in_sample_blocks IS 'The in-sample row blocks, comma-separated (the rest are out of sample)';
+COMMENT ON COLUMN promotion_pbo.selected IS 'The candidate with the best in-sample Sharpe';
+COMMENT ON COLUMN promotion_pbo.in_sample_sharpe IS 'Its in-sample Sharpe per event';
+COMMENT ON COLUMN promotion_pbo.out_of_sample_sharpe IS 'Its out-of-sample Sharpe per event';
+COMMENT ON COLUMN promotion_pbo.out_of_sample_rank IS 'Its out-of-sample rank among the candidates (1 = worst, ties averaged)';
+COMMENT ON COLUMN promotion_pbo.relative_rank IS 'w = rank / (N + 1)';
+COMMENT ON COLUMN promotion_pbo.logit IS 'ln(w / (1 - w)); PBO is the share of combinations with logit <= 0';
+COMMENT ON COLUMN promotion_pbo.decided_at IS 'When promotion_decisions computed it (UTC)';
+
+-- Kalshi's forecast percentiles against ours at the same time, summarised per event type and percentile.
+CREATE TABLE IF NOT EXISTS kalshi_percentile_gaps (
+    event_type       VARCHAR NOT NULL,
+    percentile       INTEGER NOT NULL,
+    snapshots        INTEGER NOT NULL,
+    events           INTEGER NOT NULL,
+    mean_gap         DOUBLE,
+    median_gap       DOUBLE,
+    mean_abs_gap     DOUBLE,
+    median_abs_gap_sd DOUBLE,
+    computed_at      TIMESTAMP NOT NULL,
+    PRIMARY KEY (event_type, percentile)
+);
+COMMENT ON COLUMN kalshi_percentile_gaps.event_type IS 'Event type';
+COMMENT ON COLUMN kalshi_percentile_gaps.percentile IS 'Kalshi''s percentile in 0..10000 (5000 = the median)';
+COMMENT ON COLUMN kalshi_percentile_gaps.snapshots IS 'Snapshots compared (ours ok, Kalshi''s point no older than the quote staleness limit)';
+COMMENT ON COLUMN kalshi_percentile_gaps.events IS 'Events among them';
+COMMENT ON COLUMN kalshi_percentile_gaps.mean_gap IS 'Mean of our quantile minus Kalshi''s, in the series'' units';
+COMMENT ON COLUMN kalshi_percentile_gaps.median_gap IS 'Median of our quantile minus Kalshi''s';
+COMMENT ON COLUMN kalshi_percentile_gaps.mean_abs_gap IS 'Mean absolute gap, in the series'' units';
+COMMENT ON COLUMN kalshi_percentile_gaps.median_abs_gap_sd IS 'Median absolute gap in units of our implied standard deviation';
+COMMENT ON COLUMN kalshi_percentile_gaps.computed_at IS 'When the asset computed the row (UTC)';
+
+-- Per event and feature horizon: does the first print fall inside Kalshi's 10-90 band, and inside ours?
+CREATE TABLE IF NOT EXISTS kalshi_band_coverage (
+    event_ticker  VARCHAR NOT NULL,
+    horizon_days  INTEGER NOT NULL,
+    event_type    VARCHAR NOT NULL,
+    snapshot_ts   TIMESTAMP NOT NULL,
+    first_print   DOUBLE NOT NULL,
+    ours_q10      DOUBLE NOT NULL,
+    ours_q90      DOUBLE NOT NULL,
+    kalshi_p10    DOUBLE NOT NULL,
+    kalshi_p90    DOUBLE NOT NULL,
+    inside_ours   BOOLEAN NOT NULL,
+    inside_kalshi BOOLEAN NOT NULL,
+    computed_at   TIMESTAMP NOT NULL,
+    PRIMARY KEY (event_ticker, horizon_days)
+);
+COMMENT ON COLUMN kalshi_band_coverage.event_ticker IS 'The event';
+COMMENT ON COLUMN kalshi_band_coverage.horizon_days IS 'The feature horizon (event_features)';
+COMMENT ON COLUMN kalshi_band_coverage.event_type IS 'Its event type';
+COMMENT ON COLUMN kalshi_band_coverage.snapshot_ts IS 'The snapshot the features used: both bands are read at this time';
+COMMENT ON COLUMN kalshi_band_coverage.first_print IS 'The first print the band is judged on';
+COMMENT ON COLUMN kalshi_band_coverage.ours_q10 IS 'Our implied 10th percentile';
+COMMENT ON COLUMN kalshi_band_coverage.ours_q90 IS 'Our implied 90th percentile';
+COMMENT ON COLUMN kalshi_band_coverage.kalshi_p10 IS 'Kalshi''s 10th forecast percentile at the same time';
+COMMENT ON COLUMN kalshi_band_coverage.kalshi_p90 IS 'Kalshi''s 90th forecast percentile at the same time';
+COMMENT ON COLUMN kalshi_band_coverage.inside_ours IS 'ours_q10 <= first_print <= ours_q90';
+COMMENT ON COLUMN kalshi_band_coverage.inside_kalshi IS 'kalshi_p10 <= first_print <= kalshi_p90';
+COMMENT ON COLUMN kalshi_band_coverage.computed_at IS 'When the asset computed the row (UTC)';

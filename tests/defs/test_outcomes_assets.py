@@ -240,6 +240,46 @@ def test_a_tampered_first_print_fails_the_blocking_check(
     assert not result.success  # blocking: event_labels did not run on a changed first print
 
 
+def test_an_updated_past_revision_fails_the_blocking_check(
+    outcomes_copy: Path, instance: dg.DagsterInstance
+) -> None:
+    with db.connection(outcomes_copy) as con:
+        event, vintage_time = con.execute(
+            "SELECT event_ticker, vintage_time FROM outcomes_revisions WHERE vintage = 1 "
+            "ORDER BY vintage_time LIMIT 1"
+        ).fetchone()
+        con.execute(
+            "UPDATE outcomes_revisions SET value = value + 0.1 WHERE event_ticker = ? AND vintage_time = ?",
+            [event, vintage_time],
+        )
+    result = materialize(outcomes_copy, instance)
+    sealed = checks(result)["revisions_unchanged"]
+    assert not sealed.passed and sealed.metadata["rows_altered"].value == 1
+    assert event in sealed.metadata["altered_preview"].value
+    assert not result.success  # blocking: event_labels did not run on a changed vintage
+    assert "event_labels" not in {
+        e.asset_key.to_user_string() for e in result.get_asset_materialization_events()
+    }
+
+
+def test_a_resealed_revision_change_is_caught_by_the_earlier_fingerprint(
+    outcomes_copy: Path, instance: dg.DagsterInstance
+) -> None:
+    """Rewriting the hash with the value hides the row from the hash check, not from the fingerprint the
+    previous materialization recorded."""
+    first = materialize(outcomes_copy, instance)
+    assert first.success and checks(first)["revisions_unchanged"].passed
+    with db.connection(outcomes_copy) as con:
+        con.execute(
+            "UPDATE outcomes_revisions SET value = value + 0.1, "
+            "row_hash = revision_hash(event_ticker, vintage_time, source, vintage, value + 0.1) "
+            "WHERE event_ticker = (SELECT min(event_ticker) FROM outcomes_revisions)"
+        )
+    sealed = checks(materialize(outcomes_copy, instance))["revisions_unchanged"]
+    assert sealed.metadata["rows_altered"].value == 0
+    assert not sealed.passed and sealed.metadata["materializations_changed"].value >= 1
+
+
 def test_surprise_uses_the_last_distribution_before_release(
     warehouse_copy: Path, instance: dg.DagsterInstance
 ) -> None:
