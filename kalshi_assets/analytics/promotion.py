@@ -387,3 +387,33 @@ def decide_candidates(
         pd.DataFrame(regimes, columns=["candidate", *REGIME_COLUMNS]),
         combinations,
     )
+
+
+def candidates_failing_each_gate(gates: pd.DataFrame) -> pd.DataFrame:
+    """Per gate (stress gates pooled), how many candidates fail it."""
+    if gates.empty:
+        return pd.DataFrame(columns=["gate", "candidates_failing"])
+    failed = gates[~gates["passed"].astype(bool)]
+    return (
+        failed.assign(gate=failed["gate"].str.replace(r"^stress:.*", "stress", regex=True))
+        .groupby("gate")["candidate"].nunique().rename("candidates_failing").reset_index()
+    )
+
+
+def judgement_problems(
+    candidates: Sequence[str], decisions: pd.DataFrame, gates: pd.DataFrame, regimes: Sequence[str]
+) -> list[str]:
+    """Candidates tried without a decision, without a stress verdict per regime or a PBO verdict, or whose
+    `promoted` flag disagrees with their gates; [] when every candidate was judged."""
+    problems = [f"{name}: no decision" for name in sorted(set(candidates) - set(decisions["candidate"]))]
+    for row in decisions.itertuples(index=False):
+        mine = gates[gates["candidate"] == row.candidate]
+        stress = set(mine.loc[mine["gate"].str.startswith("stress:"), "gate"])
+        missing = {f"stress:{r}" for r in regimes} - stress
+        if missing or not stress:
+            problems.append(f"{row.candidate}: no stress verdict for {sorted(missing) or 'any regime'}")
+        if "pbo" not in set(mine["gate"]) or "dsr" not in set(mine["gate"]):
+            problems.append(f"{row.candidate}: no PBO or DSR verdict")
+        if bool(row.promoted) != bool(mine["passed"].all()):
+            problems.append(f"{row.candidate}: promoted={row.promoted} disagrees with its gates")
+    return problems

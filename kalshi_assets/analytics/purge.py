@@ -300,3 +300,36 @@ def role_table_violations(roles: pd.DataFrame) -> list[str]:
         later = train["release_time"].to_numpy() > np.datetime64(first_test_release)
         problems.extend(f"fold {fold}: train {name} is released after its test block" for name in train_names[later])
     return problems
+
+
+def roles_per_fold(roles: pd.DataFrame, role_names: tuple[str, ...] = ROLES, by: str = "fold") -> pd.DataFrame:
+    """Events per role in each fold (or split): one row per fold, one column per role."""
+    if roles.empty:
+        return pd.DataFrame(columns=[by, *role_names])
+    return (
+        roles.pivot_table(index=by, columns="role", values="event_ticker", aggfunc="count", fill_value=0)
+        .reindex(columns=list(role_names), fill_value=0)
+        .reset_index()
+    )
+
+
+def stale_purge_windows(roles: pd.DataFrame, windows: Mapping[str, int], limit: int = 5) -> list[str]:
+    """Role rows cut with a purge window other than the current setting for their event type."""
+    if roles.empty:
+        return []
+    stale = roles[roles["purge_days"] != roles["event_type"].map(dict(windows))]
+    return [
+        f"{row.event_ticker}: purge {row.purge_days} days, settings say {windows.get(row.event_type)}"
+        for row in stale.head(limit).itertuples(index=False)
+    ]
+
+
+def labelled_samples(features: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """Feature rows with an implied distribution and a label: the samples folds and splits are cut from,
+    with the label's known-at time as `label_time`."""
+    usable = features[features["implied_mean"].notna()]
+    return usable.merge(
+        labels[["event_ticker", "label_known_at"]].rename(columns={"label_known_at": "label_time"}),
+        on="event_ticker",
+        how="inner",
+    )

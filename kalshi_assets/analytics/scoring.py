@@ -265,3 +265,4 @@ def scores_by_event_type(scores: pd.DataFrame, rungs: pd.DataFrame) -> pd.DataFr
         rows,
         columns=["event_type", "series_ticker", "horizon_days", "events", "rungs", "brier", "log_loss", "ece", "crps", "pit_mean", "pit_ks"],
     )
+

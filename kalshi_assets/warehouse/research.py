@@ -23,6 +23,12 @@ GATES_TABLE = "promotion_gates"
 REGIMES_TABLE = "promotion_regimes"
 SCORES_TABLE = "implied_forecast_scores"
 RUNG_TABLE = "implied_rung_forecasts"
+SPLITS_TABLE = "cpcv_splits"
+CPCV_TRADES_TABLE = "cpcv_trades"
+PATHS_TABLE = "cpcv_paths"
+PBO_TABLE = "promotion_pbo"
+PERCENTILE_GAPS_TABLE = "kalshi_percentile_gaps"
+BAND_COVERAGE_TABLE = "kalshi_band_coverage"
 
 # distribution_snapshots column -> feature name.
 SNAPSHOT_VALUES: dict[str, str] = {
@@ -217,6 +223,30 @@ def read_candidates(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     return con.execute("SELECT * FROM walkforward_candidates ORDER BY candidate").df()
 
 
+def read_splits(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    frame = con.execute("SELECT * FROM cpcv_splits ORDER BY split, release_time, event_ticker").df()
+    frame["path"] = frame["path"].astype("Int64")
+    return _naive(frame, ("t0", "t1", "t1_widened", "release_time", "computed_at"))
+
+
+def read_cpcv_trades(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    frame = con.execute("SELECT * FROM cpcv_trades ORDER BY candidate, split, release_time, market_ticker").df()
+    return _naive(frame, ("release_time", "computed_at"))
+
+
+def read_paths(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    return con.execute("SELECT * FROM cpcv_paths ORDER BY candidate, path").df()
+
+
+def read_test_events(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """event_ticker and release_time of every event the walk-forward tested: the periods of the PBO matrix."""
+    frame = con.execute(
+        "SELECT event_ticker, min(release_time) AS release_time FROM walkforward_folds WHERE role = 'test' "
+        "GROUP BY event_ticker ORDER BY release_time, event_ticker"
+    ).df()
+    return _naive(frame, ("release_time",))
+
+
 def read_decisions_and_gates(con: duckdb.DuckDBPyConnection) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(candidate, promoted) per decision and (candidate, gate, passed) per gate verdict."""
     decisions = con.execute("SELECT candidate, promoted FROM promotion_decisions").df()
@@ -261,6 +291,12 @@ RESEARCH_TABLES: tuple[str, ...] = (
     REGIMES_TABLE,
     SCORES_TABLE,
     RUNG_TABLE,
+    SPLITS_TABLE,
+    CPCV_TRADES_TABLE,
+    PATHS_TABLE,
+    PBO_TABLE,
+    PERCENTILE_GAPS_TABLE,
+    BAND_COVERAGE_TABLE,
 )
 
 
@@ -310,6 +346,86 @@ WHERE f.event_ticker IS NULL
 def trades_off_test_events(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """Trades on an event that is not in its fold's test block (none may exist)."""
     return con.execute(_TRADES_OFF_TEST).df()
+
+
+_CPCV_TRADES_OFF_TEST = """
+SELECT t.candidate, t.split, t.path, t.event_ticker, t.market_ticker
+FROM cpcv_trades t
+LEFT JOIN cpcv_splits s
+  ON s.split = t.split AND s.event_ticker = t.event_ticker AND s.role = 'test' AND s.path = t.path
+WHERE s.event_ticker IS NULL
+"""
+
+
+def cpcv_trades_off_test_events(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
+    """CPCV trades on an event that is not a test event of their split, or credited to the wrong path."""
+    return con.execute(_CPCV_TRADES_OFF_TEST).df()
+
+
+# --- Kalshi's forecast percentiles against ours ------------------------------------------------------
+
+# Kalshi's percentile (0..10000) -> the distribution_snapshots column of the same quantile.
+PERCENTILE_COLUMNS: dict[int, str] = {
+    500: "q05", 1000: "q10", 2500: "q25", 5000: "median", 7500: "q75", 9000: "q90", 9500: "q95",
+}
+
+_PERCENTILE_PAIRS = """
+WITH ours AS (
+    SELECT s.event_ticker, s.event_type, s.snapshot_ts, s.std AS implied_sd, u.percentile, u.value AS ours
+    FROM distribution_snapshots s,
+    LATERAL (VALUES (500, s.q05), (1000, s.q10), (2500, s.q25), (5000, s.median), (7500, s.q75),
+                    (9000, s.q90), (9500, s.q95)) AS u(percentile, value)
+    WHERE s.status = 'ok' AND u.value IS NOT NULL
+)
+SELECT o.event_ticker, o.event_type, o.snapshot_ts, o.percentile, o.ours,
+       COALESCE(k.raw_value, k.value) AS kalshi, k.ts AS kalshi_ts, o.implied_sd
+FROM ours o
+ASOF JOIN kalshi_forecast_percentiles k
+  ON k.event_ticker = o.event_ticker AND k.percentile = o.percentile AND o.snapshot_ts >= k.ts
+WHERE o.snapshot_ts - k.ts <= to_microseconds(CAST(? * 3600e6 AS BIGINT)) AND COALESCE(k.raw_value, k.value) IS NOT NULL
+"""
+
+
+def read_percentile_pairs(con: duckdb.DuckDBPyConnection, max_staleness_hours: float) -> pd.DataFrame:
+    """Every ok snapshot's quantile beside Kalshi's same percentile as of the snapshot (its latest point at
+    or before it, no older than max_staleness_hours): event_ticker, event_type, snapshot_ts, percentile,
+    ours, kalshi, kalshi_ts, implied_sd. Empty when either table is missing."""
+    columns = ["event_ticker", "event_type", "snapshot_ts", "percentile", "ours", "kalshi", "kalshi_ts", "implied_sd"]
+    if not (table_exists(con, "distribution_snapshots") and table_exists(con, "kalshi_forecast_percentiles")):
+        return pd.DataFrame(columns=columns)
+    frame = con.execute(_PERCENTILE_PAIRS, [max_staleness_hours]).df()
+    return _naive(frame, ("snapshot_ts", "kalshi_ts"))[columns]
+
+
+_BANDS_AT_FEATURES = """
+WITH k AS (
+    SELECT event_ticker, ts, percentile, COALESCE(raw_value, value) AS v
+    FROM kalshi_forecast_percentiles WHERE percentile IN (1000, 9000)
+), f AS (
+    SELECT f.event_ticker, f.horizon_days, f.event_type, f.snapshot_ts, f.implied_q10, f.implied_q90,
+           l.realized_value AS first_print
+    FROM event_features f
+    JOIN event_labels l ON l.event_ticker = f.event_ticker AND l.label_mode = 'first_print'
+    WHERE f.snapshot_ts IS NOT NULL AND f.implied_q10 IS NOT NULL AND f.implied_q90 IS NOT NULL
+)
+SELECT f.*, k10.v AS kalshi_p10, k10.ts AS kalshi_p10_ts, k90.v AS kalshi_p90, k90.ts AS kalshi_p90_ts
+FROM f
+ASOF JOIN (SELECT * FROM k WHERE percentile = 1000) k10 ON k10.event_ticker = f.event_ticker AND f.snapshot_ts >= k10.ts
+ASOF JOIN (SELECT * FROM k WHERE percentile = 9000) k90 ON k90.event_ticker = f.event_ticker AND f.snapshot_ts >= k90.ts
+WHERE f.snapshot_ts - k10.ts <= to_microseconds(CAST(? * 3600e6 AS BIGINT)) AND f.snapshot_ts - k90.ts <= to_microseconds(CAST(? * 3600e6 AS BIGINT))
+ORDER BY f.event_ticker, f.horizon_days
+"""
+
+
+def read_bands_at_features(con: duckdb.DuckDBPyConnection, max_staleness_hours: float) -> pd.DataFrame:
+    """Per feature row with a snapshot and a first print: our implied q10/q90 and Kalshi's 10th and 90th
+    percentiles as of the same snapshot time (no older than max_staleness_hours), and the first print."""
+    columns = ["event_ticker", "horizon_days", "event_type", "snapshot_ts", "first_print", "implied_q10",
+               "implied_q90", "kalshi_p10", "kalshi_p90"]
+    if not (table_exists(con, "kalshi_forecast_percentiles") and table_exists(con, "event_labels")):
+        return pd.DataFrame(columns=columns)
+    frame = con.execute(_BANDS_AT_FEATURES, [max_staleness_hours, max_staleness_hours]).df()
+    return _naive(frame, ("snapshot_ts",))[columns]
 
 
 # --- demo summary ----------------------------------------------------------------------------------

@@ -143,6 +143,11 @@ CREATE TABLE IF NOT EXISTS outcomes_revisions (
     row_hash         VARCHAR NOT NULL,
     PRIMARY KEY (event_ticker, vintage_time, source)
 );
+-- Warehouse files made before revisions were sealed: add the column and seal what they hold (a no-op
+-- once every row has its hash).
+ALTER TABLE outcomes_revisions ADD COLUMN IF NOT EXISTS row_hash VARCHAR;
+UPDATE outcomes_revisions SET row_hash = revision_hash(event_ticker, vintage_time, source, vintage, value)
+WHERE row_hash IS NULL;
 COMMENT ON COLUMN outcomes_revisions.row_hash IS 'revision_hash(event_ticker, vintage_time, source, vintage, value) taken at insert; a mismatch means the vintage was changed';
 
 -- The latest vintage of each event: ordered by time, then vintage number, then source (the same order
@@ -461,6 +466,8 @@ CREATE TABLE IF NOT EXISTS walkforward_folds (
     computed_at   TIMESTAMP NOT NULL,
     PRIMARY KEY (fold, event_ticker)
 );
+-- Warehouse files made while the walk-forward still had an embargo lose that column (a no-op otherwise).
+ALTER TABLE walkforward_folds DROP COLUMN IF EXISTS embargo_hours;
 
 -- The candidates tried (all of them count towards the deflated Sharpe) and their capacity, honestly.
 CREATE TABLE IF NOT EXISTS walkforward_candidates (
@@ -545,6 +552,20 @@ CREATE TABLE IF NOT EXISTS promotion_decisions (
     cpcv_share_positive DOUBLE,
     decided_at   TIMESTAMP NOT NULL
 );
+-- Warehouse files made before these columns existed get them here (a no-op otherwise); the table is
+-- rebuilt whole by promotion_decisions.
+ALTER TABLE promotion_decisions ADD COLUMN IF NOT EXISTS n_trials_distinct INTEGER;
+ALTER TABLE promotion_decisions ADD COLUMN IF NOT EXISTS n_trials_effective INTEGER;
+ALTER TABLE promotion_decisions ADD COLUMN IF NOT EXISTS trial_cluster INTEGER;
+ALTER TABLE promotion_decisions ADD COLUMN IF NOT EXISTS pbo DOUBLE;
+ALTER TABLE promotion_decisions ADD COLUMN IF NOT EXISTS pbo_combinations INTEGER;
+ALTER TABLE promotion_decisions ADD COLUMN IF NOT EXISTS cpcv_paths INTEGER;
+ALTER TABLE promotion_decisions ADD COLUMN IF NOT EXISTS cpcv_sharpe_mean DOUBLE;
+ALTER TABLE promotion_decisions ADD COLUMN IF NOT EXISTS cpcv_sharpe_sd DOUBLE;
+ALTER TABLE promotion_decisions ADD COLUMN IF NOT EXISTS cpcv_sharpe_min DOUBLE;
+ALTER TABLE promotion_decisions ADD COLUMN IF NOT EXISTS cpcv_sharpe_median DOUBLE;
+ALTER TABLE promotion_decisions ADD COLUMN IF NOT EXISTS cpcv_sharpe_max DOUBLE;
+ALTER TABLE promotion_decisions ADD COLUMN IF NOT EXISTS cpcv_share_positive DOUBLE;
 COMMENT ON COLUMN promotion_decisions.n_trials_distinct IS 'Candidates with distinct out-of-sample return series (identical trades count once)';
 COMMENT ON COLUMN promotion_decisions.n_trials_effective IS 'Effective independent trials: clusters of candidates whose returns correlate at least GateLimits.trial_min_correlation; the N of the deflated Sharpe';
 COMMENT ON COLUMN promotion_decisions.trial_cluster IS 'The cluster (numbered from 1) this candidate counts in';
