@@ -289,6 +289,12 @@ def _num(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
+SIGNAL_COLUMNS: tuple[str, ...] = (
+    "market_ticker", "strike_type", "floor_strike", "cap_strike", "side", "price", "size", "fee", "p_model",
+    "edge", "window_volume", "open_interest", "capacity_contracts", "size_limited_by",
+)
+
+
 def decide_trades(
     ladder: pd.DataFrame,
     mu: float,
@@ -302,91 +308,112 @@ def decide_trades(
     `ladder` rows: market_ticker, strike_type, floor_strike, cap_strike, yes_bid, yes_ask, window_volume,
     open_interest. Returned rows carry `size` (0 when capacity allowed nothing) and `size_limited_by`.
     """
-    rows: list[dict[str, object]] = []
-    fee_mult = fee_multiplier if isinstance(fee_multiplier, Decimal) else Decimal(str(fee_multiplier))
-    for contract in ladder.itertuples(index=False):
-        if contract.strike_type not in candidate.strike_types:
-            continue
-        floor_strike, cap_strike = _num(contract.floor_strike), _num(contract.cap_strike)
-        p_yes = yes_probability(str(contract.strike_type), floor_strike, cap_strike, mu, sigma, tick)
-        if math.isnan(p_yes):
-            continue
-        offers: list[tuple[str, Decimal, float]] = []
-        if _num(contract.yes_ask) is not None and Decimal(0) < to_price(contract.yes_ask) < Decimal(1):
-            offers.append(("yes", to_price(contract.yes_ask), p_yes))
-        if _num(contract.yes_bid) is not None and Decimal(0) < to_price(contract.yes_bid) < Decimal(1):
-            offers.append(("no", Decimal(1) - to_price(contract.yes_bid), 1.0 - p_yes))
-        capacity = capacity_contracts(
-            _num(contract.window_volume) or 0.0, _num(contract.open_interest) or 0.0, candidate.capacity_share
-        )
-        best: dict[str, object] | None = None
-        for side, price, belief in offers:
-            by_notional = int(Decimal(str(candidate.max_order_notional)) / price)
-            size = min(capacity, candidate.max_contracts, by_notional)
-            limited_by = min(
-                (("capacity", capacity), ("max_contracts", candidate.max_contracts), ("notional", by_notional)),
-                key=lambda item: item[1],
-            )[0]
-            # The edge of a one-contract order when capacity is zero, so a blocked signal is still visible.
-            fee = taker_fee(max(size, 1), price, fee_mult)
-            edge = belief - float(price) - float(fee) / max(size, 1)
-            if edge <= candidate.edge_threshold:
-                continue
-            if best is None or edge > float(best["edge"]):  # type: ignore[arg-type]
-                best = {
-                    "market_ticker": contract.market_ticker,
-                    "strike_type": contract.strike_type,
-                    "floor_strike": floor_strike,
-                    "cap_strike": cap_strike,
-                    "side": side,
-                    "price": price,
-                    "size": int(size),
-                    "fee": fee if size > 0 else Decimal("0.00"),
-                    "p_model": belief,
-                    "edge": edge,
-                    "window_volume": _num(contract.window_volume) or 0.0,
-                    "open_interest": _num(contract.open_interest) or 0.0,
-                    "capacity_contracts": capacity,
-                    "size_limited_by": limited_by,
-                }
-        if best is not None:
-            rows.append(best)
-    columns = [
-        "market_ticker", "strike_type", "floor_strike", "cap_strike", "side", "price", "size", "fee", "p_model",
-        "edge", "window_volume", "open_interest", "capacity_contracts", "size_limited_by",
-    ]
-    signals = pd.DataFrame(rows, columns=columns)
+    rows = _signals(list(ladder.itertuples(index=False)), mu, sigma, tick, candidate, fee_multiplier)
+    signals = pd.DataFrame(rows, columns=list(SIGNAL_COLUMNS))
     signals[["floor_strike", "cap_strike"]] = signals[["floor_strike", "cap_strike"]].astype(float)
     return signals
 
 
+def _signals(
+    contracts: Sequence[object], mu: float, sigma: float, tick: float, candidate: Candidate,
+    fee_multiplier: Decimal | float,
+) -> list[dict[str, object]]:
+    """decide_trades on a ladder's rows (named tuples), as dicts: the walk-forward's inner loop."""
+    rows: list[dict[str, object]] = []
+    fee_mult = fee_multiplier if isinstance(fee_multiplier, Decimal) else Decimal(str(fee_multiplier))
+    for contract in contracts:
+        best = _best_offer(contract, mu, sigma, tick, candidate, fee_mult)
+        if best is not None:
+            rows.append(best)
+    return rows
+
+
+def _best_offer(
+    contract: object, mu: float, sigma: float, tick: float, candidate: Candidate, fee_mult: Decimal
+) -> dict[str, object] | None:
+    """The side of one contract with the larger edge above the threshold, or None."""
+    c = contract  # a named tuple of the ladder
+    if c.strike_type not in candidate.strike_types:  # type: ignore[attr-defined]
+        return None
+    floor_strike, cap_strike = _num(c.floor_strike), _num(c.cap_strike)  # type: ignore[attr-defined]
+    p_yes = yes_probability(str(c.strike_type), floor_strike, cap_strike, mu, sigma, tick)  # type: ignore[attr-defined]
+    if math.isnan(p_yes):
+        return None
+    offers: list[tuple[str, Decimal, float]] = []
+    if _num(c.yes_ask) is not None and Decimal(0) < to_price(c.yes_ask) < Decimal(1):  # type: ignore[attr-defined]
+        offers.append(("yes", to_price(c.yes_ask), p_yes))  # type: ignore[attr-defined]
+    if _num(c.yes_bid) is not None and Decimal(0) < to_price(c.yes_bid) < Decimal(1):  # type: ignore[attr-defined]
+        offers.append(("no", Decimal(1) - to_price(c.yes_bid), 1.0 - p_yes))  # type: ignore[attr-defined]
+    volume, open_interest = _num(c.window_volume) or 0.0, _num(c.open_interest) or 0.0  # type: ignore[attr-defined]
+    capacity = capacity_contracts(volume, open_interest, candidate.capacity_share)
+    best: dict[str, object] | None = None
+    for side, price, belief in offers:
+        by_notional = int(Decimal(str(candidate.max_order_notional)) / price)
+        size = min(capacity, candidate.max_contracts, by_notional)
+        limited_by = min(
+            (("capacity", capacity), ("max_contracts", candidate.max_contracts), ("notional", by_notional)),
+            key=lambda item: item[1],
+        )[0]
+        # The edge of a one-contract order when capacity is zero, so a blocked signal is still visible.
+        fee = taker_fee(max(size, 1), price, fee_mult)
+        edge = belief - float(price) - float(fee) / max(size, 1)
+        if edge <= candidate.edge_threshold:
+            continue
+        if best is None or edge > float(best["edge"]):  # type: ignore[arg-type]
+            best = {
+                "market_ticker": c.market_ticker,  # type: ignore[attr-defined]
+                "strike_type": c.strike_type,  # type: ignore[attr-defined]
+                "floor_strike": floor_strike,
+                "cap_strike": cap_strike,
+                "side": side,
+                "price": price,
+                "size": int(size),
+                "fee": fee if size > 0 else Decimal("0.00"),
+                "p_model": belief,
+                "edge": edge,
+                "window_volume": volume,
+                "open_interest": open_interest,
+                "capacity_contracts": capacity,
+                "size_limited_by": limited_by,
+            }
+    return best
+
+
 def settle_trades(signals: pd.DataFrame, first_print: float, bankroll: float) -> pd.DataFrame:
     """P&L of filled signals (size > 0) on the first print; Decimal money, float returns."""
-    filled = signals[signals["size"] > 0].copy()
-    won, payout, pnl, cost, trade_return, bankroll_return = [], [], [], [], [], []
-    for trade in filled.itertuples(index=False):
-        yes = settles_yes(str(trade.strike_type), trade.floor_strike, trade.cap_strike, first_print)
+    filled = signals[signals["size"] > 0]
+    settled = _settle(filled.to_dict("records"), first_print, bankroll)
+    return pd.DataFrame(settled, columns=[*filled.columns, *SETTLEMENT_COLUMNS], index=filled.index)
+
+
+SETTLEMENT_COLUMNS: tuple[str, ...] = ("won", "payout", "pnl", "cost", "trade_return", "bankroll_return", "first_print")
+
+
+def _settle(signals: list[dict[str, object]], first_print: float, bankroll: float) -> list[dict[str, object]]:
+    """settle_trades on signal dicts with size > 0: each gets the SETTLEMENT_COLUMNS."""
+    out = []
+    for trade in signals:
+        yes = settles_yes(str(trade["strike_type"]), trade["floor_strike"], trade["cap_strike"], first_print)  # type: ignore[arg-type]
         if yes is None:
-            raise ValueError(f"cannot settle {trade.market_ticker} on {first_print}")
-        side_wins = yes if trade.side == "yes" else not yes
-        size = Decimal(int(trade.size))
-        trade_cost = size * trade.price + trade.fee
+            raise ValueError(f"cannot settle {trade['market_ticker']} on {first_print}")
+        side_wins = yes if trade["side"] == "yes" else not yes
+        size = Decimal(int(trade["size"]))  # type: ignore[call-overload]
+        trade_cost = size * trade["price"] + trade["fee"]  # type: ignore[operator]
         trade_payout = size if side_wins else Decimal(0)
         trade_pnl = trade_payout - trade_cost
-        won.append(bool(side_wins))
-        payout.append(trade_payout.quantize(PRICE_QUANTUM))
-        pnl.append(trade_pnl.quantize(PRICE_QUANTUM))
-        cost.append(trade_cost.quantize(PRICE_QUANTUM))
-        trade_return.append(float(trade_pnl / trade_cost) if trade_cost > 0 else 0.0)
-        bankroll_return.append(float(trade_pnl) / bankroll)
-    filled["won"] = won
-    filled["payout"] = payout
-    filled["pnl"] = pnl
-    filled["cost"] = cost
-    filled["trade_return"] = trade_return
-    filled["bankroll_return"] = bankroll_return
-    filled["first_print"] = float(first_print)
-    return filled
+        out.append(
+            {
+                **trade,
+                "won": bool(side_wins),
+                "payout": trade_payout.quantize(PRICE_QUANTUM),
+                "pnl": trade_pnl.quantize(PRICE_QUANTUM),
+                "cost": trade_cost.quantize(PRICE_QUANTUM),
+                "trade_return": float(trade_pnl / trade_cost) if trade_cost > 0 else 0.0,
+                "bankroll_return": float(trade_pnl) / bankroll,
+                "first_print": float(first_print),
+            }
+        )
+    return out
 
 
 # --- the walk-forward ------------------------------------------------------------------------------
@@ -418,57 +445,34 @@ def run_walkforward(
     """
     first_prints = labels.dropna(subset=["first_print"]).set_index("event_ticker")["first_print"].astype(float)
     feats = features.merge(first_prints.rename("first_print"), left_on="event_ticker", right_index=True, how="left")
-    ladder_groups = {key: group for key, group in ladders.groupby(["event_ticker", "horizon_days"])}
+    # Plain records, built once: the inner loop runs per fold x candidate x event and must not touch pandas.
+    ladder_rows = {key: list(group.itertuples(index=False)) for key, group in ladders.groupby(["event_ticker", "horizon_days"])}
+    by_horizon = {int(h): group for h, group in feats.groupby("horizon_days")}
+    event_rows = {h: {e.event_ticker: e for e in group.itertuples(index=False)} for h, group in by_horizon.items()}
     fee_multipliers = fee_multipliers or {}
-    traces: list[pd.DataFrame] = []
+    traces: list[dict[str, object]] = []
     skipped: list[dict[str, object]] = []
     for fold, fold_roles in roles.groupby("fold"):
         train_events = set(fold_roles.loc[fold_roles["role"] == "train", "event_ticker"])
         test_events = list(fold_roles.loc[fold_roles["role"] == "test", "event_ticker"])
+        fits: dict[tuple[int, int], ReleaseModel] = {}
         for candidate in candidates:
-            at_horizon = feats[feats["horizon_days"] == candidate.horizon_days]
-            model = fit_release_model(
-                at_horizon[at_horizon["event_ticker"].isin(train_events)], min_fit_events=candidate.min_fit_events
-            )
-            for event in at_horizon[at_horizon["event_ticker"].isin(test_events)].itertuples(index=False):
-                base = {"candidate": candidate.name, "fold": int(fold), "event_ticker": event.event_ticker}
-                if event.first_print is None or not math.isfinite(float(event.first_print)):
-                    skipped.append({**base, "kind": "no_first_print", "reason": "no first print yet"})
-                    continue
-                mean, sd = _num(event.implied_mean), _num(event.implied_sd)
-                if mean is None or sd is None or sd <= 0:
-                    skipped.append({**base, "kind": "no_distribution", "reason": "no implied distribution at as_of"})
-                    continue
-                ladder = ladder_groups.get((event.event_ticker, candidate.horizon_days))
-                if ladder is None or ladder.empty:
-                    skipped.append({**base, "kind": "no_quotes", "reason": "no fresh quotes at as_of"})
-                    continue
-                mu, sigma, tick = model.params(model_key(event), mean, sd, _num(getattr(event, "value_grid", None)))
-                signals = decide_trades(
-                    ladder, mu, sigma, tick, candidate, fee_multipliers.get(event.event_ticker, 1.0)
+            at_horizon = by_horizon.get(candidate.horizon_days, feats.iloc[0:0])
+            key = (candidate.horizon_days, candidate.min_fit_events)
+            if key not in fits:  # candidates of one horizon share the fold's fit
+                fits[key] = fit_release_model(
+                    at_horizon[at_horizon["event_ticker"].isin(train_events)], min_fit_events=candidate.min_fit_events
                 )
-                blocked = signals[signals["size"] == 0]
-                for signal in blocked.itertuples(index=False):
-                    skipped.append(
-                        {**base, "kind": "no_capacity", "reason": f"edge on {signal.market_ticker} but no capacity (window volume "
-                         f"{signal.window_volume:g}, open interest {signal.open_interest:g})"}
-                    )
-                settled = settle_trades(signals, float(event.first_print), candidate.bankroll)
-                if settled.empty:
-                    continue
-                for key, value in base.items():
-                    settled[key] = value
-                settled["event_type"] = event.event_type
-                settled["release_time"] = event.release_time
-                settled["horizon_days"] = candidate.horizon_days
-                settled["as_of"] = event.as_of
-                traces.append(settled)
-    trace_frame = (
-        pd.concat(traces, ignore_index=True)[list(TRACE_COLUMNS)]
-        if traces
-        else pd.DataFrame(columns=list(TRACE_COLUMNS))
-    )
+            rows = event_rows.get(candidate.horizon_days, {})
+            for ticker in at_horizon.loc[at_horizon["event_ticker"].isin(test_events), "event_ticker"]:
+                base = {"candidate": candidate.name, "fold": int(fold), "event_ticker": ticker}
+                traces.extend(
+                    _trade_event(rows[ticker], base, fits[key], ladder_rows, candidate,
+                                 fee_multipliers.get(ticker, 1.0), skipped)
+                )
+    trace_frame = pd.DataFrame(traces, columns=list(TRACE_COLUMNS))
     if not trace_frame.empty:
+        trace_frame[["floor_strike", "cap_strike"]] = trace_frame[["floor_strike", "cap_strike"]].astype(float)
         trace_frame = trace_frame.sort_values(
             ["candidate", "release_time", "event_ticker", "market_ticker"], kind="mergesort"
         ).reset_index(drop=True)
@@ -476,6 +480,42 @@ def run_walkforward(
         traces=trace_frame,
         skipped=pd.DataFrame(skipped, columns=["candidate", "fold", "event_ticker", "kind", "reason"]),
     )
+
+
+def _trade_event(
+    event: object,
+    base: dict[str, object],
+    model: ReleaseModel,
+    ladder_rows: Mapping[tuple[str, int], list[object]],
+    candidate: Candidate,
+    fee_multiplier: float,
+    skipped: list[dict[str, object]],
+) -> list[dict[str, object]]:
+    """One test event of one candidate: its settled trades as trace dicts; what it skips goes to `skipped`."""
+    e = event  # a named tuple of the features (with first_print)
+    if e.first_print is None or not math.isfinite(float(e.first_print)):  # type: ignore[attr-defined]
+        skipped.append({**base, "kind": "no_first_print", "reason": "no first print yet"})
+        return []
+    mean, sd = _num(e.implied_mean), _num(e.implied_sd)  # type: ignore[attr-defined]
+    if mean is None or sd is None or sd <= 0:
+        skipped.append({**base, "kind": "no_distribution", "reason": "no implied distribution at as_of"})
+        return []
+    ladder = ladder_rows.get((e.event_ticker, candidate.horizon_days))  # type: ignore[attr-defined]
+    if not ladder:
+        skipped.append({**base, "kind": "no_quotes", "reason": "no fresh quotes at as_of"})
+        return []
+    mu, sigma, tick = model.params(model_key(e), mean, sd, _num(getattr(e, "value_grid", None)))
+    signals = _signals(ladder, mu, sigma, tick, candidate, fee_multiplier)
+    for signal in signals:
+        if signal["size"] == 0:
+            skipped.append(
+                {**base, "kind": "no_capacity", "reason": f"edge on {signal['market_ticker']} but no capacity "
+                 f"(window volume {signal['window_volume']:g}, open interest {signal['open_interest']:g})"}
+            )
+    filled = [signal for signal in signals if signal["size"] > 0]  # type: ignore[operator]
+    extra = {**base, "event_type": e.event_type, "release_time": e.release_time,  # type: ignore[attr-defined]
+             "horizon_days": candidate.horizon_days, "as_of": e.as_of}  # type: ignore[attr-defined]
+    return [{**trade, **extra} for trade in _settle(filled, float(e.first_print), candidate.bankroll)]  # type: ignore[attr-defined]
 
 
 def capacity_summary(traces: pd.DataFrame, skipped: pd.DataFrame) -> pd.DataFrame:
