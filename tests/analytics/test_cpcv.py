@@ -171,3 +171,26 @@ def test_bad_configurations_are_refused():
         CombinatorialPurgedCV(n_groups=4, n_test_groups=4)
     with pytest.raises(ValueError, match="cannot fill"):
         CombinatorialPurgedCV(n_groups=6).roles(regular_samples(4, 7, 1))
+
+
+def test_path_returns_and_their_sharpe_distribution():
+    from kalshi_assets.analytics.cpcv import path_returns, path_sharpe_summary
+
+    credited = pd.DataFrame({
+        "candidate": ["x"] * 4 + ["y"],
+        "path": [0, 0, 1, 1, 0],
+        "event_ticker": ["E1", "E2", "E1", "E2", "E1"],
+        "market_ticker": ["M1", "M2", "M1", "M2", "M1"],
+        "release_time": pd.to_datetime(["2025-01-01", "2025-02-01"] * 2 + ["2025-01-01"]),
+        "bankroll_return": [0.01, 0.03, -0.01, 0.01, 0.02],
+        "pnl": [1.0, 3.0, -1.0, 1.0, 2.0],
+    })
+    paths = path_returns(credited, ["x", "y", "z"], paths=2).set_index(["candidate", "path"])
+    assert len(paths) == 6 and paths.loc[("z", 1), "trades"] == 0
+    assert paths.loc[("x", 0), "sharpe"] == pytest.approx(0.02 / np.std([0.01, 0.03], ddof=1))
+    assert paths.loc[("x", 1), "total_pnl"] == 0.0
+    assert np.isnan(paths.loc[("y", 0), "sharpe"])  # one trade: no Sharpe
+    summary = path_sharpe_summary(paths.reset_index()).set_index("candidate")
+    assert summary.loc["x", "paths"] == 2 and summary.loc["x", "share_positive"] == 0.5  # path 1: Sharpe 0
+    assert summary.loc["x", "sharpe_min"] == pytest.approx(paths.loc[("x", 1), "sharpe"])
+    assert np.isnan(summary.loc["z", "sharpe_mean"])

@@ -152,3 +152,34 @@ def test_a_snapshot_older_than_max_age_is_not_used():
     stale = asof_features(grid, snaps, ["implied_mean"], ["implied_mean"], max_age_hours=24)
     assert pd.isna(stale.loc[0, "snapshot_ts"]) and np.isnan(stale.loc[0, "implied_mean"])
     assert np.isnan(stale.loc[0, "chg_implied_mean"])
+
+
+def test_complete_feature_table_adds_series_activity_and_observed_until():
+    from datetime import datetime
+
+    from kalshi_assets.analytics.features import (
+        complete_feature_table,
+        features_by_event_type,
+        inside_purge_window,
+    )
+
+    as_of = pd.Timestamp("2025-03-09")
+    features = pd.DataFrame({
+        "event_ticker": ["E1", "E2"], "event_type": ["CPI", "FOMC"], "horizon_days": [1, 1],
+        "release_time": [pd.Timestamp("2025-03-12"), pd.Timestamp("2025-03-10")], "purge_days": [3, 1],
+        "as_of": [as_of, as_of], "snapshot_ts": [as_of - pd.Timedelta(hours=2), pd.NaT],
+        "prior_snapshot_ts": [as_of - pd.Timedelta(days=3), pd.NaT],
+    })
+    events = pd.DataFrame({"event_ticker": ["E1", "E2"], "series_ticker": ["KXCPI", "KXFED"]})
+    activity = pd.DataFrame({"event_ticker": ["E1"], "horizon_days": [1], "ladder_volume": [10.0],
+                             "ladder_open_interest": [5.0], "last_quote_ts": [as_of - pd.Timedelta(hours=1)]})
+    table = complete_feature_table(features, events, activity, 3.0, datetime(2025, 3, 9))
+    assert list(table["series_ticker"]) == ["KXCPI", "KXFED"]
+    assert table.loc[0, "observed_until"] == as_of - pd.Timedelta(hours=1)  # the quote, the latest input
+    assert pd.isna(table.loc[1, "observed_until"]) and "last_quote_ts" not in table.columns
+    summary = features_by_event_type(table).set_index("event_type")
+    assert summary.loc["CPI", "rows_with_snapshot"] == 1 and summary.loc["FOMC", "rows_with_snapshot"] == 0
+    assert summary.loc["CPI", "min_days_before_release"] == 3.0
+    # Under a 4-day CPI window the CPI row (3 days before release) is too close; FOMC's 1 day is fine.
+    assert list(inside_purge_window(table, {"CPI": 4, "FOMC": 1})["event_ticker"]) == ["E1"]
+    assert inside_purge_window(table, {"CPI": 3, "FOMC": 1}).empty

@@ -227,3 +227,20 @@ def test_decide_candidates_counts_every_candidate_tried_and_reports_regimes():
     assert len(regimes) == 3 * len(EVENT_TYPES)
     assert (regimes[regimes["candidate"] == "silent"]["trade_count"] == 0).all()
     assert set(gates[gates["candidate"] == "silent"]["gate"]) >= {f"stress:{t}" for t in EVENT_TYPES}
+
+
+def test_failing_gate_counts_and_judgement_problems():
+    from kalshi_assets.analytics.promotion import candidates_failing_each_gate, judgement_problems
+
+    gates = pd.DataFrame({
+        "candidate": ["a", "a", "a", "a", "b", "b", "b", "b"],
+        "gate": ["dsr", "pbo", "stress:CPI", "stress:GDP", "dsr", "pbo", "stress:CPI", "stress:GDP"],
+        "passed": [True, True, True, True, False, True, False, False],
+    })
+    counts = candidates_failing_each_gate(gates).set_index("gate")["candidates_failing"].to_dict()
+    assert counts == {"dsr": 1, "stress": 1}
+    decisions = pd.DataFrame({"candidate": ["a", "b"], "promoted": [True, False]})
+    assert judgement_problems(["a", "b"], decisions, gates, ["CPI", "GDP"]) == []
+    problems = judgement_problems(["a", "b", "c"], decisions.assign(promoted=[False, True]), gates, ["CPI", "FOMC"])
+    assert "c: no decision" in problems
+    assert any("FOMC" in p for p in problems) and any("disagrees" in p for p in problems)

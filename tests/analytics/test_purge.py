@@ -254,3 +254,20 @@ def test_where_timeseriescv_differs_unsorted_prediction_times():
     assert row["role"] == ROLE_PURGED and "EV003" in row["reason"]
     # The next fold's test block is in prediction-time order again: the two agree.
     assert sorted(mine[1][0]) == sorted(theirs[1][0]) and sorted(mine[1][1]) == sorted(theirs[1][1])
+
+
+def test_role_counts_stale_windows_and_labelled_samples():
+    from kalshi_assets.analytics.purge import labelled_samples, roles_per_fold, stale_purge_windows
+
+    samples = make_samples([7 * i for i in range(8)], ["CPI", "FOMC"] * 4, [1] * 8)
+    roles = PurgedWalkForward(n_test_events=2, min_train_events=4).roles(samples)
+    counts = roles_per_fold(roles).set_index("fold")
+    assert list(counts.columns) == ["train", "test", "purged", "excluded"]
+    assert (counts.sum(axis=1) == 8).all() and (counts["test"] == 2).all()
+    assert roles_per_fold(roles.iloc[0:0]).empty
+    assert stale_purge_windows(roles, {"CPI": 3, "FOMC": 1}) == []
+    stale = stale_purge_windows(roles, {"CPI": 5, "FOMC": 1})
+    assert stale and all("settings say 5" in p for p in stale)
+    features = pd.DataFrame({"event_ticker": ["A", "B", "C"], "implied_mean": [1.0, None, 2.0]})
+    labels = pd.DataFrame({"event_ticker": ["A", "B"], "label_known_at": pd.to_datetime(["2025-01-01"] * 2)})
+    assert list(labelled_samples(features, labels)["event_ticker"]) == ["A"]  # B has no mean, C no label

@@ -274,3 +274,32 @@ def test_between_bins_are_left_alone_unless_the_candidate_trades_them():
     both = Candidate(horizon_days=1, edge_threshold=0.05, strike_types=("greater", "between"))
     traded = decide_trades(book, 0.0, 5.0, 25.0, both)
     assert list(traded["side"]) == ["yes"]
+
+
+def test_candidate_table_rebuilds_its_candidates_and_counts_problems():
+    from decimal import Decimal
+
+    from kalshi_assets.analytics.walkforward import (
+        candidate_family,
+        candidate_table,
+        candidates_from_table,
+        skipped_counts,
+        taker_fee,
+        trade_problems,
+    )
+
+    family = candidate_family([1, 3], [0.02, 0.05])
+    traces = pd.DataFrame({"candidate": [family[0].name], "pnl": [Decimal("1.5")], "window_volume": [100.0],
+                           "size": [10], "size_limited_by": ["capacity"], "capacity_contracts": [10],
+                           "price": [0.5], "fee": [float(taker_fee(10, Decimal("0.5")))], "event_ticker": ["E"]})
+    skipped = pd.DataFrame({"candidate": [family[1].name] * 2, "fold": [0, 0], "event_ticker": ["E", "F"],
+                            "kind": ["no_capacity", "no_quotes"], "reason": ["", ""]})
+    table = candidate_table(family, traces, skipped, 24.0)
+    assert list(table["candidate"]) == [c.name for c in family]
+    assert table.loc[0, "trades"] == 1 and table.loc[0, "total_pnl"] == Decimal("1.5")
+    assert table.loc[1, "blocked_no_capacity"] == 1 and table.loc[2, "trades"] == 0
+    assert [c.name for c in candidates_from_table(table)] == [c.name for c in family]
+    assert skipped_counts(skipped)["count"].tolist() == [1, 1]
+    assert trade_problems(traces, {}) == {"size_over_traded_volume": 0, "size_over_capacity": 0, "fee_mismatch": 0}
+    bad = traces.assign(size=200, fee=0.0)
+    assert trade_problems(bad, {}) == {"size_over_traded_volume": 1, "size_over_capacity": 1, "fee_mismatch": 1}
