@@ -437,7 +437,10 @@ def demo_report_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
         return []
     folds, events = con.execute("SELECT count(DISTINCT fold), count(DISTINCT event_ticker) FROM walkforward_folds").fetchone()
     trades = con.execute("SELECT count(*) FROM walkforward_results").fetchone()[0]
-    decisions = con.execute("SELECT candidate, promoted, trades, sharpe, dsr FROM promotion_decisions ORDER BY candidate").df()
+    decisions = con.execute(
+        "SELECT candidate, promoted, trades, sharpe, dsr, pbo, n_trials, n_trials_effective, cpcv_sharpe_median "
+        "FROM promotion_decisions ORDER BY candidate"
+    ).df()
     if decisions.empty:
         return [f"\nResearch: {folds} walk-forward folds over {events} events; no promotion decisions yet."]
     failing = con.execute(
@@ -447,7 +450,15 @@ def demo_report_lines(con: duckdb.DuckDBPyConnection) -> list[str]:
     lines = [
         f"\nResearch: {folds} walk-forward folds over {events} events, {trades} out-of-sample trades.",
         f"  candidates tried: {len(decisions)}, promoted: {int(decisions['promoted'].sum())}",
+        f"  deflated Sharpe over {int(decisions['n_trials_effective'].iloc[0])} effective of "
+        f"{int(decisions['n_trials'].iloc[0])} trials; PBO "
+        + ("undefined" if pd.isna(decisions["pbo"].iloc[0]) else f"{decisions['pbo'].iloc[0]:.2f}"),
     ]
+    for row in decisions.itertuples(index=False):
+        lines.append(
+            f"    {row.candidate}: {'promoted' if row.promoted else 'not promoted'}, {row.trades} trades, "
+            f"Sharpe {row.sharpe:.3f}, DSR {row.dsr:.3f}, median CPCV path Sharpe {row.cpcv_sharpe_median:.3f}"
+        )
     if failing:
         lines.append("  not promoted because (candidates failing each gate): "
                      + ", ".join(f"{gate} {n}" for gate, n in failing))
