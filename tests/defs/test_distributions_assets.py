@@ -154,6 +154,7 @@ def test_asof_rungs_match_a_manual_lookup(materialized) -> None:
                               "FROM kalshi_markets").df()
     rungs = inputs.rungs.join(inputs.snapshots[["event_ticker", "snapshot_ts"]], on="snapshot_id")
     rng = np.random.default_rng(3)
+    trades_compared = 0
     for i in rng.choice(len(inputs.snapshots), size=12, replace=False):
         snap = inputs.snapshots.iloc[i]
         ladder = markets[(markets.event_ticker == snap.event_ticker) & (markets.open_time <= snap.snapshot_ts)]
@@ -169,9 +170,13 @@ def test_asof_rungs_match_a_manual_lookup(materialized) -> None:
             assert (np.isnan(rung.yes_bid) and np.isnan(latest.yes_bid)) or rung.yes_bid == latest.yes_bid
             traded = q.dropna(subset=["last_price"])
             if len(traded):
+                trades_compared += 1
                 assert rung.last_price == traded.iloc[-1].last_price
                 assert rung.last_trade_age_hours == pytest.approx(
                     (snap.snapshot_ts - traded.iloc[-1].ts).total_seconds() / 3600)
+            else:
+                assert np.isnan(rung.last_price)
+    assert trades_compared > 0  # the last-trade lookup was exercised, not skipped
 
 
 def test_quotes_after_a_snapshot_never_change_it(warehouse_copy: Path) -> None:

@@ -225,7 +225,7 @@ def test_decisions_list_gates_regimes_and_reasons(materialized):
 def test_forecast_scores_by_event_type(materialized):
     path, result = materialized
     scores = read(path, "SELECT * FROM implied_forecast_scores")
-    assert scores["pit"].between(0, 1).all() and (scores["crps"] >= 0).all()
+    assert len(scores) and scores["pit"].between(0, 1).all() and (scores["crps"] >= 0).all()
     assert scores["brier"].dropna().between(0, 1).all()
     rungs = read(path, "SELECT * FROM implied_rung_forecasts")
     assert set(rungs["outcome"]) <= {0, 1}

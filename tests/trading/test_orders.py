@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
 
-from kalshi_assets.trading import Fill, Order, PositionBook, client_order_id
+from kalshi_assets.trading import Fill, PositionBook, client_order_id
 from tests.trading.conftest import DECIDED_AT, EVENT, TICKER, make_order
 
 
@@ -108,5 +108,8 @@ def test_flip_opens_the_rest_at_the_fill_price() -> None:
 
 def test_order_times_are_utc() -> None:
     naive = make_order(decided_at=datetime(2026, 10, 31, 23, 0))
-    assert naive.decision_time.tzinfo == UTC
-    assert isinstance(make_order(), Order)
+    assert naive.decision_time == datetime(2026, 10, 31, 23, 0, tzinfo=UTC)  # a naive time is taken as UTC
+    # An aware time elsewhere is converted, so the same instant gives the same order id.
+    paris = make_order(decided_at=datetime(2026, 11, 1, 0, 0, tzinfo=timezone(timedelta(hours=1))))
+    assert paris.decision_time == naive.decision_time and paris.decision_time.tzinfo == UTC
+    assert paris.client_order_id == naive.client_order_id
