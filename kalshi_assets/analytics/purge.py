@@ -184,13 +184,10 @@ class PurgedWalkForward:
         purge_days = events["purge_days"].to_numpy(dtype=int)
         positions = np.arange(len(events))
         # Reasons quote times; format them once, not once per fold.
-        t0_text, t1_text, widened_text = (
-            [str(pd.Timestamp(v)) for v in values] for values in (t0, t1, widened)
-        )
+        t0_text, t1_text, widened_text = ([str(pd.Timestamp(v)) for v in values] for values in (t0, t1, widened))
         out: list[Fold] = []
         for fold_number, (start, stop) in enumerate(self._test_blocks(len(events))):
-            test_slice = slice(start, stop)
-            test_t0, test_t1 = t0[test_slice], t1[test_slice]
+            test_t0, test_t1 = t0[start:stop], t1[start:stop]
             test_start, test_end = test_t0.min(), test_t1.max()
             pool_start = 0 if self.mode == "expanding" else max(0, start - int(self.window or 0))
             # overlap[i, j]: event i's widened interval meets test event j's interval (docs/METHODS.md section 3).

@@ -279,14 +279,13 @@ def test_between_bins_are_left_alone_unless_the_candidate_trades_them():
 def test_candidate_table_rebuilds_its_candidates_and_counts_problems():
     from decimal import Decimal
 
-    from kalshi_assets.analytics.walkforward import (
-        candidate_family,
+    from kalshi_assets.analytics.backtest_tables import (
         candidate_table,
         candidates_from_table,
         skipped_counts,
-        taker_fee,
         trade_problems,
     )
+    from kalshi_assets.analytics.walkforward import candidate_family, taker_fee
 
     family = candidate_family([1, 3], [0.02, 0.05])
     traces = pd.DataFrame({"candidate": [family[0].name], "pnl": [Decimal("1.5")], "window_volume": [100.0],

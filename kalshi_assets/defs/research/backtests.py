@@ -6,7 +6,7 @@ import pandas as pd
 from pydantic import Field
 
 from kalshi_assets import settings as project_settings
-from kalshi_assets.analytics import cpcv, walkforward
+from kalshi_assets.analytics import backtest_tables, cpcv, walkforward
 from kalshi_assets.defs.metadata import WRITER_POOL, table_metadata
 from kalshi_assets.defs.research.common import (
     EVENT_LABELS,
@@ -84,7 +84,7 @@ def walkforward_results(
         roles = store.read_folds(con)
         run = _trade_out_of_sample(con, roles, candidates, config.capacity_window_hours, settings.max_staleness_hours)
     computed_at = now()
-    candidate_rows = walkforward.candidate_table(candidates, run.traces, run.skipped, config.capacity_window_hours)
+    candidate_rows = backtest_tables.candidate_table(candidates, run.traces, run.skipped, config.capacity_window_hours)
     candidate_rows["computed_at"] = computed_at
     traces = run.traces.assign(computed_at=computed_at)
     context.log.info(f"walkforward_results: {len(traces)} trades over {len(candidates)} candidates")
@@ -104,7 +104,7 @@ def walkforward_results(
                 trades=dg.MetadataValue.int(len(traces)),
                 contracts=dg.MetadataValue.int(int(candidate_rows["contracts"].sum())),
                 capacity_by_candidate=md(summary.round(4)),
-                skipped=md(walkforward.skipped_counts(run.skipped)),
+                skipped=md(backtest_tables.skipped_counts(run.skipped)),
             )
         )
 
@@ -118,7 +118,7 @@ def trades_within_capacity(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         traces = store.read_traces(con)
         off_test = store.trades_off_test_events(con)
         fees = store.read_fee_multipliers(con)
-    counts = {**walkforward.trade_problems(traces, fees), "trades_off_test_events": len(off_test)}
+    counts = {**backtest_tables.trade_problems(traces, fees), "trades_off_test_events": len(off_test)}
     return dg.AssetCheckResult(
         passed=not any(counts.values()),
         metadata={"trades_checked": dg.MetadataValue.int(len(traces)),
@@ -136,7 +136,7 @@ def cpcv_paths(
     with warehouse.connect() as con:
         roles = store.read_splits(con)
         table = store.read_candidates(con)
-        candidates = walkforward.candidates_from_table(table)
+        candidates = backtest_tables.candidates_from_table(table)
         renamed = [c.name for c in candidates if c.name not in set(table["candidate"])]
         if renamed:
             raise dg.Failure(f"walkforward_candidates rows do not rebuild their candidates: {renamed}")
@@ -175,7 +175,7 @@ def cpcv_trades_out_of_sample(warehouse: WarehouseResource) -> dg.AssetCheckResu
         off_test = store.cpcv_trades_off_test_events(con)
         fees = store.read_fee_multipliers(con)
         paths = store.read_paths(con)
-    counts = {**walkforward.trade_problems(trades, fees), "trades_off_test_events": len(off_test)}
+    counts = {**backtest_tables.trade_problems(trades, fees), "trades_off_test_events": len(off_test)}
     problems = [f"{k}: {v}" for k, v in counts.items() if v]
     per_candidate = paths.groupby("candidate")["path"].nunique()
     if paths.empty or per_candidate.nunique() != 1:
