@@ -21,6 +21,8 @@ from kalshi_assets.warehouse.outcomes import (
     read_reports,
     read_revisions,
     replace_event_labels,
+    revision_fingerprint,
+    revision_rows_altered,
     upsert_first_print_reports,
 )
 
@@ -143,6 +145,37 @@ def test_revisions_append_once_and_latest_moves(con) -> None:
     assert read_latest(con)[["value", "vintage"]].values.tolist() == [[2.1, 3]]
     # The stored rows of earlier runs are untouched (recorded_at of the first run stays).
     assert read_revisions(con)["recorded_at"].tolist() == [RUN1, RUN1, RUN2]
+
+
+def test_revisions_are_sealed_at_insert_and_an_update_is_detected(con) -> None:
+    t1, t2, t3 = datetime(2026, 7, 30, 12, 30), datetime(2026, 8, 29, 12, 30), datetime(2026, 9, 28, 12, 30)
+    append_revisions(con, revision_rows([("KXGDP-26Q2", t1, "demo", 1, 2.0), ("KXGDP-26Q2", t2, "demo", 2, 2.3)]), RUN1)
+    assert con.execute("SELECT count(*) FROM outcomes_revisions WHERE row_hash IS NULL").fetchone()[0] == 0
+    assert revision_rows_altered(con).empty
+    sealed = revision_fingerprint(con, RUN1)
+    append_revisions(con, revision_rows([("KXGDP-26Q2", t3, "demo", 3, 2.1)]), RUN2)
+    assert revision_fingerprint(con, RUN1) == sealed  # a later vintage leaves the earlier ones' fingerprint
+    con.execute("UPDATE outcomes_revisions SET value = 2.4 WHERE vintage = 2")
+    assert revision_rows_altered(con)[["vintage", "value"]].values.tolist() == [[2, 2.4]]
+    assert revision_fingerprint(con, RUN1) != sealed
+    con.execute("DELETE FROM outcomes_revisions WHERE vintage = 1")
+    assert revision_fingerprint(con, RUN1)[0] == 1  # a vanished vintage changes the count
+
+
+def test_a_warehouse_from_before_sealing_gets_its_revisions_sealed(tmp_path) -> None:
+    path = tmp_path / "old.duckdb"
+    with duckdb.connect(str(path)) as old:
+        old.execute("CREATE TABLE outcomes_revisions (event_ticker VARCHAR NOT NULL, vintage_time TIMESTAMP NOT NULL, "
+                    "source VARCHAR NOT NULL, series_ticker VARCHAR, reference_period DATE, vintage INTEGER NOT NULL, "
+                    "value DOUBLE NOT NULL, recorded_at TIMESTAMP NOT NULL, PRIMARY KEY (event_ticker, vintage_time, source))")
+        old.execute("INSERT INTO outcomes_revisions VALUES ('E', TIMESTAMP '2026-07-30 12:30', 'demo', 'S', NULL, 1, 2.0, "
+                    "TIMESTAMP '2026-11-01 01:00')")
+    upgraded = db.connect(path)
+    try:
+        assert upgraded.execute("SELECT count(*) FROM outcomes_revisions WHERE row_hash IS NULL").fetchone()[0] == 0
+        assert revision_rows_altered(upgraded).empty
+    finally:
+        upgraded.close()
 
 
 def test_latest_orders_vintage_numbers_as_numbers(con) -> None:
