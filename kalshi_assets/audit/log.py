@@ -35,7 +35,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
@@ -134,6 +134,18 @@ class _SegmentHandle:
 
     def sync(self) -> None:
         os.fdatasync(self.fd)
+
+
+_Prepared = tuple[str, str | None, dict[str, Any], str]  # (event_type, user_id, scrubbed payload, its JSON)
+
+
+def _prepare(event_type: str, user_id: str | None, payload: Mapping[str, Any] | None) -> _Prepared:
+    """Check and scrub one entry before anything is locked or written."""
+    events.validate_event_type(event_type)
+    if user_id is not None and not isinstance(user_id, str):
+        raise TypeError(f"user_id must be a string or None, got {type(user_id).__name__}")
+    clean = scrub_payload(payload)
+    return event_type, user_id, clean, canonical_json(clean)
 
 
 def _ts_epoch(ts: str) -> float:
@@ -387,11 +399,21 @@ class AuditLog:
 
     def append(self, event_type: str, user_id: str | None, payload: Mapping[str, Any] | None) -> dict[str, Any]:
         """Append one record; returns it as written once it is durable under the fsync policy."""
-        events.validate_event_type(event_type)
-        if user_id is not None and not isinstance(user_id, str):
-            raise TypeError(f"user_id must be a string or None, got {type(user_id).__name__}")
-        clean = scrub_payload(payload)
-        payload_json = canonical_json(clean)
+        return self._append_prepared([_prepare(event_type, user_id, payload)])[0]
+
+    def append_many(
+        self, entries: Sequence[tuple[str, str | None, Mapping[str, Any] | None]]
+    ) -> list[dict[str, Any]]:
+        """Append several records at once: one lock acquisition, one write, one sync under the policy.
+
+        `entries` are `(event_type, user_id, payload)` tuples. Every entry is checked before anything
+        is written, so a bad one leaves the log unchanged. The records get consecutive sequence
+        numbers (no other writer's record falls between them) and are returned in order, once durable.
+        """
+        prepared = [_prepare(*entry) for entry in entries]
+        return self._append_prepared(prepared) if prepared else []
+
+    def _append_prepared(self, prepared: list[_Prepared]) -> list[dict[str, Any]]:
         self._check_process()
         batch = self.fsync == "batch"
         if batch:
@@ -400,7 +422,8 @@ class AuditLog:
         registered = False
         try:
             with self._write_lock:
-                seq, ts, prev_hash, digest, handle = self._write_record(event_type, user_id, payload_json)
+                records, handle = self._write_records(prepared)
+                seq, digest = records[-1]["seq"], records[-1]["hash"]
                 if self.fsync == "always":
                     try:
                         handle.sync()
@@ -424,15 +447,7 @@ class AuditLog:
                     self._leave_inflight()
         if batch:
             self._await_durable(ticket)
-        return {
-            "seq": seq,
-            "ts": ts,
-            "event_type": event_type,
-            "user_id": user_id,
-            "payload": clean,
-            "prev_hash": prev_hash,
-            "hash": digest,
-        }
+        return records
 
     def _leave_inflight(self) -> None:
         # caller holds the commit lock
@@ -440,33 +455,49 @@ class AuditLog:
         if self._gathering and self._inflight == 0:
             self._gather.notify()
 
-    def _write_record(
-        self, event_type: str, user_id: str | None, payload_json: str
-    ) -> tuple[int, str, str, str, _SegmentHandle]:
-        """Write one record under the flock; caller holds the write lock. (seq, ts, prev, hash, segment)."""
+    def _write_records(self, prepared: list[_Prepared]) -> tuple[list[dict[str, Any]], _SegmentHandle]:
+        """Write records under the flock with one write; caller holds the write lock."""
         self._check_usable()
         with self._exclusive():
             try:
                 self._refresh()
-                seq, prev_hash = self._last_seq + 1, self._last_hash
+                prev_hash = self._last_hash
                 now_ns = time.time_ns()
                 ts = utc_timestamp(now_ns)
-                line, digest = encode_record(seq, ts, event_type, user_id, payload_json, prev_hash)
-                self._ensure_segment(seq, len(line), now_ns / 1e9)
+                records: list[dict[str, Any]] = []
+                lines: list[bytes] = []
+                for offset, (event_type, user_id, clean, payload_json) in enumerate(prepared):
+                    seq = self._last_seq + 1 + offset
+                    line, digest = encode_record(seq, ts, event_type, user_id, payload_json, prev_hash)
+                    lines.append(line)
+                    records.append(
+                        {
+                            "seq": seq,
+                            "ts": ts,
+                            "event_type": event_type,
+                            "user_id": user_id,
+                            "payload": clean,
+                            "prev_hash": prev_hash,
+                            "hash": digest,
+                        }
+                    )
+                    prev_hash = digest
+                data = lines[0] if len(lines) == 1 else b"".join(lines)
+                self._ensure_segment(records[0]["seq"], len(data), now_ns / 1e9)
                 handle = self._active
                 if handle is None:
                     raise AuditLogError("no active segment after rotation")
-                self._write(handle, line)
+                self._write(handle, data)
             except AuditLogError:
                 raise
             except OSError as exc:
                 self._fatal = exc
                 raise AuditLogFatalError(f"audit log write failed: {exc}") from exc
-            self._last_seq, self._last_hash = seq, digest
-            self._known_size += len(line)
+            self._last_seq, self._last_hash = records[-1]["seq"], prev_hash
+            self._known_size += len(data)
             if handle.first_epoch is None:
                 handle.first_epoch = now_ns / 1e9
-        return seq, ts, prev_hash, digest, handle
+        return records, handle
 
     def _write(self, handle: _SegmentHandle, line: bytes) -> None:
         view = memoryview(line)
