@@ -36,7 +36,7 @@ from kalshi_assets.audit.log import (
 from kalshi_assets.audit.query import query_log
 from kalshi_assets.audit.scrub import REDACTED, scrub_payload
 from kalshi_assets.audit.typed import api_call_entry
-from kalshi_assets.audit.verify import Problem, VerifyReport, verify_log
+from kalshi_assets.audit.verify import Problem, VerifyReport, verify_configured, verify_log
 
 __all__ = [
     "ANCHOR_ENV",
@@ -68,5 +68,6 @@ __all__ = [
     "query_log",
     "record_hash",
     "scrub_payload",
+    "verify_configured",
     "verify_log",
 ]

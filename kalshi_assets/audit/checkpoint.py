@@ -288,7 +288,10 @@ class CheckpointWriter:
         return fields
 
     def _encode_slot(self, fields: dict[str, Any]) -> bytes:
-        encoded = canonical_json({**fields, "mac": _mac(self._key, fields)}).encode("utf-8")
+        # `fields` is already canonical JSON once `mac` is set aside; readers do not care where `mac` sits.
+        body = canonical_json(fields)
+        mac = hmac.new(self._key, body.encode("utf-8"), hashlib.sha256).hexdigest()
+        encoded = f'{body[:-1]},"mac":"{mac}"}}'.encode()
         if len(encoded) >= _SLOT_SIZE:
             raise ValueError("checkpoint slot overflow")
         return encoded.ljust(_SLOT_SIZE - 1, b" ") + b"\n"

@@ -28,6 +28,11 @@ _HEX = frozenset("0123456789abcdef")
 
 # One encoder object, built once: `json.dumps` with non-default options builds a new one per call.
 _CANONICAL = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+# The same encoding without the cycle check (a third of its cost), for scrubbed payloads: the
+# scrubber builds fresh containers, so they cannot hold a cycle.
+_CANONICAL_ACYCLIC = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False, check_circular=False
+)
 _timestamp_second: tuple[int, str] = (-1, "")  # (epoch second, its "YYYY-MM-DDTHH:MM:SS." prefix)
 
 
@@ -38,6 +43,11 @@ class RecordFormatError(ValueError):
 def canonical_json(value: Any) -> str:
     """The canonical JSON text of a JSON-native value (sorted keys, compact, UTF-8, finite floats)."""
     return _CANONICAL.encode(value)
+
+
+def canonical_payload_json(scrubbed: dict[str, Any]) -> str:
+    """`canonical_json` of a payload returned by `scrub_payload` (which cannot hold a cycle)."""
+    return _CANONICAL_ACYCLIC.encode(scrubbed)
 
 
 def utc_timestamp(now_ns: int | None = None) -> str:

@@ -48,7 +48,7 @@ from kalshi_assets.audit import events
 from kalshi_assets.audit.checkpoint import Checkpoint, CheckpointWriter, load_key
 from kalshi_assets.audit.encoding import (
     GENESIS_HASH,
-    canonical_json,
+    canonical_payload_json,
     encode_record,
     parse_record,
     utc_timestamp,
@@ -131,7 +131,7 @@ def _prepare(event_type: str, user_id: str | None, payload: Mapping[str, Any] | 
     if user_id is not None and type(user_id) is not str and not isinstance(user_id, str):
         raise TypeError(f"user_id must be a string or None, got {type(user_id).__name__}")
     clean = scrub_payload(payload)
-    return event_type, user_id, clean, canonical_json(clean)
+    return event_type, user_id, clean, canonical_payload_json(clean)
 
 
 def _signer(signing_key: Ed25519PrivateKey | str | os.PathLike[str] | None, directory: Path) -> anchors.Signer | None:
@@ -387,7 +387,8 @@ class AuditLog(SegmentTail, TypedEvents):
     def _write_records(self, prepared: list[_Prepared]) -> tuple[list[dict[str, Any]], SegmentHandle]:
         """Write records under the flock with one write; caller holds the write lock."""
         self._check_usable()
-        with self._exclusive():
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # not `_exclusive()`: this is the hot path
+        try:
             try:
                 self._refresh()
                 seq, prev_hash = self._last_seq, self._last_hash
@@ -426,12 +427,17 @@ class AuditLog(SegmentTail, TypedEvents):
             self._known_size += len(data)
             if handle.first_epoch is None:
                 handle.first_epoch = now_ns / 1e9
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
         return records, handle
 
     def _write(self, handle: SegmentHandle, line: bytes) -> None:
-        view = memoryview(line)
         written = 0
         try:
+            written = os.write(handle.fd, line)
+            if written == len(line):
+                return
+            view = memoryview(line)
             while written < len(line):
                 written += os.write(handle.fd, view[written:])
         except OSError as exc:

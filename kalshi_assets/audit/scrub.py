@@ -109,6 +109,8 @@ def _scrub_mapping(mapping: Mapping[Any, Any], path: str) -> dict[str, Any]:
             out[key] = value
         elif kind is float and math.isfinite(value):
             out[key] = value
+        elif kind is dict:
+            out[key] = _scrub_mapping(value, f"{path}.{key}")
         else:
             out[key] = _scrub_value(value, f"{path}.{key}")
     return out

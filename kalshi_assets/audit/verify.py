@@ -54,7 +54,7 @@ from kalshi_assets.audit.checkpoint import (
 )
 from kalshi_assets.audit.segments import LOCK_FILE_NAME, SegmentFile, list_segments
 
-__all__ = ["Problem", "VerifyReport", "verify_log"]
+__all__ = ["Problem", "VerifyReport", "verify_configured", "verify_log"]
 
 
 @dataclass(frozen=True)
@@ -284,6 +284,27 @@ def verify_log(
         anchored=found.anchored,
         anchored_seq=latest,
     )
+
+
+def verify_configured(
+    directory: str | os.PathLike[str],
+    *,
+    signing_key_path: str | os.PathLike[str] | None = None,
+    public_key_paths: list[str] | None = None,
+    anchor: str | os.PathLike[str] | None = None,
+) -> VerifyReport:
+    """Verify with a writer's configuration: the public keys given, else the signing key's own
+    public key; the anchor when it is a file (not stdout). Falls back to the environment for the rest."""
+    root = Path(directory)
+    public_keys = None
+    if public_key_paths:
+        public_keys = anchors.load_public_keys(public_key_paths, audit_directory=root)
+    elif signing_key_path:
+        passphrase = os.environ.get(anchors.SIGNING_KEY_PASSPHRASE_ENV)
+        signer = anchors.Signer(anchors.load_signing_key(signing_key_path, audit_directory=root, passphrase=passphrase))
+        public_keys = {signer.key_id: signer.public_key}
+    anchor_file = None if anchor is None or str(anchor) == anchors.STDOUT_ANCHOR else anchor
+    return verify_log(root, public_keys=public_keys, anchor_file=anchor_file)
 
 
 def _check_checkpoint(checker: Checker, checkpoint_read: CheckpointRead, found: _Anchors) -> None:
