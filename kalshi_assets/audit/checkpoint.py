@@ -256,18 +256,42 @@ class CheckpointWriter:
                         os.fdatasync(self._fd)
                     return None
                 fields = self._fields(existing, seq, record_hash, first_hash)
-                slot = 0 if current.slot is None else 1 - current.slot
-                slot_bytes = self._encode_slot(fields)
-                os.pwrite(self._fd, slot_bytes, slot * _SLOT_SIZE)
-                raw = (self._cached_raw or b"").ljust(_SLOT_SIZE * _SLOTS, b"\x00")
-                offset = slot * _SLOT_SIZE
-                self._cached_raw = raw[:offset] + slot_bytes + raw[offset + _SLOT_SIZE :]
-                self._cached = CheckpointRead("valid", _checkpoint(fields), slot)
+                self._write_slot(current.slot, fields)
                 if sync:
                     os.fdatasync(self._fd)
                 return fields
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def resign(self) -> None:
+        """Sign the current checkpoint again into both slots (after adopting a log or rotating keys),
+        so no slot is left signed by the old key or not at all."""
+        with self._lock:
+            fcntl.flock(self._fd, fcntl.LOCK_EX)
+            try:
+                current = self.read()
+                existing = current.checkpoint
+                if existing is None:
+                    return
+                slot, first = current.slot, existing.first_hash
+                for _ in range(_SLOTS):
+                    fields = self._fields(existing, existing.seq, existing.hash, lambda: first)
+                    slot = self._write_slot(slot, fields)
+                    existing = _checkpoint(fields)
+                os.fdatasync(self._fd)
+            finally:
+                fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _write_slot(self, current_slot: int | None, fields: dict[str, Any]) -> int:
+        """Write `fields` into the slot other than `current_slot`; returns the slot written."""
+        slot = 0 if current_slot is None else 1 - current_slot
+        slot_bytes = self._encode_slot(fields)
+        os.pwrite(self._fd, slot_bytes, slot * _SLOT_SIZE)
+        raw = (self._cached_raw or b"").ljust(_SLOT_SIZE * _SLOTS, b"\x00")
+        offset = slot * _SLOT_SIZE
+        self._cached_raw = raw[:offset] + slot_bytes + raw[offset + _SLOT_SIZE :]
+        self._cached = CheckpointRead("valid", _checkpoint(fields), slot)
+        return slot
 
     def _fields(
         self, existing: Checkpoint | None, seq: int, record_hash: str, first_hash: Callable[[], str]

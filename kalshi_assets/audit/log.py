@@ -316,10 +316,15 @@ class AuditLog(SegmentTail, TypedEvents):
         """With a signing key, extend only a checkpoint signed by a trusted key (never launder a forgery)."""
         if self._signer is None or checkpoint.seq == 0:
             return
+        assert self._checkpoint is not None
         problem = anchors.signature_problem(checkpoint.fields, self._trusted)
         if problem is None:
+            if checkpoint.fields.get("kid") != self._signer.key_id:
+                self._checkpoint.resign()
+                self.recovery_actions.append(f"re-signed the checkpoint at seq {checkpoint.seq} with the new key")
             return
         if "sig" not in checkpoint.fields and self._adopt_unsigned:
+            self._checkpoint.resign()
             self.recovery_actions.append(f"adopted the unsigned checkpoint at seq {checkpoint.seq}; signing from now on")
             return
         raise AuditLogDamagedError(
