@@ -51,7 +51,7 @@ def key_id(public_key: Ed25519PublicKey) -> str:
     return hashlib.sha256(raw).hexdigest()[:16]
 
 
-def _outside(path: Path, directory: Path | None, what: str) -> Path:
+def outside_directory(path: Path, directory: Path | None, what: str) -> Path:
     """`path`, refusing one inside the log's directory: whoever can write there could replace it."""
     if directory is not None:
         resolved, root = path.resolve(), directory.resolve()
@@ -64,7 +64,7 @@ def load_signing_key(
     path: str | os.PathLike[str], *, audit_directory: Path | None = None, passphrase: str | None = None
 ) -> Ed25519PrivateKey:
     """The Ed25519 private key in the PEM file at `path` (which must lie outside the log's directory)."""
-    key_path = _outside(Path(path), audit_directory, "signing key")
+    key_path = outside_directory(Path(path), audit_directory, "signing key")
     try:
         data = key_path.read_bytes()
     except OSError as exc:
@@ -84,7 +84,7 @@ def load_public_keys(
     """Ed25519 public keys from PEM files outside the log's directory, by key id."""
     keys: dict[str, Ed25519PublicKey] = {}
     for path in paths:
-        key_path = _outside(Path(path), audit_directory, "public key")
+        key_path = outside_directory(Path(path), audit_directory, "public key")
         try:
             key = serialization.load_pem_public_key(key_path.read_bytes())
         except OSError as exc:
@@ -157,7 +157,7 @@ class AnchorPublisher:
         if self.target == STDOUT_ANCHOR:
             self._fd = -1
         else:
-            path = _outside(Path(self.target), directory, "anchor file")
+            path = outside_directory(Path(self.target), directory, "anchor file")
             self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
 
     def publish(self, fields: Mapping[str, Any], *, force: bool = False) -> None:
@@ -192,6 +192,9 @@ class AnchorPublisher:
         else:
             sys.stdout.flush()
             os.write(sys.stdout.fileno(), data)
+
+    def fileno(self) -> int:
+        return self._fd
 
     def close(self) -> None:
         with self._lock:

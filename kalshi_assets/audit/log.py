@@ -193,6 +193,7 @@ class AuditLog(SegmentTail, TypedEvents):
         if not key:
             raise ValueError("the checkpoint HMAC key is empty")
         self._key: bytes = key
+        self._key_given = hmac_key is not None  # else the environment's or the directory's: verify finds it
         self._signer = _signer(signing_key, self.directory)
         paths = anchors.public_key_paths_from_env() if trusted_public_keys is None else list(trusted_public_keys)
         self._trusted = anchors.load_public_keys(paths, audit_directory=self.directory)
@@ -249,6 +250,8 @@ class AuditLog(SegmentTail, TypedEvents):
         inherited = {self._lock_fd}
         if self._checkpoint is not None:
             inherited.add(self._checkpoint.fileno())
+        if self._publisher is not None:
+            inherited.add(self._publisher.fileno())
         if self._active is not None:
             inherited.add(self._active.fd)
         for fd in inherited:
@@ -559,7 +562,8 @@ class AuditLog(SegmentTail, TypedEvents):
         """Check the whole log with this log's own anchors (see `verify_log`)."""
         anchor_file = self._anchor_target if self._anchor_target != anchors.STDOUT_ANCHOR else None
         public_keys: dict[str, Ed25519PublicKey] | None = self._trusted if self._signer is not None else None
-        return verify_log(self.directory, key=self._key, public_keys=public_keys, anchor_file=anchor_file)
+        key = self._key if self._key_given else None
+        return verify_log(self.directory, key=key, public_keys=public_keys, anchor_file=anchor_file)
 
     @property
     def closed(self) -> bool:

@@ -180,7 +180,7 @@ def _resolve_anchors(
         anchor_file = target if target and target != anchors.STDOUT_ANCHOR else None
     path = None
     if anchor_file is not None:
-        path = anchors._outside(Path(anchor_file), root, "anchor file")
+        path = anchors.outside_directory(Path(anchor_file), root, "anchor file")
         parts.append(f"checkpoints published in {path}")
     return _Anchors(key, dict(public_keys) if public_keys is not None else None, path, parts), key_source
 
