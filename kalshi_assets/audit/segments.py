@@ -31,6 +31,10 @@ LOCK_FILE_NAME = "audit.lock"
 SegmentState = Literal["active", "closing", "compressed"]
 _STATE_BY_SUFFIX: dict[str | None, SegmentState] = {None: "active", ".closing": "closing", ".gz": "compressed"}
 _TAIL_CHUNK = 64 * 1024
+_FIRST_TAIL_CHUNK = 4096  # most records are far smaller: a writer re-reads the tail after every foreign append
+# Level 1 compresses audit JSON three times faster than 6 at ~10% more bytes; rotation runs under the
+# writers' lock, so this is a stall every writer sees.
+_COMPRESS_LEVEL = 1
 
 
 @dataclass(frozen=True)
@@ -125,8 +129,10 @@ def read_tail(fd: int, size: int) -> Tail:
     end = size
     buffer = b""
     last_newline = -1
+    chunk_size = _FIRST_TAIL_CHUNK
     while end > 0:
-        start = max(0, end - _TAIL_CHUNK)
+        start = max(0, end - chunk_size)
+        chunk_size = _TAIL_CHUNK
         buffer = os.pread(fd, end - start, start) + buffer
         end = start
         last_newline = buffer.rfind(b"\n")
@@ -140,7 +146,8 @@ def read_tail(fd: int, size: int) -> Tail:
         previous_newline = buffer.rfind(b"\n", 0, last_newline)
         if previous_newline >= 0 or end == 0:
             return Tail(buffer[previous_newline + 1 : last_newline], good_size, fragment_size)
-        start = max(0, end - _TAIL_CHUNK)
+        start = max(0, end - chunk_size)
+        chunk_size = _TAIL_CHUNK
         chunk = os.pread(fd, end - start, start)
         buffer = chunk + buffer
         last_newline += len(chunk)
@@ -212,7 +219,7 @@ def compress_closing(closing: Path) -> Path:
     tmp = directory / f"{base}.gz.tmp"
     try:
         with open(closing, "rb") as source, open(tmp, "wb") as raw:
-            with gzip.GzipFile(filename=base, mode="wb", fileobj=raw, compresslevel=6, mtime=0) as zipped:
+            with gzip.GzipFile(filename=base, mode="wb", fileobj=raw, compresslevel=_COMPRESS_LEVEL, mtime=0) as zipped:
                 shutil.copyfileobj(source, zipped, 1024 * 1024)
             raw.flush()
             os.fsync(raw.fileno())
