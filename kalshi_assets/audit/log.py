@@ -336,7 +336,10 @@ class AuditLog(SegmentTail, TypedEvents):
         )
 
     def _check_anchor(self, checkpoint: Checkpoint | None) -> None:
-        """Refuse a checkpoint older than, or different from, the latest one published (a rollback)."""
+        """Refuse a log that ends before, or differs from, the latest published checkpoint (a rollback).
+
+        The checkpoint itself may lag the published one after a power cut (it is synced only on
+        flush and close, the records it names always first), so the records are what is compared."""
         if self._anchor_target is None or self._anchor_target == anchors.STDOUT_ANCHOR:
             return
         try:
@@ -346,14 +349,13 @@ class AuditLog(SegmentTail, TypedEvents):
         latest = anchors.latest_entry(entries)
         if latest is None or latest.seq == 0:
             return
-        seq = 0 if checkpoint is None else checkpoint.seq
-        if latest.seq > seq:
+        if latest.seq > self._last_seq:
             raise AuditLogDamagedError(
-                f"{self.directory}: the checkpoint names seq {seq} but {self._anchor_target} published seq "
+                f"{self.directory}: the log ends at seq {self._last_seq} but {self._anchor_target} published seq "
                 f"{latest.seq}: the log was rolled back; refusing to append"
             )
         assert checkpoint is not None
-        if latest.first_hash != checkpoint.first_hash or (latest.seq == seq and latest.hash != checkpoint.hash):
+        if latest.first_hash != checkpoint.first_hash or (latest.seq == self._last_seq and latest.hash != self._last_hash):
             raise AuditLogDamagedError(
                 f"{self.directory}: the checkpoint differs from the one published in {self._anchor_target}: "
                 "the log was rewritten; refusing to append"
