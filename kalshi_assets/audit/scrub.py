@@ -83,7 +83,7 @@ def scrub_payload(payload: Mapping[str, Any] | None) -> dict[str, Any]:
     """A JSON-native copy of `payload` with secrets redacted; raises TypeError on unloggable values."""
     if payload is None:
         return {}
-    if not isinstance(payload, Mapping):
+    if type(payload) is not dict and not isinstance(payload, Mapping):
         raise TypeError(f"payload must be a mapping, got {type(payload).__name__}")
     return _scrub_mapping(payload, "payload")
 

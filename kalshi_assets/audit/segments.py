@@ -54,6 +54,7 @@ class SegmentHandle:
 
     def __init__(self, path: Path, fd: int, inode: int, first_seq: int) -> None:
         self.path = path
+        self.path_text = str(path)  # for the per-append stat, without a Path conversion
         self.fd = fd
         self.inode = inode
         self.first_seq = first_seq

@@ -106,7 +106,7 @@ class SegmentTail:
             self._rescan()
             return
         try:
-            stat = os.stat(handle.path)
+            stat = os.stat(handle.path_text)
         except FileNotFoundError:
             self._rescan()
             return
