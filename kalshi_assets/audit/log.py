@@ -13,8 +13,9 @@ exclusive `flock` on `<dir>/audit.lock`, so every process and thread sees one se
 Then durability, by policy (`append` returns only when its records are durable under it):
 
 - "always": fdatasync the segment, then advance the signed checkpoint; one fsync per call.
-- "batch": group commit (kalshi_assets.audit.groupcommit): one fdatasync covers every record
-  written by the process's threads since the previous sync began, then the checkpoint advances.
+- "batch": group commit (kalshi_assets.audit.groupcommit): appends queued by the process's threads
+  are written together (one flock, one write), and one fdatasync covers every record written since
+  the previous sync began, then the checkpoint advances.
 - "off": no sync; the checkpoint advances only on `flush`/`close`. For tests and benchmarks.
 
 The checkpoint is written after the sync that made its records durable, and is itself synced by
@@ -60,7 +61,7 @@ from kalshi_assets.audit.errors import (
     AuditLogFatalError,
     storage_error,
 )
-from kalshi_assets.audit.groupcommit import GroupCommit
+from kalshi_assets.audit.groupcommit import GroupCommit, WriteCombiner, _Group
 from kalshi_assets.audit.query import query_log
 from kalshi_assets.audit.scrub import scrub_payload
 from kalshi_assets.audit.segments import (
@@ -214,6 +215,7 @@ class AuditLog(SegmentTail, TypedEvents):
         self._forked = False
         self._write_lock = threading.Lock()
         self._group = GroupCommit(self._sync_group)
+        self._combiner = WriteCombiner(self._write_and_join, self._group)
         self._active: SegmentHandle | None = None
         self._known_size = 0
         self._last_seq = 0
@@ -382,17 +384,21 @@ class AuditLog(SegmentTail, TypedEvents):
     def _append_prepared(self, prepared: list[_Prepared]) -> list[dict[str, Any]]:
         if self._forked:
             self._check_process()
+        if self.fsync == "batch":
+            return self._combiner.append(prepared)
+        with self._write_lock:
+            records, handle = self._write_records(prepared)
+            if self.fsync == "always":
+                last = records[-1]
+                self._sync_group([handle], last["seq"], last["hash"])
+            return records
+
+    def _write_and_join(self, prepared: list[_Prepared]) -> tuple[list[dict[str, Any]], _Group]:
+        """Batch policy: write what the combiner gathered, and join the group commit (one at a time)."""
         with self._write_lock:
             records, handle = self._write_records(prepared)
             last = records[-1]
-            if self.fsync == "always":
-                self._sync_group([handle], last["seq"], last["hash"])
-                return records
-            if self.fsync == "off":
-                return records
-            group = self._group.join(handle, last["seq"], last["hash"])
-        self._group.wait(group)
-        return records
+            return records, self._group.join(handle, last["seq"], last["hash"])
 
     def _write_records(self, prepared: list[_Prepared]) -> tuple[list[dict[str, Any]], SegmentHandle]:
         """Write records under the flock with one write; caller holds the write lock."""
