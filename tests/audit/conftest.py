@@ -14,6 +14,8 @@ from kalshi_assets.audit import AuditLog
 def _no_env_key(monkeypatch: pytest.MonkeyPatch) -> None:
     # Tests use the key file inside each tmp log directory unless they set the key themselves.
     monkeypatch.delenv("KALSHI_AUDIT_HMAC_KEY", raising=False)
+    for name in ("KALSHI_AUDIT_SIGNING_KEY", "KALSHI_AUDIT_PUBLIC_KEY", "KALSHI_AUDIT_ANCHOR"):
+        monkeypatch.delenv(name, raising=False)  # and no anchors unless a test configures them
 
 
 @pytest.fixture

@@ -88,3 +88,52 @@ def test_resource_directory_defaults(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     monkeypatch.delenv("KALSHI_AUDIT_DIR")
     monkeypatch.setenv("KALSHI_WAREHOUSE", str(tmp_path / "wh" / "warehouse.duckdb"))
     assert AuditLogResource().directory == str(tmp_path / "wh" / "audit")
+
+
+def _signing_key(directory: Path) -> tuple[Path, Path]:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    directory.mkdir(parents=True)
+    key = Ed25519PrivateKey.generate()
+    private, public = directory / "signing.pem", directory / "signing.pub.pem"
+    private.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    public.write_bytes(key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    return private, public
+
+
+def test_check_is_strict_with_an_anchor_and_catches_a_rollback(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("KALSHI_AUDIT_SIGNING_KEY", "KALSHI_AUDIT_PUBLIC_KEY", "KALSHI_AUDIT_ANCHOR"):
+        monkeypatch.delenv(name, raising=False)
+    directory, anchor = tmp_path / "audit", tmp_path / "siem" / "checkpoints.jsonl"
+    anchor.parent.mkdir()
+    private, public = _signing_key(tmp_path / "keys")
+    resource = AuditLogResource(directory=str(directory), signing_key_path=str(private), anchor=str(anchor))
+    assert resource.anchored and not AuditLogResource(directory=str(directory)).anchored
+    with AuditLog(directory, signing_key=private, anchor=anchor) as log:
+        for i in range(5):
+            log.append("ORDER", "u", {"i": i})
+    result = dg.materialize([audit_log_health, audit_chain_intact], resources={"audit_log": resource})
+    check = result.get_asset_check_evaluations()[0]
+    assert check.passed and check.metadata["strict"].value is True
+    assert "ed25519 key" in check.metadata["anchor"].value and str(anchor) in check.metadata["anchor"].value
+    # Cut the last two records: the signed checkpoint would have to be rolled back too, and the
+    # published sequence still names seq 5.
+    segment = directory / "segment-000000000001.jsonl"
+    segment.write_bytes(b"".join(segment.read_bytes().splitlines(keepends=True)[:3]))
+    verifier = AuditLogResource(directory=str(directory), public_key_path=str(public), anchor=str(anchor))
+    result = dg.materialize([audit_log_health, audit_chain_intact], resources={"audit_log": verifier}, raise_on_error=False)
+    check = result.get_asset_check_evaluations()[0]
+    assert not check.passed and "rollback" in check.metadata["problems"].value
+
+
+def test_check_without_an_anchor_passes_and_says_unanchored(tmp_path: Path) -> None:
+    directory = tmp_path / "audit"
+    with AuditLog(directory) as log:
+        log.append("ORDER", "u", {})
+    result = _run(directory)
+    check = result.get_asset_check_evaluations()[0]
+    assert check.passed and check.metadata["strict"].value is False
+    assert check.metadata["anchor"].value.startswith("unanchored")
