@@ -90,7 +90,7 @@ _REGISTRARS.append(_add_demo_server_commands)
 
 
 def _add_audit_commands(subparsers: argparse._SubParsersAction) -> None:
-    from kalshi_assets.audit.commands import run_query, run_verify
+    from kalshi_assets.cli.audit import run_query, run_verify
 
     audit = subparsers.add_parser("audit", help="verify or query a tamper-evident audit log")
     audit_commands = audit.add_subparsers(dest="audit_command", required=True)
@@ -187,7 +187,7 @@ _REGISTRARS.append(_add_demo_commands)
 
 def _add_read_commands(subparsers: argparse._SubParsersAction) -> None:
     # events | markets | distributions | outcomes | promotions | status (kalshi_assets/service_commands.py)
-    from kalshi_assets.service_commands import add_read_commands
+    from kalshi_assets.cli.reads import add_read_commands
 
     add_read_commands(subparsers)
 
