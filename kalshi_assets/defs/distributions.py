@@ -19,7 +19,7 @@ from kalshi_assets import settings as project_settings
 from kalshi_assets.analytics.distribution import DistributionParams, implied_distributions
 from kalshi_assets.analytics.snapshot_schema import SNAPSHOT_COLUMNS, STATUS_OK, validate_snapshot_frame
 from kalshi_assets.defs.ingest import daily_partitions, kalshi_events, kalshi_markets, kalshi_quotes
-from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, table_metadata
+from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, partition_row_counts, table_metadata
 from kalshi_assets.defs.resources import MarketDataResource, SettingsResource, WarehouseResource
 from kalshi_assets.kalshi import parse
 from kalshi_assets.kalshi.source import MarketDataSource
@@ -98,6 +98,7 @@ def kalshi_forecast_percentiles(
             frame = _fetch_percentiles(source, events, chunk_start, chunk_end)
             total += store.replace_percentile_window(con, frame, chunk_start, chunk_end)
         context.log.info(f"kalshi_forecast_percentiles: {total} points from {start:%Y-%m-%d} to {end:%Y-%m-%d}")
+        partition_row_counts(context, con, store.PERCENTILES_TABLE, "ts")
         return dg.MaterializeResult(metadata=table_metadata(con, store.PERCENTILES_TABLE, total, order_by="ts"))
 
 
@@ -219,6 +220,7 @@ def distribution_snapshots(
         errors["kalshi_error"] = errors["kalshi_median"] - errors["first_print"]
         context.log.info(f"distribution_snapshots: {written} snapshots, {bins_written} bins, "
                          f"{start:%Y-%m-%d}..{end:%Y-%m-%d}")
+        partition_row_counts(context, con, store.SNAPSHOTS_TABLE, "snapshot_ts")
         return dg.MaterializeResult(
             metadata=table_metadata(
                 con, store.SNAPSHOTS_TABLE, written, order_by="snapshot_ts",

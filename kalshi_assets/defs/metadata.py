@@ -1,4 +1,9 @@
-"""Materialization metadata every asset reports: row count, column schema and a preview."""
+"""Materialization metadata every asset reports: row counts, the column schema with descriptions, a preview.
+
+The column descriptions are the `COMMENT ON COLUMN` statements of warehouse/schema.sql, read back from the
+catalogue. Previews round numbers for display (the warehouse keeps full precision) and print long text
+(promotion reasons, messages) in full below the table instead of clipping it inside a cell.
+"""
 
 
 from typing import Any
@@ -7,34 +12,77 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from kalshi_assets.reports.formatting import display_value
 from kalshi_assets.warehouse import ingest as ingest_reads
+from kalshi_assets.warehouse import summary
 
 WRITER_POOL = "duckdb_writer"  # DuckDB admits one writing process: every writer asset shares this pool
+PREVIEW_ROWS = 10
+LONG_TEXT = 48  # characters: a longer cell is printed in full below the preview table
 
 
-def markdown_table(frame: pd.DataFrame, max_rows: int = 5) -> str:
-    """A small Markdown table (no tabulate dependency)."""
+def _cell(value: Any) -> str:
+    return display_value(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(frame: pd.DataFrame, max_rows: int = PREVIEW_ROWS, total_rows: int | None = None) -> str:
+    """A Markdown table of the first `max_rows` rows, numbers rounded for display. Columns holding long
+    text are listed in full below it, one line per row keyed by the first column."""
     if frame.empty:
         return "_no rows_"
     head = frame.head(max_rows)
-    lines = ["| " + " | ".join(map(str, head.columns)) + " |", "|" + "---|" * len(head.columns)]
-    for row in head.itertuples(index=False):
-        lines.append("| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |")
+    cells = {column: [_cell(v) for v in head[column]] for column in head.columns}
+    long_text = [c for c in head.columns[1:] if any(len(text) > LONG_TEXT for text in cells[c])]
+    shown = [c for c in head.columns if c not in long_text]
+    lines = ["| " + " | ".join(map(str, shown)) + " |", "|" + "---|" * len(shown)]
+    for i in range(len(head)):
+        lines.append("| " + " | ".join(cells[c][i] for c in shown) + " |")
+    total = len(frame) if total_rows is None else total_rows
+    if total > len(head):
+        lines.append(f"\n_showing {len(head)} of {total:,} rows_")
+    key = head.columns[0]
+    for column in long_text:
+        lines.append(f"\n**{column}**\n")
+        lines.extend(f"- `{cells[key][i]}`: {cells[column][i]}" for i in range(len(head)))
     return "\n".join(lines)
+
+
+def column_schema(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
+    """The table's columns, types and descriptions (schema.sql's column comments)."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=name, type=dtype, description=description)
+            for name, dtype, description in summary.describe_columns(con, table)
+        ]
+    )
 
 
 def table_metadata(
     con: duckdb.DuckDBPyConnection, table: str, written: int, order_by: str | None = None, **extra: Any
 ) -> dict[str, Any]:
-    """Standard metadata for a warehouse table after a write."""
-    columns = ingest_reads.column_types(con, table)
+    """Standard metadata for a warehouse table after a write. A partitioned asset also calls
+    `partition_row_counts`, so each partition's `dagster/row_count` is its own rows."""
+    rows = ingest_reads.row_count(con, table)
     return {
-        "dagster/row_count": dg.MetadataValue.int(ingest_reads.row_count(con, table)),
+        "dagster/row_count": dg.MetadataValue.int(rows),
+        "table_rows": dg.MetadataValue.int(rows),
         "rows_written": dg.MetadataValue.int(int(written)),
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name=name, type=dtype) for name, dtype in columns]
-        ),
+        "dagster/column_schema": column_schema(con, table),
         "dagster/table_name": dg.MetadataValue.text(table),
-        "preview": dg.MetadataValue.md(markdown_table(ingest_reads.preview(con, table, 5, order_by))),
+        "preview": dg.MetadataValue.md(
+            markdown_table(ingest_reads.preview(con, table, PREVIEW_ROWS, order_by), total_rows=rows)
+        ),
         **extra,
     }
+
+
+def partition_row_counts(
+    context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, table: str, time_column: str
+) -> None:
+    """Give each daily partition of this run its own `dagster/row_count`: the rows whose `time_column`
+    falls on that UTC day (the table's total stays in `table_rows`)."""
+    window = context.partition_time_window
+    start, end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
+    by_day = {day.isoformat(): rows for day, rows in summary.rows_per_day(con, table, time_column, start, end).items()}
+    for key in context.partition_keys:
+        context.add_asset_metadata({"dagster/row_count": dg.MetadataValue.int(by_day.get(key, 0))}, partition_key=key)
