@@ -19,13 +19,13 @@ from datetime import timedelta
 import dagster as dg
 
 from kalshi_assets.defs.ingest import daily_partitions
-from kalshi_assets.defs.runner import plan_stages
+from kalshi_assets.defs.runner import STAGE_JOBS, stage_jobs
 
 INGEST_GROUP = "ingest"
 SCHEDULE_HOUR_UTC = 0
 SCHEDULE_MINUTE = 30  # after the UTC day closes and the exchange's hourly candles for its last hour exist
 AUTOMATION_SENSOR = "kalshi_automation"
-REFRESH_DOWNSTREAM_JOB = "refresh_downstream"
+REFRESH_DOWNSTREAM_JOB = STAGE_JOBS["downstream"]
 
 daily_ingest_job = dg.define_asset_job(
     "daily_ingest",
@@ -114,22 +114,15 @@ def _automate_spec(spec: dg.AssetSpec, observed_only: frozenset[dg.AssetKey] = f
 
 def automate(defs: dg.Definitions) -> dg.Definitions:
     """The merged definitions with automation conditions and freshness policies on their assets, and the
-    `refresh_downstream` job (every unpartitioned asset after the partitioned ones)."""
+    jobs of the runner's three stages (`refresh_upstream`, `backfill_partitions`, `refresh_downstream`:
+    kalshi_assets/defs/runner.py), so `kalshi-assets demo` runs jobs the UI knows and can re-execute."""
     observed_only = frozenset(a.key for a in defs.assets or [] if isinstance(a, dg.AssetSpec))
     with warnings.catch_warnings():
         # Definitions.map_asset_specs is marked preview in Dagster 1.13; dagster is pinned (pyproject.toml)
         # and tests/defs/test_automation.py checks what it produces.
         warnings.simplefilter("ignore", dg.PreviewWarning)
         automated = defs.map_asset_specs(func=lambda spec: _automate_spec(spec, observed_only))
-    downstream = dict(plan_stages(automated)).get("downstream", [])
-    if not downstream:
-        return automated
-    refresh = dg.define_asset_job(
-        REFRESH_DOWNSTREAM_JOB,
-        selection=dg.AssetSelection.assets(*downstream),
-        description="Every unpartitioned asset downstream of the partitioned ones (run after a backfill).",
-    )
-    return dg.Definitions.merge(automated, dg.Definitions(jobs=[refresh]))
+    return dg.Definitions.merge(automated, dg.Definitions(jobs=stage_jobs(automated)))
 
 
 automation_sensor = dg.AutomationConditionSensorDefinition(
