@@ -1,198 +1,159 @@
-"""The `kalshi-assets` console script.
+"""The `kalshi-assets` console script, one module per command family:
 
-Each area registers its subcommands with a small `_add_<area>_commands(subparsers)` function below;
-the handlers call library code and return a process exit status.
+    reads        events, markets, distributions, outcomes, promotions, status    cli/reads.py
+    audit        audit verify, audit query                                       cli/audit.py
+    demo         demo (the whole graph), release-runs (free a dead run's slots)  cli/demo.py
+    demo-server  the demo exchange over HTTP on loopback                         cli/demo_server.py
+    doctor       checks of the setup: cli/doctor.py registers it (kalshi/doctor.py holds the logic)
+
+Every command's --help gives an example and its defaults. An error is one line on stderr naming what
+was wrong, with exit status 1 (the full trace only with --verbose); a closed pipe (`| head`) ends quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
 from collections.abc import Callable, Sequence
+
+PROG = "kalshi-assets"
+DESCRIPTION = (
+    "Research and paper trading on Kalshi's economic event markets: materialize the pipeline (demo),\n"
+    "read what it produced (events ... status), verify the audit log. `kalshi-assets COMMAND --help`\n"
+    "gives each command's options, defaults and an example."
+)
+EXIT_ERROR = 1
+EXIT_INTERRUPTED = 130
 
 Handler = Callable[[argparse.Namespace], int]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kalshi-assets", description=__doc__.splitlines()[0])
-    subparsers = parser.add_subparsers(dest="command", required=True)
-    for register in _REGISTRARS:
-        register(subparsers)
+class CliError(Exception):
+    """A user-facing problem: printed as one line, exit status 1 (`prog`: the command it concerns)."""
+
+    def __init__(self, message: str, prog: str | None = None) -> None:
+        super().__init__(message)
+        self.prog = prog
+
+
+class HelpFormatter(argparse.RawDescriptionHelpFormatter):
+    """Descriptions and examples as written; each option's default appended when it has one."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        default = action.default
+        if "%(default)" in text or default in (None, False, argparse.SUPPRESS) or not action.option_strings:
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with one-line usage errors and exit status 1."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise CliError(f"{message} (see `{self.prog} --help`)", prog=self.prog)
+
+
+def add_command(
+    subparsers: argparse._SubParsersAction,
+    name: str,
+    summary: str,
+    example: str,
+    handler: Handler,
+    parents: Sequence[argparse.ArgumentParser] = (),
+    description: str = "",
+) -> argparse.ArgumentParser:
+    """A subcommand whose help carries a summary, a description and an example."""
+    parser = subparsers.add_parser(
+        name,
+        help=summary,
+        description=(description or summary),
+        epilog="example:\n  " + example.replace("\n", "\n  "),
+        formatter_class=HelpFormatter,
+        parents=list(parents),
+    )
+    parser.set_defaults(handler=handler)
     return parser
 
 
+def verbose_parent() -> argparse.ArgumentParser:
+    parent = Parser(add_help=False)
+    parent.add_argument("-v", "--verbose", action="store_true", default=argparse.SUPPRESS,
+                        help="print the full trace of an error (demo: stream every Dagster event)")
+    return parent
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from kalshi_assets.cli import audit, demo, demo_server, reads
+
+    parser = Parser(prog=PROG, description=DESCRIPTION, formatter_class=HelpFormatter,
+                    epilog="example:\n  kalshi-assets demo && kalshi-assets events --type CPI --limit 5")
+    parser.add_argument("-v", "--verbose", action="store_true", help="print the full trace of an error")
+    subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
+    parents = [verbose_parent()]
+    for family in (reads, audit, demo, demo_server):  # doctor: cli/doctor.py registers here too
+        family.register(subparsers, parents)
+    return parser
+
+
+def _check_text(argv: Sequence[str]) -> None:
+    """Arguments arrive decoded with surrogate escapes: a byte that is not UTF-8 cannot be a ticker."""
+    for position, value in enumerate(argv, 1):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise CliError(f"argument {position} ({shown}) is not valid UTF-8 text") from None
+
+
+def describe(error: BaseException) -> str:
+    """One line saying what went wrong."""
+    if isinstance(error, CliError | ValueError):
+        text = str(error)
+    elif isinstance(error, OSError):
+        text = f"{error.strerror or error}: {error.filename}" if error.filename is not None else (error.strerror or str(error))
+    else:
+        text = f"{type(error).__name__}: {error} (run with --verbose for the full trace)"
+    return " ".join(text.split())
+
+
+def _quiet_stdout() -> None:
+    """After a closed pipe, point stdout at /dev/null so the interpreter's final flush stays quiet."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor (a test's captured stdout)
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    handler: Handler = args.handler
-    return handler(args)
-
-
-# --- area registrars (each appends its subcommands) -------------------------------------------
-
-_REGISTRARS: list[Callable[[argparse._SubParsersAction], None]] = []
-
-
-def _add_demo_server_commands(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "demo-server", help="serve the demo exchange over HTTP on loopback with Kalshi's API paths"
-    )
-    parser.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default 8765)")
-    parser.add_argument("--seed", type=int, default=7, help="demo exchange seed")
-    parser.add_argument("--scale", type=int, default=1, help="replica series multiplier")
-    parser.add_argument("--tier", default="basic", help="rate-limit tier: basic, advanced, premier, prime")
-    parser.add_argument("--no-rate-limit", action="store_true", help="answer every request (no 429s)")
-    parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of requests answered 500")
-    parser.add_argument("--error-status", type=int, default=500, help="status of injected errors")
-    parser.add_argument("--latency-ms", type=float, default=0.0, help="latency added to every request")
-    parser.add_argument("--drop-rate", type=float, default=0.0, help="fraction of connections dropped")
-    parser.add_argument("--truncate-rate", type=float, default=0.0, help="fraction of bodies truncated")
-    parser.add_argument("--fault-seed", type=int, default=None, help="seed of the fault draws")
-    parser.set_defaults(handler=_run_demo_server)
-
-
-def _run_demo_server(args: argparse.Namespace) -> int:
-    from kalshi_assets.demo.exchange import DemoExchange
-    from kalshi_assets.demo.server import FaultConfig, ServerRateLimits, serve
-    from kalshi_assets.kalshi.ratelimit import resolve_tier
-
+    argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in argv or "--verbose" in argv
+    command = ""
     try:
-        faults = FaultConfig(
-            error_rate=args.error_rate,
-            error_status=args.error_status,
-            latency_s=args.latency_ms / 1000.0,
-            drop_rate=args.drop_rate,
-            truncate_rate=args.truncate_rate,
-            seed=args.fault_seed,
-        )
-        tier = resolve_tier(args.tier)
-    except ValueError as exc:
-        print(f"demo-server: {exc}", file=sys.stderr)
-        return 2
-    limits = None if args.no_rate_limit else ServerRateLimits(tier.reads_per_second, tier.writes_per_second)
-    try:
-        serve(
-            args.host,
-            args.port,
-            DemoExchange(seed=args.seed, scale=args.scale),
-            faults,
-            rate_limits=limits,
-            announce=lambda line: print(line, flush=True),
-        )
-    except (ValueError, OSError) as exc:
-        print(f"demo-server: {exc}", file=sys.stderr)
-        return 1
-    return 0
-
-
-_REGISTRARS.append(_add_demo_server_commands)
-
-
-def _add_audit_commands(subparsers: argparse._SubParsersAction) -> None:
-    from kalshi_assets.cli.audit import run_query, run_verify
-
-    audit = subparsers.add_parser("audit", help="verify or query a tamper-evident audit log")
-    audit_commands = audit.add_subparsers(dest="audit_command", required=True)
-    verify = audit_commands.add_parser("verify", help="check the chain; exit 1 naming each problem")
-    verify.add_argument("directory", metavar="DIR", help="audit log directory")
-    verify.add_argument("--json", action="store_true", help="print the full report as JSON")
-    verify.set_defaults(handler=run_verify)
-    query = audit_commands.add_parser("query", help="print matching records, one JSON object per line")
-    query.add_argument("directory", metavar="DIR", help="audit log directory")
-    query.add_argument("--type", help="event type, e.g. ORDER")
-    query.add_argument("--user", help="user id")
-    query.add_argument("--since", help="UTC start, inclusive (ISO 8601 date or time)")
-    query.add_argument("--until", help="UTC end, exclusive (ISO 8601 date or time)")
-    query.add_argument("--limit", type=int, help="at most this many records")
-    query.set_defaults(handler=run_query)
-
-
-_REGISTRARS.append(_add_audit_commands)
-
-
-def _add_demo_commands(subparsers: argparse._SubParsersAction) -> None:
-    demo = subparsers.add_parser(
-        "demo", help="materialize the whole graph on the embedded demo exchange and print what it produced"
-    )
-    demo.add_argument("--start", help="first daily partition (default: the first one)")
-    demo.add_argument("--end", help="last daily partition (default: the last day the source has closed)")
-    demo.set_defaults(handler=_run_demo)
-
-
-def _run_demo(args: argparse.Namespace) -> int:
-    import time
-
-    from kalshi_assets.definitions import defs
-    from kalshi_assets.defs.runner import instance_for_cli, materialize_all
-    from kalshi_assets.warehouse import db, summary
-    from kalshi_assets.warehouse.service import table_counts
-
-    began = time.monotonic()
-    warehouse_path = defs.resources["warehouse"].path
-    print(f"kalshi_assets demo: materializing the whole graph into {warehouse_path}")
-    materialize_all(defs, instance_for_cli(), start=args.start, end=args.end)
-    elapsed = time.monotonic() - began
-    with db.connection(warehouse_path, read_only=True) as con:
-        counts = table_counts(con)
-        first, last = summary.quote_time_range(con)
-    width = max(len(name) for name, _, _ in counts)
-    print(f"\nDone in {elapsed:.1f} s. The warehouse holds:")
-    for name, kind, rows in counts:
-        print(f"  {name:<{width}}  {kind:<5}  {rows:>10,} rows")
-    print(f"\nQuotes from {first} to {last} (UTC).")
-    for line in _demo_report_lines(warehouse_path):
-        print(line)
-    print(f"\nDuckDB file: {warehouse_path}")
-    print(f"  open it:   .venv/bin/python -c \"import duckdb; print(duckdb.connect('{warehouse_path}', "
-          "read_only=True).sql('SHOW TABLES'))\"")
-    print("UI:         make ui   (dagster dev -w workspace.yaml, then http://127.0.0.1:3000)")
-    return 0
-
-
-def _demo_report_lines(warehouse_path: str) -> list[str]:
-    """Stage-specific lines for the demo summary (each stage adds its own to DEMO_REPORTS)."""
-    from kalshi_assets.warehouse import db
-
-    lines: list[str] = []
-    with db.connection(warehouse_path, read_only=True) as con:
-        for report in DEMO_REPORTS:
-            lines.extend(report(con))
-    return lines
-
-
-# Callables (con) -> list[str] that add stage-specific lines (orders, fills, P&L, promotions) to the summary.
-DEMO_REPORTS: list[Callable] = []
-
-
-def _trading_report(con) -> list[str]:
-    from kalshi_assets.warehouse.trading import demo_report_lines
-
-    return demo_report_lines(con)
-
-
-DEMO_REPORTS.append(_trading_report)
-
-
-def _research_report(con) -> list[str]:
-    from kalshi_assets.warehouse.research import demo_report_lines
-
-    return demo_report_lines(con)
-
-
-DEMO_REPORTS.append(_research_report)
-
-_REGISTRARS.append(_add_demo_commands)
-
-
-def _add_read_commands(subparsers: argparse._SubParsersAction) -> None:
-    # events | markets | distributions | outcomes | promotions | status (kalshi_assets/service_commands.py)
-    from kalshi_assets.cli.reads import add_read_commands
-
-    add_read_commands(subparsers)
-
-
-_REGISTRARS.append(_add_read_commands)
+        _check_text(argv)
+        args = build_parser().parse_args(argv)
+        command = args.command
+        handler: Handler = args.handler
+        status = handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's final flush
+        return status
+    except SystemExit as done:  # --help
+        return done.code if isinstance(done.code, int) else 0
+    except BrokenPipeError:
+        _quiet_stdout()
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print(f"{PROG}{' ' + command if command else ''}: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except Exception as error:
+        prefix = getattr(error, "prog", None) or f"{PROG}{' ' + command if command else ''}"
+        print(f"{prefix}: {describe(error)}", file=sys.stderr)
+        if verbose:
+            traceback.print_exc()
+        return EXIT_ERROR
 
 
 if __name__ == "__main__":

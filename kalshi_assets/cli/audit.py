@@ -1,10 +1,11 @@
-"""Handlers of `kalshi-assets audit verify|query` (the parser lives in kalshi_assets/cli.py)."""
+"""`kalshi-assets audit verify|query`: the handlers, and their parser (`register`, at the end)."""
 
 from __future__ import annotations
 
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from typing import TextIO
 
 from kalshi_assets.audit.query import parse_utc, query_log
@@ -53,3 +54,31 @@ def run_query(args: argparse.Namespace, out: TextIO | None = None) -> int:
     for record in records:
         stream.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
     return 0
+
+
+def register(subparsers: argparse._SubParsersAction, parents: Sequence[argparse.ArgumentParser]) -> None:
+    """audit verify | audit query"""
+    from kalshi_assets.cli import HelpFormatter, Parser, add_command
+
+    audit = subparsers.add_parser(
+        "audit", help="verify or query a tamper-evident audit log", formatter_class=HelpFormatter,
+        description="Verify or query a tamper-evident audit log (kalshi_assets/audit).",
+        epilog="example:\n  kalshi-assets audit verify data/audit", parents=list(parents),
+    )
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND", parser_class=Parser)
+    verify = add_command(
+        audit_commands, "verify", "check the chain; exit 0 intact, 1 damaged (each problem named), 2 no log",
+        "kalshi-assets audit verify data/audit --json", run_verify, parents,
+    )
+    verify.add_argument("directory", metavar="DIR", help="audit log directory (e.g. data/audit)")
+    verify.add_argument("--json", action="store_true", help="print the full report as JSON")
+    query = add_command(
+        audit_commands, "query", "print matching records, one JSON object per line (exit 2 on a bad argument)",
+        "kalshi-assets audit query data/audit --type ORDER --since 2026-11-01 --limit 20", run_query, parents,
+    )
+    query.add_argument("directory", metavar="DIR", help="audit log directory (e.g. data/audit)")
+    query.add_argument("--type", help="event type, e.g. ORDER (default: every type)")
+    query.add_argument("--user", help="user id (default: every user)")
+    query.add_argument("--since", help="UTC start, inclusive: an ISO 8601 date or time (default: the first record)")
+    query.add_argument("--until", help="UTC end, exclusive: an ISO 8601 date or time (default: the last record)")
+    query.add_argument("--limit", type=int, help="at most this many records (default: all)")

@@ -48,6 +48,7 @@ from kalshi_assets.defs.metadata import WRITER_POOL
 from kalshi_assets.defs.partitions import daily_partitions
 
 LOCATION_MODULE = "kalshi_assets.definitions"
+LOCATION_ATTRIBUTE = "defs"  # the Definitions object of LOCATION_MODULE
 LOCATION_NAME = "kalshi_assets"  # workspace.yaml's location_name (and pyproject's code_location_name)
 STAGE_JOBS: dict[str, str] = {
     "upstream": "refresh_upstream",
@@ -271,9 +272,9 @@ def _signals_raise_interrupt() -> Iterator[None]:
 
 def _execute(instance: dg.DagsterInstance, job_name: str, tags: dict[str, str], listener: _EventListener) -> bool:
     """Create the run, listen to it, execute it in a worker thread; interrupts mark it failed."""
-    recon_job = ReconstructableRepository.for_module(LOCATION_MODULE, None, os.getcwd()).get_reconstructable_job(
-        job_name
-    )
+    recon_job = ReconstructableRepository.for_module(
+        LOCATION_MODULE, LOCATION_ATTRIBUTE, os.getcwd()
+    ).get_reconstructable_job(job_name)
     run = instance.create_run_for_job(
         job_def=recon_job.get_definition(),
         run_config=QUIET_CONSOLE,

@@ -36,5 +36,5 @@ def display_value(value: Any) -> str:
         return display_number(float(value)) if abs(value) >= 10_000 else format(value.normalize(), "f")
     if isinstance(value, datetime):
         whole_minute = value.second == 0 and value.microsecond == 0
-        return value.strftime("%Y-%m-%d %H:%M") if whole_minute else value.isoformat(sep=" ")
+        return value.strftime("%Y-%m-%d %H:%M" if whole_minute else "%Y-%m-%d %H:%M:%S")
     return str(value)

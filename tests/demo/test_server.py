@@ -356,8 +356,8 @@ def test_cli_runs_the_server_as_a_subprocess() -> None:
 def test_cli_rejects_bad_fault_settings() -> None:
     from kalshi_assets.cli import main
 
-    assert main(["demo-server", "--error-rate", "2"]) == 2
-    assert main(["demo-server", "--tier", "platinum"]) == 2
+    assert main(["demo-server", "--error-rate", "2"]) == 1
+    assert main(["demo-server", "--tier", "platinum"]) == 1
 
 
 def test_bad_content_length_is_a_400(server: DemoServer) -> None:
