@@ -134,8 +134,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = ""
     try:
         _check_text(argv)
-        args = build_parser().parse_args(argv)
-        command = args.command
+        args, stray = build_parser().parse_known_args(argv)
+        command = " ".join(filter(None, (args.command, getattr(args, "audit_command", None))))
+        if stray:
+            raise CliError(f"unrecognized arguments: {' '.join(stray)} (see `{PROG} {command} --help`)")
         handler: Handler = args.handler
         status = handler(args)
         sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's final flush

@@ -209,7 +209,11 @@ def run_release_runs(args: argparse.Namespace) -> int:
 
     if not os.environ.get("DAGSTER_HOME"):
         raise CliError("DAGSTER_HOME is not set: there is no instance whose runs could hold a slot")
-    released = release_dead_runs(instance_for_cli(), print, force_run_ids=tuple(args.run_ids))
+    instance = instance_for_cli()
+    unknown = [run_id for run_id in args.run_ids if instance.get_run_by_id(run_id) is None]
+    if unknown:
+        raise CliError(f"no run {unknown[0]!r} under DAGSTER_HOME={os.environ['DAGSTER_HOME']}")
+    released = release_dead_runs(instance, print, force_run_ids=tuple(args.run_ids))
     if not released:
         print("no run to release: every run that holds a slot is alive")
     return 0

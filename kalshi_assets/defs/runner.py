@@ -322,8 +322,8 @@ def materialize_all(
     (blocking checks included) and RunInterrupted on SIGINT/SIGTERM."""
     from kalshi_assets.definitions import defs
 
-    release_dead_runs(instance, log)
     first, last = partition_range(source_now(defs), start, end)
+    release_dead_runs(instance, log)
     days = len(daily_partitions.get_partition_keys_in_range(dg.PartitionKeyRange(first, last)))
     stages = [
         StageProgress(name, STAGE_JOBS[name], "partitions" if name == "partitioned" else "assets",
