@@ -128,7 +128,7 @@ def run_demo(args: argparse.Namespace) -> int:
     source = os.environ.get("KALSHI_SOURCE", "demo")
     origin = "the embedded demo exchange" if source == "demo" else f"Kalshi's API at {os.environ.get('KALSHI_BASE_URL', 'its default URL')}"
     began = time.monotonic()
-    with open(log_path, "w", encoding="utf-8") as log_file, ProgressDisplay(verbose) as display:
+    with open(log_path, "w", encoding="utf-8", buffering=1) as log_file, ProgressDisplay(verbose) as display:
         display.note(f"{PROG} demo: the whole graph from {origin} into {_shown(warehouse)}")
 
         def on_event(line: str) -> None:

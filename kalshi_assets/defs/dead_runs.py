@@ -16,7 +16,6 @@ instance is local (SQLite under DAGSTER_HOME), so the pid is a pid of this machi
 """
 
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -147,28 +146,6 @@ def release_dead_runs(
         log(f"released {entry.describe()}")
         released.append(entry)
     return released
-
-
-def wait_for_pool_free(
-    instance: dg.DagsterInstance, pool: str, log: Callable[[str], None], poll_s: float = 1.0,
-    timeout_s: float | None = None,
-) -> None:
-    """Wait (interruptibly: SIGINT and SIGTERM end the wait) while live runs hold every slot of `pool`."""
-    storage = instance.event_log_storage
-    announced = False
-    deadline = None if timeout_s is None else time.monotonic() + timeout_s
-    while True:
-        info = storage.get_concurrency_info(pool)
-        limit = info.limit if info.limit is not None else info.slot_count
-        if not limit or len(info.claimed_slots) < limit:
-            return
-        if not announced:
-            holders = ", ".join(sorted({s.run_id for s in info.claimed_slots}))
-            log(f"waiting for pool {pool}: held by run {holders} (Ctrl-C to stop)")
-            announced = True
-        if deadline is not None and time.monotonic() > deadline:
-            raise TimeoutError(f"pool {pool} stayed held for {timeout_s:.0f}s")
-        time.sleep(poll_s)
 
 
 class ProcessCheckingRunLauncher(dg.DefaultRunLauncher):

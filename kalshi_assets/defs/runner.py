@@ -6,10 +6,9 @@ asset over the range (single-run backfill), then everything downstream. Each run
 code location defines (`STAGE_JOBS`, added by automation.automate), created with the origin the UI gives
 the location of workspace.yaml, so the UI opens and re-executes it like a run it launched itself.
 
-Before it starts, the runner releases runs whose process died (defs/dead_runs.py) and waits, politely and
-interruptibly, for the writer pool. Each run executes in a worker thread so that SIGINT and SIGTERM reach
-this process at once, even while Dagster waits for a pool slot: the run is then marked failed and its
-slots freed. Every Dagster event goes to `on_event` (the demo writes them to a file), and the progress of
+Before it starts, the runner releases runs whose process died (defs/dead_runs.py). Each run executes in
+a worker thread so that SIGINT and SIGTERM reach this process at once, even while Dagster waits for a
+pool slot another run holds: the run is then marked failed and its slots freed. Every Dagster event goes to `on_event` (the demo writes them to a file), and the progress of
 each stage (partitions done, rows written) to `on_progress`.
 """
 
@@ -43,7 +42,7 @@ from dagster._core.remote_origin import (
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
-from kalshi_assets.defs.dead_runs import release_dead_runs, wait_for_pool_free
+from kalshi_assets.defs.dead_runs import release_dead_runs
 from kalshi_assets.defs.metadata import WRITER_POOL
 from kalshi_assets.defs.partitions import daily_partitions
 
@@ -204,9 +203,9 @@ class _EventListener:
     """Turns a run's events into progress, check counts, a failure message and event-log lines."""
 
     def __init__(self, progress: StageProgress, checks: CheckTally, on_event: Callable[[str], None],
-                 on_progress: Callable[[StageProgress], None]) -> None:
+                 on_progress: Callable[[StageProgress], None], log: Callable[[str], None]) -> None:
         self.progress, self.checks = progress, checks
-        self.on_event, self.on_progress = on_event, on_progress
+        self.on_event, self.on_progress, self.log = on_event, on_progress, log
         self.failure: str | None = None
         self.waiting_for_pool = False
 
@@ -233,6 +232,9 @@ class _EventListener:
         elif kind == dg.DagsterEventType.RUN_FAILURE and self.failure is None:
             self.failure = entry.message
         elif kind == dg.DagsterEventType.ENGINE_EVENT and "blocked by limit for pool" in (entry.message or ""):
+            if not self.waiting_for_pool:
+                self.log(f"{entry.step_key} waits for the {WRITER_POOL} pool, held by another run "
+                         "(Ctrl-C or SIGTERM stops waiting; `kalshi-assets release-runs` frees a dead run's slot)")
             self.waiting_for_pool = True
         self.on_progress(self.progress)
 
@@ -337,9 +339,8 @@ def materialize_all(
     for progress in stages:
         tags = {ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last} if (
             progress.name == "partitioned") else {}
-        wait_for_pool_free(instance, WRITER_POOL, log)
         progress.started = time.monotonic()
-        listener = _EventListener(progress, checks, on_event, on_progress)
+        listener = _EventListener(progress, checks, on_event, on_progress, log)
         succeeded = _execute(instance, progress.job_name, tags, listener)
         progress.finished, progress.step = time.monotonic(), ""
         on_progress(progress)
