@@ -7,8 +7,9 @@
   merged definitions (the stage modules' decorators stay as they are); the automation sensor that
   evaluates them is on by default.
 - Freshness policies say how old the outputs people read may get.
-- `refresh_downstream` (a job) re-materializes every unpartitioned asset after the partitioned ones,
-  for CLI backfills: `dagster job execute -m kalshi_assets.definitions -j refresh_downstream`.
+- The runner's three jobs (`refresh_upstream`, `backfill_partitions`, `refresh_downstream`: defs/runner.py)
+  are defined here, so `kalshi-assets demo` runs jobs the UI knows; `refresh_downstream` also serves CLI
+  backfills: `dagster job execute -m kalshi_assets.definitions -j refresh_downstream`.
 
 `dagster dev` (or `make ui`) starts the UI and the daemon that runs all of it.
 """
@@ -69,6 +70,11 @@ FOLLOW_INPUTS = (
 # Assets with no input refresh on a clock.
 HOURLY = dg.AutomationCondition.on_cron("0 * * * *", cron_timezone="UTC").with_label("hourly")
 
+# The monitoring assets follow what writes the audit log, and also run every hour (a tampered or
+# damaged log shows up even when nothing trades).
+MONITORING = frozenset({dg.AssetKey("audit_log_health"), dg.AssetKey("kalshi_api_breakers")})
+FOLLOW_INPUTS_OR_HOURLY = (FOLLOW_INPUTS | HOURLY).with_label("follow inputs, or hourly")
+
 # The outputs people read, and how stale they may get: the schedule runs daily, so a day plus slack for
 # the run and the automation after it.
 READ_OUTPUTS = frozenset(
@@ -94,6 +100,8 @@ def condition_for(spec: dg.AssetSpec) -> dg.AutomationCondition | None:
     """The automation condition an asset gets: none for the scheduled ingest assets."""
     if spec.group_name == INGEST_GROUP:
         return None
+    if spec.key in MONITORING:
+        return FOLLOW_INPUTS_OR_HOURLY
     if not spec.deps:
         return HOURLY
     return FOLLOW_LATEST_PARTITION if spec.partitions_def is not None else FOLLOW_INPUTS

@@ -1,10 +1,10 @@
 """Monitoring in the UI: the audit log's health and the Kalshi API's circuit breakers, observed every few minutes.
 
-`pipeline_monitor` (a sensor, on by default) records asset observations: on `audit_log_health` (verify
-status, last sequence, records, first problems) and on `kalshi_api_breakers` (an observed, not
-materialized, asset: each breaker's state and counters as the audit log recorded them from every
-process, and the API calls by outcome). The asset page's "Observations" and the asset graph show them;
-`kalshi-assets status` prints the same figures (kalshi_assets/service.py).
+`kalshi_api_breakers` (an asset materialized after `paper_orders`, the asset that writes audit records)
+holds each breaker's state and counters as the audit log recorded them from every process, and the API
+calls by outcome. `pipeline_monitor` (a sensor, on by default) also records observations of it and of
+`audit_log_health` (verify status, last sequence, records, first problems) every five minutes. The asset
+pages show both; `kalshi-assets status` prints the same figures (kalshi_assets/service.py).
 """
 
 import dagster as dg
@@ -16,18 +16,6 @@ from kalshi_assets.defs.resources import AuditLogResource
 AUDIT_LOG_HEALTH = dg.AssetKey("audit_log_health")
 BREAKERS_KEY = dg.AssetKey("kalshi_api_breakers")
 MONITOR_INTERVAL_S = 300
-
-kalshi_api_breakers = dg.AssetSpec(
-    BREAKERS_KEY,
-    group_name="monitoring",
-    description=(
-        "Circuit breakers of the Kalshi API client: state, times opened, success rate, and the API calls by "
-        "outcome, from the audit log (every process's breaker changes are audit records). Observed by the "
-        "pipeline_monitor sensor."
-    ),
-    kinds={"python"},
-)
-
 
 def audit_metadata(audit: dict) -> dict[str, dg.MetadataValue]:
     problems = "\n".join(f"- {p}" for p in audit["problems"]) or "_none_"
@@ -59,6 +47,22 @@ def breaker_metadata(breakers: dict) -> dict[str, dg.MetadataValue]:
         "api_unanswered": dg.MetadataValue.int(int(calls["no_response"])),
         "api_median_ms": dg.MetadataValue.float(float(calls["median_ms"] or 0.0)),
     }
+
+
+@dg.asset(
+    key=BREAKERS_KEY,
+    group_name="monitoring",
+    # After what writes breaker changes and API calls to the audit log, so it counts them.
+    deps=[dg.AssetKey("paper_orders")],
+    kinds={"python"},
+    description=(
+        "Circuit breakers of the Kalshi API client: state, times opened, success rate, and the API calls by "
+        "outcome, from the audit log (every process's breaker changes are audit records). Materialized after "
+        "paper_orders and every hour; the pipeline_monitor sensor also observes it every 5 minutes."
+    ),
+)
+def kalshi_api_breakers(audit_log: AuditLogResource) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata=breaker_metadata(service.breaker_status(audit_log.directory)))
 
 
 def observations(audit_log: AuditLogResource) -> list[dg.AssetObservation]:

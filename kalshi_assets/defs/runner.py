@@ -286,6 +286,8 @@ def _execute(instance: dg.DagsterInstance, job_name: str, tags: dict[str, str], 
     )
     listener.progress.run_id = run.run_id
     instance.add_event_listener(run.run_id, listener)
+    for entry in instance.all_logs(run.run_id):  # what creating the run logged (materializations planned)
+        listener(entry)
     outcome: dict[str, object] = {}
 
     def work() -> None:
