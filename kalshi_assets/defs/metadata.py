@@ -6,13 +6,14 @@ catalogue. Previews round numbers for display (the warehouse keeps full precisio
 """
 
 
+import math
 from typing import Any
 
 import dagster as dg
 import duckdb
 import pandas as pd
 
-from kalshi_assets.reports.formatting import display_value
+from kalshi_assets.reports.formatting import SIGNIFICANT_DIGITS, display_value
 from kalshi_assets.warehouse import ingest as ingest_reads
 from kalshi_assets.warehouse import summary
 
@@ -47,6 +48,30 @@ def markdown_table(frame: pd.DataFrame, max_rows: int = PREVIEW_ROWS, total_rows
     return "\n".join(lines)
 
 
+def _rounded(value: Any) -> Any:
+    """Floats to four significant digits, also inside lists, dicts and float metadata values."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        return float(f"{value:.{SIGNIFICANT_DIGITS}g}") if math.isfinite(value) else value
+    if isinstance(value, dg.FloatMetadataValue):
+        return dg.MetadataValue.float(_rounded(value.value)) if value.value is not None else value
+    if isinstance(value, dg.JsonMetadataValue):
+        return dg.MetadataValue.json(_rounded(value.data))
+    if isinstance(value, dg.MetadataValue | dg.TableSchema):  # records (tuples underneath): kept as they are
+        return value
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def display_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata as the UI should show it: floats rounded for display (the warehouse keeps them whole)."""
+    return {key: _rounded(value) for key, value in metadata.items()}
+
+
 def column_schema(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
     """The table's columns, types and descriptions (schema.sql's column comments)."""
     return dg.TableSchema(
@@ -72,7 +97,7 @@ def table_metadata(
         "preview": dg.MetadataValue.md(
             markdown_table(ingest_reads.preview(con, table, PREVIEW_ROWS, order_by), total_rows=rows)
         ),
-        **extra,
+        **display_metadata(extra),
     }
 
 

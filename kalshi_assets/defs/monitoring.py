@@ -10,7 +10,7 @@ pages show both; `kalshi-assets status` prints the same figures (kalshi_assets/s
 import dagster as dg
 
 from kalshi_assets import service
-from kalshi_assets.defs.metadata import markdown_table
+from kalshi_assets.defs.metadata import display_metadata, markdown_table
 from kalshi_assets.defs.resources import AuditLogResource
 
 AUDIT_LOG_HEALTH = dg.AssetKey("audit_log_health")
@@ -62,7 +62,7 @@ def breaker_metadata(breakers: dict) -> dict[str, dg.MetadataValue]:
     ),
 )
 def kalshi_api_breakers(audit_log: AuditLogResource) -> dg.MaterializeResult:
-    return dg.MaterializeResult(metadata=breaker_metadata(service.breaker_status(audit_log.directory)))
+    return dg.MaterializeResult(metadata=display_metadata(breaker_metadata(service.breaker_status(audit_log.directory))))
 
 
 def observations(audit_log: AuditLogResource) -> list[dg.AssetObservation]:
@@ -70,7 +70,7 @@ def observations(audit_log: AuditLogResource) -> list[dg.AssetObservation]:
     breakers = service.breaker_status(audit_log.directory)
     return [
         dg.AssetObservation(asset_key=AUDIT_LOG_HEALTH, metadata=audit_metadata(audit)),
-        dg.AssetObservation(asset_key=BREAKERS_KEY, metadata=breaker_metadata(breakers)),
+        dg.AssetObservation(asset_key=BREAKERS_KEY, metadata=display_metadata(breaker_metadata(breakers))),
     ]
 
 
