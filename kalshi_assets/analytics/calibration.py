@@ -1,7 +1,7 @@
-"""Calibration of market-implied contract probabilities (METHODS.md sections 1 and 5).
+"""Calibration of market-implied contract probabilities (docs/METHODS.md sections 1 and 5).
 
 Each settled contract, seen at a horizon before its event's release, gives one forecast: the
-probability its quote implied then (METHODS.md section 1: mid of a tight fresh book, else a fresh last
+probability its quote implied then (docs/METHODS.md section 1: mid of a tight fresh book, else a fresh last
 trade inside the book, else no forecast) and one outcome: whether it settled YES. The reliability
 curve and the scores come from analytics.scoring. Pure: no I/O, no dagster.
 """

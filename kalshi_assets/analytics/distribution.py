@@ -1,4 +1,4 @@
-"""Market-implied distributions from Kalshi ladders (METHODS.md section 1), vectorized over snapshots.
+"""Market-implied distributions from Kalshi ladders (docs/METHODS.md section 1), vectorized over snapshots.
 
 Input: a long frame of rungs (one row per market and snapshot: the market's strike fields and its
 latest quote at or before the snapshot time) and a frame of snapshots. Output: one row per snapshot
@@ -8,7 +8,7 @@ The whole computation runs on flat numpy arrays segmented by snapshot; nothing l
 The only loop is the pool-adjacent-violators merge, which runs over all ladders at once and repeats
 until no ladder has an adjacent violation (a handful of passes for real ladders).
 
-Choices (METHODS.md says "choice" for these) are parameters of `DistributionParams`.
+Choices (docs/METHODS.md says "choice" for these) are parameters of `DistributionParams`.
 Pure: no I/O, no dagster.
 """
 
@@ -92,7 +92,7 @@ _BIT = {c: 1 << i for i, c in enumerate(CONSTRAINTS)}
 
 @dataclass(frozen=True)
 class DistributionParams:
-    """Tunable choices of METHODS.md section 1."""
+    """Tunable choices of docs/METHODS.md section 1."""
 
     max_spread: float = 0.10              # dollars; a wider book gives no mid
     max_staleness_hours: float = 6.0      # a quote or trade older than this is stale

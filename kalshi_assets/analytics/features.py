@@ -1,4 +1,4 @@
-"""Event features taken as of a purged time before each release (METHODS.md section 3, DESIGN "Purge").
+"""Event features taken as of a purged time before each release (docs/METHODS.md section 3, docs/ARCHITECTURE.md section 4.5).
 
 For an event released at R, a horizon of h days and its event type's purge window of p days, features
 are observed at asof = min(R - h, R - p): never closer to the release than the purge window. Each

@@ -1,6 +1,6 @@
 """Outcomes as vintages: first prints, revisions, values as of a knowledge time, and labels.
 
-METHODS.md section 2. Every release has a reference period and a sequence of vintages (knowledge
+docs/METHODS.md section 2. Every release has a reference period and a sequence of vintages (knowledge
 times). The first print is the earliest vintage; as of knowledge time T the current value of an event
 is the vintage with realtime_start <= T < realtime_end, where a vintage's window runs from its own
 vintage time to the next vintage's. Vintages are ordered by time, then by parsed version number

@@ -1,4 +1,4 @@
-"""Promotion gates (METHODS.md section 4): Sharpe, PSR, deflated Sharpe, MinTRL, drawdown, regime stress.
+"""Promotion gates (docs/METHODS.md section 4): Sharpe, PSR, deflated Sharpe, MinTRL, drawdown, regime stress.
 
 Every gate yields a value, its limit, a verdict and a reason. A value that cannot be computed (too few
 returns, zero variance with a non-zero mean, a regime without trades) fails its gate: gates fail closed.

@@ -1,4 +1,4 @@
-"""Purged, embargoed walk-forward splits grouped by event (METHODS.md section 3).
+"""Purged, embargoed walk-forward splits grouped by event (docs/METHODS.md section 3).
 
 A sample is one row of features for one event (an event has one row per horizon). Its label interval
 is [t0, t1]: t0 the time its features are observed (`asof`), t1 the time its label is known
@@ -49,7 +49,7 @@ ROLE_COLUMNS: tuple[str, ...] = (
 def intervals_overlap(
     a_start: pd.Timestamp, a_end: pd.Timestamp, b_start: pd.Timestamp, b_end: pd.Timestamp
 ) -> bool:
-    """METHODS.md's overlap rule for closed intervals [a_start, a_end] and [b_start, b_end]."""
+    """docs/METHODS.md's overlap rule for closed intervals [a_start, a_end] and [b_start, b_end]."""
     return bool(
         (b_start <= a_start <= b_end) or (b_start <= a_end <= b_end) or (a_start <= b_start and b_end <= a_end)
     )
@@ -195,7 +195,7 @@ class PurgedWalkForward:
             test_t0, test_t1 = t0[test_slice], t1[test_slice]
             test_start, test_end = test_t0.min(), test_t1.max()
             pool_start = 0 if self.mode == "expanding" else max(0, start - int(self.window or 0))
-            # overlap[i, j]: event i's widened interval meets test event j's interval (METHODS.md section 3).
+            # overlap[i, j]: event i's widened interval meets test event j's interval (docs/METHODS.md section 3).
             a0, a1 = t0[:, None], widened[:, None]
             overlap = (
                 ((test_t0 <= a0) & (a0 <= test_t1))

@@ -1,9 +1,9 @@
-"""Scores of implied distributions as forecasts (METHODS.md section 5).
+"""Scores of implied distributions as forecasts (docs/METHODS.md section 5).
 
 Per rung: Brier score and log loss of the rung's probability against whether it settled YES. Whole
 distribution: CRPS and PIT of a piecewise-linear CDF against the first print. The CDF passes through
 (k_i, F_i) at the ladder's strikes and reaches 0 and 1 one strike spacing beyond the outer strikes,
-the same tails METHODS.md's support points use (a choice).
+the same tails docs/METHODS.md's support points use (a choice).
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def cdf_knots(strikes: Sequence[float], cdf: Sequence[float]) -> tuple[np.ndarra
     """Knots of the piecewise-linear CDF: the strikes plus a 0 and a 1 one spacing beyond each end.
 
     `cdf` holds F(k_i) = P(X <= k_i) at increasing strikes; it must be non-decreasing in [0, 1] (repair
-    it first: METHODS.md section 1). A single strike uses a spacing of 1.
+    it first: docs/METHODS.md section 1). A single strike uses a spacing of 1.
     """
     k = np.asarray(strikes, dtype=float)
     F = np.asarray(cdf, dtype=float)

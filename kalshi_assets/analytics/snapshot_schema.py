@@ -30,7 +30,7 @@ STATUSES: tuple[str, ...] = (
     STATUS_ZERO_TOTAL_MASS,
 )
 
-# What the quotes of a ladder state (METHODS.md section 1): S(k), F(k), both (converted to S), bin masses.
+# What the quotes of a ladder state (docs/METHODS.md section 1): S(k), F(k), both (converted to S), bin masses.
 DIRECTION_SURVIVAL = "survival"
 DIRECTION_CDF = "cdf"
 DIRECTION_SURVIVAL_AND_CDF = "survival_and_cdf"

@@ -6,7 +6,7 @@ series on the fold's training events; with fewer than `min_fit_events` training 
 market is trusted (bias 0, scale 1). Releases settle on a grid (CPI on 0.1, FOMC decisions on 25 bps), so
 contract probabilities integrate the normal over grid cells: a tie on a `greater` strike settles NO.
 
-Trading arithmetic (METHODS.md section 6): buying YES at the ask a (or NO at 1 - yes_bid) with belief p
+Trading arithmetic (docs/METHODS.md section 6): buying YES at the ask a (or NO at 1 - yes_bid) with belief p
 has expected value p - a - fee/C per contract; a trade is taken when that edge exceeds the candidate's
 threshold. Taker fee = ceil_to_cent(fee_multiplier x 0.07 x C x P x (1 - P)), in Decimal. Quotes come from
 hourly candles, which carry the best bid and ask but no depth: fills are at the best price, and size is

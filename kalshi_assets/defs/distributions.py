@@ -3,7 +3,7 @@
 distribution_snapshots reads the quotes of each event's ladder as of every whole hour from the ladder's
 listing to its release (DuckDB ASOF JOIN), computes the implied distribution of all snapshots at once
 (analytics.distribution, vectorized) and replaces the window's rows. Checks guard the contracts of
-METHODS.md section 1: one full schema, probabilities in [0, 1], a non-increasing repaired survival
+docs/METHODS.md section 1: one full schema, probabilities in [0, 1], a non-increasing repaired survival
 function, bin masses summing to 1, and no snapshot at or after the event's release.
 """
 
@@ -203,7 +203,7 @@ def distribution_snapshots(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
 ) -> dg.MaterializeResult:
     """The market-implied distribution of every event at every whole hour from its ladder's listing to
-    its release: one row per (event, hour) with the full column set on every path (METHODS.md section 1),
+    its release: one row per (event, hour) with the full column set on every path (docs/METHODS.md section 1),
     plus its bins (distribution_snapshot_bins) and the gap to Kalshi's own median."""
     start, end = _window(context)
     params = _params(settings)

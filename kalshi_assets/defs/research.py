@@ -1,5 +1,5 @@
 """Research: purged event features, walk-forward folds and out-of-sample trades, promotion decisions, and
-the implied distributions scored as forecasts (METHODS.md sections 3-6).
+the implied distributions scored as forecasts (docs/METHODS.md sections 3-6).
 
 Each asset reads its inputs from the warehouse, calls analytics (features, purge, walkforward, promotion,
 scoring) and rebuilds its tables whole. Purge windows come from the `settings` resource, so a run can

@@ -1,6 +1,8 @@
 -- The one schema of the kalshi_assets warehouse (DuckDB).
 -- Every time column is TIMESTAMP holding UTC. Prices are DECIMAL dollars (Kalshi quotes up to 4 decimals),
 -- counts DECIMAL(18, 2) (Kalshi's fixed-point `_fp` counts). Every statement is idempotent.
+-- Every column has a COMMENT ON COLUMN, right after its table: the description the Dagster UI shows
+-- (warehouse/db.apply_schema writes a comment only where the catalogue's differs).
 
 -- ============================== ingest ==============================
 
@@ -130,7 +132,7 @@ LEFT JOIN kalshi_markets m ON m.event_ticker = e.event_ticker
 GROUP BY e.event_ticker, e.series_ticker, e.event_type, e.strike_date;
 
 -- ============================== outcomes ==============================
--- What each release printed and when. Three rules (DESIGN.md, METHODS.md section 2):
+-- What each release printed and when. Three rules (docs/ARCHITECTURE.md section 4.3, docs/METHODS.md section 2):
 --   outcomes_first_print is written once per event and never changed (insert if absent);
 --   outcomes_revisions appends every vintage (a replay inserts nothing new);
 --   writing one never writes the other.
@@ -631,7 +633,7 @@ COMMENT ON COLUMN paper_pnl.computed_at IS 'UTC time the row was computed';
 
 -- ============================== research ==============================
 -- Purged event features, walk-forward folds and out-of-sample traces, promotion decisions, and scores of
--- the implied distributions as forecasts (METHODS.md sections 3-6). Each table is rebuilt whole by its asset.
+-- the implied distributions as forecasts (docs/METHODS.md sections 3-6). Each table is rebuilt whole by its asset.
 
 -- One row per (event, horizon): the distribution as of as_of = min(release - horizon, release - purge window).
 CREATE TABLE IF NOT EXISTS event_features (

@@ -294,7 +294,7 @@ def test_orders_duplicates_and_validation(server: DemoServer, signer: Cryptograp
 
 
 def test_paper_fill_at_the_touch_with_the_kalshi_fee() -> None:
-    """NOTES.md: 10 contracts at $0.50 pay a $0.18 taker fee."""
+    """Kalshi's fee schedule: 10 contracts at $0.50 pay a $0.18 taker fee."""
     book = {"yes_dollars": [["0.4800", "50.00"]], "no_dollars": [["0.4900", "20.00"], ["0.5000", "100.00"]]}
     request = {
         "ticker": "T",
