@@ -28,16 +28,15 @@ from dagster._core.instance.ref import InstanceRef
 from kalshi_assets.definitions import defs
 from kalshi_assets.defs.dead_runs import ProcessCheckingRunLauncher
 from kalshi_assets.defs.runner import LOCATION_NAME, STAGE_JOBS
-from tests.e2e.conftest import BIN, REPO, Stage, make_stage, wait_for
+from tests.e2e.conftest import BIN, REPO, DemoRun, Stage, demo_stage, make_stage, wait_for
 from tests.e2e.test_cli_backfill import fingerprint
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
-DAYS = ("2026-10-30", "2026-10-31")
-DEMO = [str(BIN / "kalshi-assets"), "demo", "--start", DAYS[0], "--end", DAYS[1]]
+DEMO = [str(BIN / "kalshi-assets"), "demo"]  # the whole history of the demo stage (conftest.DEMO_HISTORY_START)
 
 
-def demo(stage: Stage, *extra: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+def demo(stage: Stage, *extra: str, timeout: float = 900) -> subprocess.CompletedProcess[str]:
     done = subprocess.run([*DEMO, *extra], cwd=REPO, env=stage.env, capture_output=True, text=True, timeout=timeout)
     assert done.returncode == 0, f"demo exited {done.returncode}\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     return done
@@ -52,14 +51,8 @@ def event_log_file(stage: Stage) -> Path:
     return path
 
 
-@pytest.fixture(scope="module")
-def clean(tmp_path_factory: pytest.TempPathFactory) -> tuple[Stage, subprocess.CompletedProcess[str]]:
-    stage = make_stage(tmp_path_factory.mktemp("clean"))
-    return stage, demo(stage)
-
-
-def test_a_clean_demo_is_quiet_and_says_where_everything_is(clean) -> None:
-    stage, done = clean
+def test_a_clean_demo_is_quiet_and_says_where_everything_is(demo_run: DemoRun) -> None:
+    stage, done = demo_run.stage, demo_run.done
     lines = done.stdout.splitlines()
     assert len(lines) <= 60, done.stdout
     assert done.stderr == "", done.stderr  # no BetaWarning, no library warning, no Dagster console log
@@ -75,7 +68,7 @@ def test_a_clean_demo_is_quiet_and_says_where_everything_is(clean) -> None:
     assert "none drawn" in pictures or all(p.exists() and p.suffix == ".png" for p in drawn), pictures
 
     with instance_of(stage) as instance:
-        runs = instance.get_runs()
+        runs = [instance.get_run_by_id(run_id) for run_id in demo_run.run_ids]
         assert sorted(r.job_name for r in runs) == sorted(STAGE_JOBS.values())
         for run in runs:
             assert run.status == dg.DagsterRunStatus.SUCCESS
@@ -93,9 +86,10 @@ def _step_started(stage: Stage, job: str) -> bool:
     return bool(logs) and any(f" {job} " in line and "STEP_START" in line for line in logs[-1].read_text().splitlines())
 
 
-def test_a_killed_run_does_not_jam_the_pool_and_the_rerun_matches_a_clean_run(clean, tmp_path: Path) -> None:
-    clean_stage, _ = clean
-    stage = make_stage(tmp_path)
+def test_a_killed_run_does_not_jam_the_pool_and_the_rerun_matches_a_clean_run(demo_run: DemoRun,
+                                                                              tmp_path: Path) -> None:
+    clean_stage = demo_run.stage
+    stage = demo_stage(tmp_path)
     process = subprocess.Popen(DEMO, cwd=REPO, env=stage.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
     try:
@@ -150,7 +144,7 @@ HOLDER = textwrap.dedent("""
 
 
 def test_a_demo_waiting_for_the_pool_answers_sigterm(tmp_path: Path) -> None:
-    stage = make_stage(tmp_path)
+    stage = demo_stage(tmp_path)
     holder = subprocess.Popen([sys.executable, "-c", HOLDER], cwd=REPO, env=stage.env, stdin=subprocess.PIPE,
                               stdout=subprocess.PIPE, text=True)
     try:
@@ -194,7 +188,7 @@ FIRST_COMMAND = textwrap.dedent("""
 def test_two_first_commands_on_a_new_home_do_not_race(tmp_path: Path) -> None:
     """Without the lock, one of three such processes failed in 8 of 8 trials ("table runs already exists",
     or an alembic_version table with two heads that breaks the home for good)."""
-    for trial in range(2):
+    for trial in range(1):
         stage = make_stage(tmp_path / f"trial{trial}")
         barrier = tmp_path / f"barrier{trial}"
         barrier.mkdir()

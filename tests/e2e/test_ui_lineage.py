@@ -11,8 +11,9 @@ runs: webserver and daemon) on loopback against workspace.yaml.
    `promotion_decisions` page and a run page; KALSHI_SCREENSHOT_DIR=docs keeps the screenshots. Without a
    browser that part is skipped (scripts/install_browser.sh installs one).
 
-The demo covers the partitions from KALSHI_UI_HISTORY_START (default 2026-10-01: a month, a minute of
-work) to the end of the demo history; the screenshots in docs/ were taken with 2024-10-01 (all of it).
+The demo (tests/e2e/conftest.py's `demo_run`, shared with test_demo_runs.py) covers the partitions from
+KALSHI_UI_HISTORY_START (default 2026-10-25: a week) to the end of the demo history; the screenshots in
+docs/ were taken with 2024-10-01 (all of it).
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import time
 import urllib.error
 import urllib.request
@@ -30,7 +30,7 @@ import pytest
 
 from kalshi_assets.definitions import defs
 from kalshi_assets.defs.runner import STAGE_JOBS
-from tests.e2e.conftest import BIN, REPO, Stage, free_port, make_stage, stop, wait_for
+from tests.e2e.conftest import DemoRun, Stage, free_port, stop, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -111,17 +111,11 @@ class Webserver:
 
 
 @pytest.fixture(scope="module")
-def webserver(tmp_path_factory: pytest.TempPathFactory):
-    """`kalshi-assets demo`, then `dagster dev` on the same DAGSTER_HOME, as a user would run them."""
-    root = tmp_path_factory.mktemp("ui")
-    stage = make_stage(root)
-    stage.env.update(KALSHI_HISTORY_START=os.environ.get("KALSHI_UI_HISTORY_START", "2026-10-01"),
-                     FRESHNESS_DAEMON_INTERVAL_SECONDS="5")
-    demo = subprocess.run([str(BIN / "kalshi-assets"), "demo"], cwd=REPO, env=stage.env, capture_output=True,
-                          text=True, timeout=1200)
-    assert demo.returncode == 0, demo.stdout[-3000:] + demo.stderr[-3000:]
+def webserver(demo_run: DemoRun, tmp_path_factory: pytest.TempPathFactory):
+    """`dagster dev` on the DAGSTER_HOME `kalshi-assets demo` just filled, as `make ui` starts it."""
+    stage = demo_run.stage
     port = free_port()
-    log = root / "dagster_dev.log"
+    log = tmp_path_factory.mktemp("ui") / "dagster_dev.log"
     process = stage.start("dagster", "dev", "-w", "workspace.yaml", "-h", "127.0.0.1", "-p", str(port), log=log)
     server = Webserver(stage, port)
     try:
@@ -198,7 +192,7 @@ def _freshness_evaluated(server: Webserver) -> bool:
     return bool(statuses) and all(status == "HEALTHY" for status in statuses)
 
 
-def test_the_ui_tells_the_truth_after_the_demo(webserver: Webserver) -> None:
+def test_the_ui_tells_the_truth_after_the_demo(webserver: Webserver, demo_run: DemoRun) -> None:
     import duckdb
 
     from kalshi_assets import service
@@ -211,7 +205,7 @@ def test_the_ui_tells_the_truth_after_the_demo(webserver: Webserver) -> None:
     for node in partitioned:  # nothing "Missing": the partitions end where the demo history ends
         stats = node["partitionStats"]
         assert stats["numMaterialized"] == stats["numPartitions"] > 0 and not stats["numFailed"], node
-    runs = data["runsOrError"]["results"]
+    runs = [r for r in data["runsOrError"]["results"] if r["runId"] in demo_run.run_ids]
     assert sorted(r["pipelineName"] for r in runs) == sorted(STAGE_JOBS.values())
     for run in runs:  # runs of jobs the location defines: no "Pipeline not found"
         origin = run["repositoryOrigin"]
