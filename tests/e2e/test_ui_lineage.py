@@ -98,13 +98,13 @@ class Webserver:
         except (urllib.error.URLError, ConnectionError, TimeoutError):
             return None
 
-    def graphql(self, query: str) -> dict:
+    def graphql(self, query: str, timeout_s: float = 30) -> dict:
         request = urllib.request.Request(
             self.url + "/graphql",
             data=json.dumps({"query": query}).encode(),
             headers={"Content-Type": "application/json"},
         )
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # noqa: S310 - loopback
             payload = json.loads(response.read())
         assert "errors" not in payload, payload.get("errors")
         return payload["data"]
@@ -364,7 +364,7 @@ def test_a_demo_run_re_executes_from_the_ui(webserver: Webserver) -> None:
         status = webserver.graphql(f'{{ runOrError(runId: "{child}") {{ ... on Run {{ status }} }} }}')["runOrError"]
         return status["status"] if status["status"] in ("SUCCESS", "FAILURE", "CANCELED") else None
 
-    assert wait_for(finished, 240, "the re-executed run to finish") == "SUCCESS"
+    assert wait_for(finished, 900, "the re-executed run to finish") == "SUCCESS"
 
 
 def save_graph_region(shot: Path, target: Path, margin: int = 24) -> None:
