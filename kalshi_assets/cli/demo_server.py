@@ -3,9 +3,22 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from collections.abc import Sequence
 
 from kalshi_assets.cli import add_command
+
+
+def answer_stop_signals() -> None:
+    """Ctrl-C and SIGTERM stop the server, whatever this process inherited: a parent whose threads block
+    SIGINT (a mask children inherit), or one that ignores it, would otherwise leave it deaf to both."""
+
+    def interrupt(signum, frame) -> None:  # noqa: ARG001 - signal handler signature
+        raise KeyboardInterrupt(signal.Signals(signum).name)
+
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    for stop in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(stop, interrupt)
 
 
 def run_demo_server(args: argparse.Namespace) -> int:
@@ -23,6 +36,7 @@ def run_demo_server(args: argparse.Namespace) -> int:
     )
     tier = resolve_tier(args.tier)
     limits = None if args.no_rate_limit else ServerRateLimits(tier.reads_per_second, tier.writes_per_second)
+    answer_stop_signals()
     serve(
         args.host,
         args.port,

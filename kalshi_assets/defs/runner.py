@@ -264,6 +264,8 @@ def _signals_raise_interrupt() -> Iterator[None]:
     def interrupt(signum, frame):  # noqa: ARG001 - signal handler signature
         raise KeyboardInterrupt(signal.Signals(signum).name)
 
+    # Unblocked too: a parent whose threads block them passes that mask on to its children.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield

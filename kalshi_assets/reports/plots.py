@@ -76,9 +76,10 @@ def _fan_panel(ax: plt.Axes, panel: FanPanel) -> None:
         ax.axvline(pd.Timestamp(panel.release_time), color="0.3", linestyle=":", linewidth=1, label="release")
     ax.set_title(f"{panel.event_type}: {panel.event_ticker}", fontsize=10)
     ax.set_ylabel(panel.unit or "released value", fontsize=9)
-    locator = mdates.AutoDateLocator(minticks=3, maxticks=6)
-    ax.xaxis.set_major_locator(locator)
-    ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    if len(x) > 1 and x.max() - x.min() >= pd.Timedelta(hours=2):  # a handful of dates, never crowded
+        locator = mdates.AutoDateLocator(minticks=2, maxticks=6)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
     ax.tick_params(axis="both", labelsize=8)
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: display_number(v)))
     ax.grid(alpha=0.3)

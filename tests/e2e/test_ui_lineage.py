@@ -124,7 +124,7 @@ def webserver(demo_run: DemoRun, tmp_path_factory: pytest.TempPathFactory):
         wait_for(lambda: server.graphql(ASSET_NODES_QUERY)["assetNodes"], 120, "the code location to load", log=log)
         yield server
     finally:
-        stop(process)
+        stop(process, grace_s=5)  # dagster dev's children take their time over SIGINT; then SIGKILL
 
 
 def _defined_graph() -> dict[str, tuple[str | None, set[str]]]:
