@@ -16,7 +16,8 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	@# setuptools prints a boxed BuildBackendWarning for every editable install: not news to a user of make
+	PYTHONWARNINGS="ignore:Editable installation" $(BIN)/python -m pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
 # DAGSTER_HOME holds the instance (runs, event logs, schedules); its dagster.yaml is this repository's.

@@ -69,7 +69,10 @@ def _instant(name: str, value: Any) -> datetime | None:
     if not isinstance(value, datetime):
         raise ValueError(f"{name} must be a date, a datetime or ISO 8601 text, got {value!r}")
     if value.tzinfo is not None:
-        value = value.astimezone(UTC).replace(tzinfo=None)
+        try:
+            value = value.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00+05:00 is before the first representable UTC instant
+            raise ValueError(f"{name} {value.isoformat()} is outside the representable range of UTC times") from None
     return value
 
 

@@ -53,7 +53,7 @@ def event_type_for_series(series_ticker: str) -> str | None:
     return None
 
 
-# --- purge windows (METHODS.md section 3) ---------------------------------------------------------
+# --- purge windows (docs/METHODS.md section 3) ---------------------------------------------------------
 
 KALSHI_DEFAULT_PURGE_WINDOW = 2  # days, for event types without their own window (PAYROLLS)
 PURGE_WINDOW_DAYS: dict[str, int] = {CPI: 3, FOMC: 1, UNEMPLOYMENT: 2, GDP: 3}
@@ -83,7 +83,7 @@ HISTORY_START = os.environ.get("KALSHI_HISTORY_START", "2024-10-01")
 
 @dataclass(frozen=True)
 class QuoteRules:
-    """How a contract's probability is taken from its quote (METHODS.md section 1, a choice)."""
+    """How a contract's probability is taken from its quote (docs/METHODS.md section 1, a choice)."""
 
     max_spread: float = 0.10
     max_staleness_hours: float = 6.0
@@ -91,7 +91,7 @@ class QuoteRules:
 
 @dataclass(frozen=True)
 class GateLimits:
-    """Promotion gates (METHODS.md section 4)."""
+    """Promotion gates (docs/METHODS.md section 4)."""
 
     min_trades: int = 30
     min_sharpe: float = 0.0
@@ -131,7 +131,7 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
-# --- value grids (METHODS.md section 1, support points; used by the distributions stage) ----------
+# --- value grids (docs/METHODS.md section 1, support points; used by the distributions stage) ----------
 
 # The grid each series' released value sits on (CPI to one decimal, payrolls in thousands, the Fed's
 # upper bound in quarter points). A series not listed is treated as continuous; mutually exclusive bins

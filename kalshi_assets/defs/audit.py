@@ -43,7 +43,10 @@ def _report_metadata(report: VerifyReport) -> dict[str, dg.MetadataValue]:
 @dg.asset(
     group_name="trading",
     kinds={"python"},
-    description="Verifies the audit log's hash chain, sequence, segments and signed checkpoint.",
+    # After what writes audit records, so its figures count them (the sensor observes it in between).
+    deps=[dg.AssetKey("paper_orders")],
+    description="Verifies the audit log's hash chain, sequence, segments and signed checkpoint, after "
+    "paper_orders (which writes the audit records) and every hour.",
 )
 def audit_log_health(context: dg.AssetExecutionContext, audit_log: AuditLogResource) -> dg.MaterializeResult:
     # Opening the log first lets a writer-side recovery (a torn tail from a killed step) happen

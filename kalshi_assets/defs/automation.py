@@ -7,8 +7,9 @@
   merged definitions (the stage modules' decorators stay as they are); the automation sensor that
   evaluates them is on by default.
 - Freshness policies say how old the outputs people read may get.
-- `refresh_downstream` (a job) re-materializes every unpartitioned asset after the partitioned ones,
-  for CLI backfills: `dagster job execute -m kalshi_assets.definitions -j refresh_downstream`.
+- The runner's three jobs (`refresh_upstream`, `backfill_partitions`, `refresh_downstream`: defs/runner.py)
+  are defined here, so `kalshi-assets demo` runs jobs the UI knows; `refresh_downstream` also serves CLI
+  backfills: `dagster job execute -m kalshi_assets.definitions -j refresh_downstream`.
 
 `dagster dev` (or `make ui`) starts the UI and the daemon that runs all of it.
 """
@@ -19,13 +20,13 @@ from datetime import timedelta
 import dagster as dg
 
 from kalshi_assets.defs.ingest import daily_partitions
-from kalshi_assets.defs.runner import plan_stages
+from kalshi_assets.defs.runner import STAGE_JOBS, stage_jobs
 
 INGEST_GROUP = "ingest"
 SCHEDULE_HOUR_UTC = 0
 SCHEDULE_MINUTE = 30  # after the UTC day closes and the exchange's hourly candles for its last hour exist
 AUTOMATION_SENSOR = "kalshi_automation"
-REFRESH_DOWNSTREAM_JOB = "refresh_downstream"
+REFRESH_DOWNSTREAM_JOB = STAGE_JOBS["downstream"]
 
 daily_ingest_job = dg.define_asset_job(
     "daily_ingest",
@@ -69,6 +70,11 @@ FOLLOW_INPUTS = (
 # Assets with no input refresh on a clock.
 HOURLY = dg.AutomationCondition.on_cron("0 * * * *", cron_timezone="UTC").with_label("hourly")
 
+# The monitoring assets follow what writes the audit log, and also run every hour (a tampered or
+# damaged log shows up even when nothing trades).
+MONITORING = frozenset({dg.AssetKey("audit_log_health"), dg.AssetKey("kalshi_api_breakers")})
+FOLLOW_INPUTS_OR_HOURLY = (FOLLOW_INPUTS | HOURLY).with_label("follow inputs, or hourly")
+
 # The outputs people read, and how stale they may get: the schedule runs daily, so a day plus slack for
 # the run and the automation after it.
 READ_OUTPUTS = frozenset(
@@ -94,6 +100,8 @@ def condition_for(spec: dg.AssetSpec) -> dg.AutomationCondition | None:
     """The automation condition an asset gets: none for the scheduled ingest assets."""
     if spec.group_name == INGEST_GROUP:
         return None
+    if spec.key in MONITORING:
+        return FOLLOW_INPUTS_OR_HOURLY
     if not spec.deps:
         return HOURLY
     return FOLLOW_LATEST_PARTITION if spec.partitions_def is not None else FOLLOW_INPUTS
@@ -114,22 +122,15 @@ def _automate_spec(spec: dg.AssetSpec, observed_only: frozenset[dg.AssetKey] = f
 
 def automate(defs: dg.Definitions) -> dg.Definitions:
     """The merged definitions with automation conditions and freshness policies on their assets, and the
-    `refresh_downstream` job (every unpartitioned asset after the partitioned ones)."""
+    jobs of the runner's three stages (`refresh_upstream`, `backfill_partitions`, `refresh_downstream`:
+    kalshi_assets/defs/runner.py), so `kalshi-assets demo` runs jobs the UI knows and can re-execute."""
     observed_only = frozenset(a.key for a in defs.assets or [] if isinstance(a, dg.AssetSpec))
     with warnings.catch_warnings():
         # Definitions.map_asset_specs is marked preview in Dagster 1.13; dagster is pinned (pyproject.toml)
         # and tests/defs/test_automation.py checks what it produces.
         warnings.simplefilter("ignore", dg.PreviewWarning)
         automated = defs.map_asset_specs(func=lambda spec: _automate_spec(spec, observed_only))
-    downstream = dict(plan_stages(automated)).get("downstream", [])
-    if not downstream:
-        return automated
-    refresh = dg.define_asset_job(
-        REFRESH_DOWNSTREAM_JOB,
-        selection=dg.AssetSelection.assets(*downstream),
-        description="Every unpartitioned asset downstream of the partitioned ones (run after a backfill).",
-    )
-    return dg.Definitions.merge(automated, dg.Definitions(jobs=[refresh]))
+    return dg.Definitions.merge(automated, dg.Definitions(jobs=stage_jobs(automated)))
 
 
 automation_sensor = dg.AutomationConditionSensorDefinition(

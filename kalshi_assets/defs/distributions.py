@@ -3,7 +3,7 @@
 distribution_snapshots reads the quotes of each event's ladder as of every whole hour from the ladder's
 listing to its release (DuckDB ASOF JOIN), computes the implied distribution of all snapshots at once
 (analytics.distribution, vectorized) and replaces the window's rows. Checks guard the contracts of
-METHODS.md section 1: one full schema, probabilities in [0, 1], a non-increasing repaired survival
+docs/METHODS.md section 1: one full schema, probabilities in [0, 1], a non-increasing repaired survival
 function, bin masses summing to 1, and no snapshot at or after the event's release.
 """
 
@@ -19,7 +19,7 @@ from kalshi_assets import settings as project_settings
 from kalshi_assets.analytics.distribution import DistributionParams, implied_distributions
 from kalshi_assets.analytics.snapshot_schema import SNAPSHOT_COLUMNS, STATUS_OK, validate_snapshot_frame
 from kalshi_assets.defs.ingest import daily_partitions, kalshi_events, kalshi_markets, kalshi_quotes
-from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, table_metadata
+from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, partition_row_counts, table_metadata
 from kalshi_assets.defs.resources import MarketDataResource, SettingsResource, WarehouseResource
 from kalshi_assets.kalshi import parse
 from kalshi_assets.kalshi.source import MarketDataSource
@@ -98,6 +98,7 @@ def kalshi_forecast_percentiles(
             frame = _fetch_percentiles(source, events, chunk_start, chunk_end)
             total += store.replace_percentile_window(con, frame, chunk_start, chunk_end)
         context.log.info(f"kalshi_forecast_percentiles: {total} points from {start:%Y-%m-%d} to {end:%Y-%m-%d}")
+        partition_row_counts(context, con, store.PERCENTILES_TABLE, "ts")
         return dg.MaterializeResult(metadata=table_metadata(con, store.PERCENTILES_TABLE, total, order_by="ts"))
 
 
@@ -202,7 +203,7 @@ def distribution_snapshots(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
 ) -> dg.MaterializeResult:
     """The market-implied distribution of every event at every whole hour from its ladder's listing to
-    its release: one row per (event, hour) with the full column set on every path (METHODS.md section 1),
+    its release: one row per (event, hour) with the full column set on every path (docs/METHODS.md section 1),
     plus its bins (distribution_snapshot_bins) and the gap to Kalshi's own median."""
     start, end = _window(context)
     params = _params(settings)
@@ -219,6 +220,7 @@ def distribution_snapshots(
         errors["kalshi_error"] = errors["kalshi_median"] - errors["first_print"]
         context.log.info(f"distribution_snapshots: {written} snapshots, {bins_written} bins, "
                          f"{start:%Y-%m-%d}..{end:%Y-%m-%d}")
+        partition_row_counts(context, con, store.SNAPSHOTS_TABLE, "snapshot_ts")
         return dg.MaterializeResult(
             metadata=table_metadata(
                 con, store.SNAPSHOTS_TABLE, written, order_by="snapshot_ts",

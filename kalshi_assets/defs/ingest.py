@@ -5,14 +5,12 @@ from datetime import datetime, timedelta
 
 import dagster as dg
 
-from kalshi_assets import settings
-from kalshi_assets.defs.metadata import WRITER_POOL, table_metadata
+from kalshi_assets.defs.metadata import WRITER_POOL, partition_row_counts, table_metadata
+from kalshi_assets.defs.partitions import daily_partitions
 from kalshi_assets.defs.resources import MarketDataResource, WarehouseResource
 from kalshi_assets.kalshi import ingest as fetch
 from kalshi_assets.warehouse import ingest as reads
 from kalshi_assets.warehouse import writes
-
-daily_partitions = dg.DailyPartitionsDefinition(start_date=settings.HISTORY_START, timezone="UTC", end_offset=0)
 
 
 @dg.asset(group_name="ingest", pool=WRITER_POOL, kinds={"duckdb"})
@@ -83,6 +81,7 @@ def kalshi_quotes(
             total += writes.replace_window(con, "kalshi_quotes", frame, "ts", chunk_start, chunk_end)
         days = (end - start).days
         context.log.info(f"kalshi_quotes: {total} quotes over {days} day(s) from {start:%Y-%m-%d}")
+        partition_row_counts(context, con, "kalshi_quotes", "ts")
         return dg.MaterializeResult(
             metadata=table_metadata(
                 con, "kalshi_quotes", total, order_by="ts",

@@ -1,40 +1,113 @@
-"""Materialization metadata every asset reports: row count, column schema and a preview."""
+"""Materialization metadata every asset reports: row counts, the column schema with descriptions, a preview.
+
+The column descriptions are the `COMMENT ON COLUMN` statements of warehouse/schema.sql, read back from the
+catalogue. Previews round numbers for display (the warehouse keeps full precision) and print long text
+(promotion reasons, messages) in full below the table instead of clipping it inside a cell.
+"""
 
 
+import math
 from typing import Any
 
 import dagster as dg
 import duckdb
 import pandas as pd
 
+from kalshi_assets.reports.formatting import SIGNIFICANT_DIGITS, display_value
 from kalshi_assets.warehouse import ingest as ingest_reads
+from kalshi_assets.warehouse import summary
 
 WRITER_POOL = "duckdb_writer"  # DuckDB admits one writing process: every writer asset shares this pool
+PREVIEW_ROWS = 10
+LONG_TEXT = 48  # characters: a longer cell is printed in full below the preview table
 
 
-def markdown_table(frame: pd.DataFrame, max_rows: int = 5) -> str:
-    """A small Markdown table (no tabulate dependency)."""
+def _cell(value: Any) -> str:
+    return display_value(value).replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(frame: pd.DataFrame, max_rows: int = PREVIEW_ROWS, total_rows: int | None = None) -> str:
+    """A Markdown table of the first `max_rows` rows, numbers rounded for display. Columns holding long
+    text are listed in full below it, one line per row keyed by the first column."""
     if frame.empty:
         return "_no rows_"
     head = frame.head(max_rows)
-    lines = ["| " + " | ".join(map(str, head.columns)) + " |", "|" + "---|" * len(head.columns)]
-    for row in head.itertuples(index=False):
-        lines.append("| " + " | ".join("" if pd.isna(v) else str(v) for v in row) + " |")
+    cells = {column: [_cell(v) for v in head[column]] for column in head.columns}
+    long_text = [c for c in head.columns[1:] if any(len(text) > LONG_TEXT for text in cells[c])]
+    shown = [c for c in head.columns if c not in long_text]
+    lines = ["| " + " | ".join(map(str, shown)) + " |", "|" + "---|" * len(shown)]
+    for i in range(len(head)):
+        lines.append("| " + " | ".join(cells[c][i] for c in shown) + " |")
+    total = len(frame) if total_rows is None else total_rows
+    if total > len(head):
+        lines.append(f"\n_showing {len(head)} of {total:,} rows_")
+    key = head.columns[0]
+    for column in long_text:
+        lines.append(f"\n**{column}**\n")
+        lines.extend(f"- `{cells[key][i]}`: {cells[column][i]}" for i in range(len(head)))
     return "\n".join(lines)
+
+
+def _rounded(value: Any) -> Any:
+    """Floats to four significant digits, also inside lists, dicts and float metadata values."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, float):
+        return float(f"{value:.{SIGNIFICANT_DIGITS}g}") if math.isfinite(value) else value
+    if isinstance(value, dg.FloatMetadataValue):
+        return dg.MetadataValue.float(_rounded(value.value)) if value.value is not None else value
+    if isinstance(value, dg.JsonMetadataValue):
+        return dg.MetadataValue.json(_rounded(value.data))
+    if isinstance(value, dg.MetadataValue | dg.TableSchema):  # records (tuples underneath): kept as they are
+        return value
+    if isinstance(value, dict):
+        return {k: _rounded(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(v) for v in value]
+    return value
+
+
+def display_metadata(metadata: dict[str, Any]) -> dict[str, Any]:
+    """Metadata as the UI should show it: floats rounded for display (the warehouse keeps them whole)."""
+    return {key: _rounded(value) for key, value in metadata.items()}
+
+
+def column_schema(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
+    """The table's columns, types and descriptions (schema.sql's column comments)."""
+    return dg.TableSchema(
+        columns=[
+            dg.TableColumn(name=name, type=dtype, description=description)
+            for name, dtype, description in summary.describe_columns(con, table)
+        ]
+    )
 
 
 def table_metadata(
     con: duckdb.DuckDBPyConnection, table: str, written: int, order_by: str | None = None, **extra: Any
 ) -> dict[str, Any]:
-    """Standard metadata for a warehouse table after a write."""
-    columns = ingest_reads.column_types(con, table)
+    """Standard metadata for a warehouse table after a write. A partitioned asset also calls
+    `partition_row_counts`, so each partition's `dagster/row_count` is its own rows."""
+    rows = ingest_reads.row_count(con, table)
     return {
-        "dagster/row_count": dg.MetadataValue.int(ingest_reads.row_count(con, table)),
+        "dagster/row_count": dg.MetadataValue.int(rows),
+        "table_rows": dg.MetadataValue.int(rows),
         "rows_written": dg.MetadataValue.int(int(written)),
-        "dagster/column_schema": dg.TableSchema(
-            columns=[dg.TableColumn(name=name, type=dtype) for name, dtype in columns]
-        ),
+        "dagster/column_schema": column_schema(con, table),
         "dagster/table_name": dg.MetadataValue.text(table),
-        "preview": dg.MetadataValue.md(markdown_table(ingest_reads.preview(con, table, 5, order_by))),
-        **extra,
+        "preview": dg.MetadataValue.md(
+            markdown_table(ingest_reads.preview(con, table, PREVIEW_ROWS, order_by), total_rows=rows)
+        ),
+        **display_metadata(extra),
     }
+
+
+def partition_row_counts(
+    context: dg.AssetExecutionContext, con: duckdb.DuckDBPyConnection, table: str, time_column: str
+) -> None:
+    """Give each daily partition of this run its own `dagster/row_count`: the rows whose `time_column`
+    falls on that UTC day (the table's total stays in `table_rows`)."""
+    window = context.partition_time_window
+    start, end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
+    by_day = {day.isoformat(): rows for day, rows in summary.rows_per_day(con, table, time_column, start, end).items()}
+    for key in context.partition_keys:
+        context.add_asset_metadata({"dagster/row_count": dg.MetadataValue.int(by_day.get(key, 0))}, partition_key=key)

@@ -1,33 +1,21 @@
 """Monitoring in the UI: the audit log's health and the Kalshi API's circuit breakers, observed every few minutes.
 
-`pipeline_monitor` (a sensor, on by default) records asset observations: on `audit_log_health` (verify
-status, last sequence, records, first problems) and on `kalshi_api_breakers` (an observed, not
-materialized, asset: each breaker's state and counters as the audit log recorded them from every
-process, and the API calls by outcome). The asset page's "Observations" and the asset graph show them;
-`kalshi-assets status` prints the same figures (kalshi_assets/service.py).
+`kalshi_api_breakers` (an asset materialized after `paper_orders`, the asset that writes audit records)
+holds each breaker's state and counters as the audit log recorded them from every process, and the API
+calls by outcome. `pipeline_monitor` (a sensor, on by default) also records observations of it and of
+`audit_log_health` (verify status, last sequence, records, first problems) every five minutes. The asset
+pages show both; `kalshi-assets status` prints the same figures (kalshi_assets/service.py).
 """
 
 import dagster as dg
 
 from kalshi_assets import service
-from kalshi_assets.defs.metadata import markdown_table
+from kalshi_assets.defs.metadata import display_metadata, markdown_table
 from kalshi_assets.defs.resources import AuditLogResource
 
 AUDIT_LOG_HEALTH = dg.AssetKey("audit_log_health")
 BREAKERS_KEY = dg.AssetKey("kalshi_api_breakers")
 MONITOR_INTERVAL_S = 300
-
-kalshi_api_breakers = dg.AssetSpec(
-    BREAKERS_KEY,
-    group_name="monitoring",
-    description=(
-        "Circuit breakers of the Kalshi API client: state, times opened, success rate, and the API calls by "
-        "outcome, from the audit log (every process's breaker changes are audit records). Observed by the "
-        "pipeline_monitor sensor."
-    ),
-    kinds={"python"},
-)
-
 
 def audit_metadata(audit: dict) -> dict[str, dg.MetadataValue]:
     problems = "\n".join(f"- {p}" for p in audit["problems"]) or "_none_"
@@ -61,12 +49,28 @@ def breaker_metadata(breakers: dict) -> dict[str, dg.MetadataValue]:
     }
 
 
+@dg.asset(
+    key=BREAKERS_KEY,
+    group_name="monitoring",
+    # After what writes breaker changes and API calls to the audit log, so it counts them.
+    deps=[dg.AssetKey("paper_orders")],
+    kinds={"python"},
+    description=(
+        "Circuit breakers of the Kalshi API client: state, times opened, success rate, and the API calls by "
+        "outcome, from the audit log (every process's breaker changes are audit records). Materialized after "
+        "paper_orders and every hour; the pipeline_monitor sensor also observes it every 5 minutes."
+    ),
+)
+def kalshi_api_breakers(audit_log: AuditLogResource) -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata=display_metadata(breaker_metadata(service.breaker_status(audit_log.directory))))
+
+
 def observations(audit_log: AuditLogResource) -> list[dg.AssetObservation]:
     audit = service.audit_status(audit_log.directory)
     breakers = service.breaker_status(audit_log.directory)
     return [
         dg.AssetObservation(asset_key=AUDIT_LOG_HEALTH, metadata=audit_metadata(audit)),
-        dg.AssetObservation(asset_key=BREAKERS_KEY, metadata=breaker_metadata(breakers)),
+        dg.AssetObservation(asset_key=BREAKERS_KEY, metadata=display_metadata(breaker_metadata(breakers))),
     ]
 
 

@@ -1,4 +1,4 @@
-"""Pictures a person would rather see than read, attached to materializations (DESIGN.md, conventions).
+"""Pictures a person would rather see than read, attached to materializations (docs/ARCHITECTURE.md).
 
 quantile_fan: the implied distribution of recent events over time against their first print.
 calibration_curve: how often contracts priced at p settled YES, at a week, a day and an hour before release.
@@ -19,6 +19,7 @@ from kalshi_assets.analytics.distribution import DistributionParams
 from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, table_metadata
 from kalshi_assets.defs.resources import MarketDataResource, SettingsResource, WarehouseResource
 from kalshi_assets.reports import plots
+from kalshi_assets.reports.units import value_unit
 from kalshi_assets.warehouse import reports as reads
 from kalshi_assets.warehouse import writes
 
@@ -84,6 +85,7 @@ def quantile_fan(
             snapshots=snapshots[snapshots["event_ticker"] == row.event_ticker],
             release_time=_naive(row.release_time),
             first_print=None if pd.isna(row.first_print) else float(row.first_print),
+            unit=value_unit(None if pd.isna(row.series_ticker) else str(row.series_ticker)),
         )
         for row in events.itertuples(index=False)
     ]

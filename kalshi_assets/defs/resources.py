@@ -82,10 +82,11 @@ class MarketDataResource(dg.ConfigurableResource):
     demo_seed: int = 7
     demo_scale: int = Field(default_factory=lambda: _demo_scale(), description=_DEMO_SCALE_HELP)
     base_url: str = "https://external-api.kalshi.com/trade-api/v2"
-    api_key_id: str | None = None
+    # Credentials: give them as EnvVars ({env: KALSHI_...}); repr=False keeps them out of reprs and logs.
+    api_key_id: str | None = Field(default=None, repr=False)
     private_key_path: str | None = None
-    private_key_pem: str | None = None
-    passphrase: str | None = None
+    private_key_pem: str | None = Field(default=None, repr=False)
+    passphrase: str | None = Field(default=None, repr=False)
     read_rate_per_s: float = 20.0
     write_rate_per_s: float = 10.0
     series: list[str] | None = Field(
@@ -300,7 +301,7 @@ class TradingResource(dg.ConfigurableResource):
         "promotion), default $KALSHI_PAPER_INCUBATE (comma-separated); empty, nothing trades unless promoted",
     )
     live_base_url: str = DEMO_BASE_URL
-    api_key_id: str | None = None
+    api_key_id: str | None = Field(default=None, repr=False)
     private_key_path: str | None = None
     private_key_pem: str | None = Field(default=None, repr=False)
     passphrase: str | None = Field(default=None, repr=False)

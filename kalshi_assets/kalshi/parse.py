@@ -246,7 +246,7 @@ def parse_trade(obj: Mapping[str, Any]) -> dict[str, Any]:
 def parse_orderbook(obj: Mapping[str, Any], market_ticker: str) -> dict[str, list[tuple[float, float]]]:
     """`orderbook_fp` (current) or `orderbook` (legacy) -> YES bids and NO bids as (price, size), best last.
 
-    The YES ask is 1 - best NO bid (NOTES.md: bids only, ascending).
+    The YES ask is 1 - best NO bid (Kalshi's order book holds bids only, ascending).
     """
     what = f"market {market_ticker} orderbook"
     book = obj.get("orderbook_fp") or obj.get("orderbook") or {}

@@ -17,7 +17,7 @@ class RateLimitTier:
     writes_per_second: float
 
 
-# The published tiers (NOTES.md). The current scheme (10 tokens a request, Basic 200/100 tokens a
+# The tiers Kalshi publishes. The current scheme (10 tokens a request, Basic 200/100 tokens a
 # second) is the same request rate.
 TIERS: dict[str, RateLimitTier] = {
     "basic": RateLimitTier("basic", 20, 10),

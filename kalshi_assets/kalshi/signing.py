@@ -1,6 +1,6 @@
 """Kalshi API-key request signing.
 
-Per `shared/kalshi/NOTES.md`: the message is `timestamp_ms + METHOD + path`, where the path starts at
+Per Kalshi's API-key documentation (docs/ARCHITECTURE.md section 4.7): the message is `timestamp_ms + METHOD + path`, where the path starts at
 `/trade-api/v2` and carries no query string; the signature is RSA-PSS with SHA-256, MGF1(SHA-256) and
 a salt as long as the digest (32 bytes), base64 encoded.
 

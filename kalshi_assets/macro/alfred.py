@@ -3,7 +3,7 @@
 FRED/ALFRED publish every value of a series together with the real-time window in which it was the
 current value (`realtime_start` <= day < `realtime_end`, dates; `9999-12-31` means "still current").
 `output_type=1` returns every vintage as real-time periods, `output_type=4` the initial release only
-(METHODS.md section 2). A missing value is published as ".".
+(docs/METHODS.md section 2). A missing value is published as ".".
 
 The API key comes from the environment (FRED_API_KEY) and is sent as a query parameter because that is
 the only way FRED accepts it; it is therefore kept out of every message this module produces and

@@ -17,19 +17,25 @@ matplotlib.use("Agg")  # before pyplot: draw to files, never to a window
 
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
+from matplotlib import dates as mdates  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 from PIL import Image  # noqa: E402 - matplotlib's own dependency
 
+from kalshi_assets.reports.formatting import display_number  # noqa: E402
+
 # (lower, upper, opacity): the outer band first so the inner ones paint over it.
 FAN_BANDS: tuple[tuple[str, str, float], ...] = (("q05", "q95", 0.18), ("q10", "q90", 0.28), ("q25", "q75", 0.45))
-DPI = 80
+DPI = 100
+FAN_PANEL_SIZE = (5.6, 3.9)  # inches per panel: three panels across make the picture >= 1600 px wide
+FAN_MIN_WIDTH_IN = 16.8
 PALETTE_COLORS = 64  # a paletted PNG is a third of the RGBA one and looks the same for these charts
 MAX_FAN_POINTS = 240  # per panel: enough for the eye, and keeps the PNG (embedded in metadata) small
 
 
 @dataclass(frozen=True)
 class FanPanel:
-    """One event: its snapshots (snapshot_ts, q05..q95, median, mean), release time and first print."""
+    """One event: its snapshots (snapshot_ts, q05..q95, median, mean), release time and first print.
+    `unit` labels the y-axis (reports/units.py: the series' value unit)."""
 
     event_ticker: str
     event_type: str
@@ -37,13 +43,14 @@ class FanPanel:
     snapshots: pd.DataFrame
     release_time: pd.Timestamp | None
     first_print: float | None
+    unit: str | None = None
 
 
 def _save(fig: plt.Figure, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    fig.savefig(buffer, dpi=DPI, format="png", bbox_inches="tight", facecolor="white")
+    fig.savefig(buffer, dpi=DPI, format="png", bbox_inches="tight", pad_inches=0.15, facecolor="white")
     plt.close(fig)
     buffer.seek(0)
     image = Image.open(buffer).convert("RGB").quantize(PALETTE_COLORS, method=Image.Quantize.MEDIANCUT)
@@ -54,36 +61,55 @@ def _save(fig: plt.Figure, path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def quantile_fan(panels: Sequence[FanPanel], path: str | os.PathLike[str]) -> Path:
-    """One panel per event: the 5-95, 10-90 and 25-75% bands and the median of the implied distribution
-    over time, with the first print as a horizontal line and the release as a vertical one."""
+def _fan_panel(ax: plt.Axes, panel: FanPanel) -> None:
+    frame = thin(panel.snapshots.sort_values("snapshot_ts"), MAX_FAN_POINTS)
+    x = pd.to_datetime(frame["snapshot_ts"])
+    for low, high, alpha in FAN_BANDS:
+        ax.fill_between(x, frame[low].astype(float), frame[high].astype(float), color="tab:blue", alpha=alpha,
+                        linewidth=0, label=f"{int(low[1:])}-{int(high[1:])}% band")
+    ax.plot(x, frame["median"].astype(float), color="tab:blue", linewidth=1.4, label="median")
+    if panel.first_print is not None:
+        ax.axhline(panel.first_print, color="tab:red", linestyle="--", linewidth=1.2, label="first print")
+        ax.annotate(f"first print {display_number(panel.first_print)}", xy=(0.01, panel.first_print), xycoords=("axes fraction", "data"),
+                    xytext=(0, 3), textcoords="offset points", color="tab:red", fontsize=8)
+    if panel.release_time is not None:
+        ax.axvline(pd.Timestamp(panel.release_time), color="0.3", linestyle=":", linewidth=1, label="release")
+    ax.set_title(f"{panel.event_type}: {panel.event_ticker}", fontsize=10)
+    ax.set_ylabel(panel.unit or "released value", fontsize=9)
+    if len(x) > 1 and x.max() - x.min() >= pd.Timedelta(hours=2):  # a handful of dates, never crowded
+        locator = mdates.AutoDateLocator(minticks=2, maxticks=6)
+        ax.xaxis.set_major_locator(locator)
+        ax.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
+    ax.tick_params(axis="both", labelsize=8)
+    ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: display_number(v)))
+    ax.grid(alpha=0.3)
+
+
+def fan_figure(panels: Sequence[FanPanel]) -> plt.Figure:
+    """The quantile fan as a matplotlib figure (quantile_fan saves it)."""
     if not panels:
         raise ValueError("no events to draw")
     columns = min(len(panels), 3)
     rows = (len(panels) + columns - 1) // columns
-    fig, axes = plt.subplots(rows, columns, figsize=(5.2 * columns, 3.6 * rows), squeeze=False)
+    width = max(FAN_PANEL_SIZE[0] * columns, FAN_MIN_WIDTH_IN)
+    fig, axes = plt.subplots(rows, columns, figsize=(width, FAN_PANEL_SIZE[1] * rows), squeeze=False,
+                             layout="constrained")
     for ax, panel in zip(axes.flat, panels, strict=False):
-        frame = thin(panel.snapshots.sort_values("snapshot_ts"), MAX_FAN_POINTS)
-        x = pd.to_datetime(frame["snapshot_ts"])
-        for low, high, alpha in FAN_BANDS:
-            ax.fill_between(x, frame[low].astype(float), frame[high].astype(float), color="tab:blue", alpha=alpha,
-                            linewidth=0, label=f"{low[1:]}-{high[1:]}%")
-        ax.plot(x, frame["median"].astype(float), color="tab:blue", linewidth=1.4, label="median")
-        if panel.first_print is not None:
-            ax.axhline(panel.first_print, color="tab:red", linestyle="--", linewidth=1.2,
-                       label=f"first print {panel.first_print:g}")
-        if panel.release_time is not None:
-            ax.axvline(pd.Timestamp(panel.release_time), color="0.3", linestyle=":", linewidth=1, label="release")
-        ax.set_title(f"{panel.event_type}: {panel.event_ticker}", fontsize=10)
-        ax.tick_params(axis="x", labelrotation=30, labelsize=8)
-        ax.tick_params(axis="y", labelsize=8)
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=7, loc="best")
+        _fan_panel(ax, panel)
     for ax in list(axes.flat)[len(panels):]:
         ax.set_visible(False)
-    fig.suptitle("Market-implied distribution over time (quantile fan) against the first print", fontsize=11)
-    fig.tight_layout()
-    return _save(fig, path)
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels), fontsize=9, frameon=False)
+    fig.suptitle("Market-implied distribution over time (quantile fan) against the first print; times UTC",
+                 fontsize=12)
+    return fig
+
+
+def quantile_fan(panels: Sequence[FanPanel], path: str | os.PathLike[str]) -> Path:
+    """One panel per event: the 5-95, 10-90 and 25-75% bands and the median of the implied distribution
+    over time (UTC), with the first print as a horizontal line and the release as a vertical one. The
+    y-axis of each panel carries its event's unit; one legend, below the panels, serves them all."""
+    return _save(fan_figure(panels), path)
 
 
 def calibration_curve(curves: pd.DataFrame, scores: pd.DataFrame, path: str | os.PathLike[str]) -> Path:
@@ -111,11 +137,12 @@ def calibration_curve(curves: pd.DataFrame, scores: pd.DataFrame, path: str | os
     top.set_title("Calibration of market-implied contract probabilities", fontsize=11)
     top.grid(alpha=0.3)
     top.legend(fontsize=7, loc="lower right")
-    bottom.set_xlabel("implied probability (mid of the book, METHODS.md section 1)")
-    bottom.set_ylabel("contracts")
-    bottom.set_yscale("log")
-    bottom.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
-    bottom.yaxis.set_minor_formatter(ticker.NullFormatter())  # log minor ticks stay unlabelled
+    bottom.set_xlabel("implied probability (mid of the book, docs/METHODS.md section 1)")
+    bottom.set_ylabel("contracts per bin")
+    # A linear count axis from 0 with a handful of whole-number ticks reads at any range of counts.
+    bottom.set_ylim(bottom=0)
+    bottom.yaxis.set_major_locator(ticker.MaxNLocator(nbins=4, integer=True, min_n_ticks=3))
+    bottom.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:,.0f}"))
     bottom.grid(alpha=0.3)
     fig.tight_layout()
     return _save(fig, path)

@@ -5,7 +5,7 @@ A broker answers `place(order) -> BrokerAnswer` or raises: `OrderRejected` when 
 order (duplicate id, market or exchange closed), or the Kalshi client's typed errors (the router
 turns them into rejected or error results).
 
-Paper fills (METHODS.md section 6): a buy takes the asks (YES ask = 1 - NO bid) from the best up to
+Paper fills (docs/METHODS.md section 6): a buy takes the asks (YES ask = 1 - NO bid) from the best up to
 its limit price, never more than each level's displayed size; a sell hits the bids the same way. Each
 level taken is one fill, charged Kalshi's taker fee ceil_to_cent(0.07 x C x P x (1 - P) x multiplier).
 

@@ -17,7 +17,9 @@ from kalshi_assets.warehouse.db import table_exists
 from kalshi_assets.warehouse.service import SNAPSHOT_TIME_COLUMNS, column_names, first_present
 
 FAN_COLUMNS: tuple[str, ...] = ("event_ticker", "snapshot_ts", "mean", *QUANTILE_COLUMNS)
-EVENT_COLUMNS: tuple[str, ...] = ("event_ticker", "event_type", "title", "release_time", "first_print", "n_snapshots")
+EVENT_COLUMNS: tuple[str, ...] = (
+    "event_ticker", "event_type", "series_ticker", "title", "release_time", "first_print", "n_snapshots"
+)
 
 _CALIBRATION_SQL = """
 WITH targets AS (
@@ -76,7 +78,7 @@ def fan_events(con: duckdb.DuckDBPyConnection, min_snapshots: int, event_tickers
     candidates = (
         "WITH counts AS (SELECT s.event_ticker, count(*) AS n_snapshots FROM distribution_snapshots s "  # noqa: S608
         "WHERE s.median IS NOT NULL AND NOT isnan(s.median) " + status + "GROUP BY s.event_ticker) "
-        "SELECT r.event_ticker, r.event_type, e.title, r.release_time, " + value + " AS first_print, c.n_snapshots "
+        "SELECT r.event_ticker, r.event_type, r.series_ticker, e.title, r.release_time, " + value + " AS first_print, c.n_snapshots "
         "FROM event_release r JOIN counts c ON c.event_ticker = r.event_ticker "
         "LEFT JOIN kalshi_events e ON e.event_ticker = r.event_ticker " + join + " "
     )  # only this module's constant fragments are spliced

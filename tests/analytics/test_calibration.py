@@ -1,4 +1,4 @@
-"""Contract forecasts for the calibration curve: the METHODS.md probability rule and settlement outcomes."""
+"""Contract forecasts for the calibration curve: the docs/METHODS.md probability rule and settlement outcomes."""
 
 from __future__ import annotations
 

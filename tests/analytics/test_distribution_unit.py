@@ -152,7 +152,7 @@ def test_strike_fields_must_fit_the_strike_type() -> None:
 
 
 def test_isotonic_repair_records_pre_and_adjustment() -> None:
-    # The GDP example of NOTES.md: P(>=1%) = 0.82, P(>=1.5%) = 0.83.
+    # Kalshi's GDP example: P(>=1%) = 0.82, P(>=1.5%) = 0.83.
     k = [0.5, 1.0, 1.5, 2.0, 2.5]
     row = row_of(ladder("greater_or_equal", k, None, [0.95, 0.82, 0.83, 0.40, 0.10]))
     assert row["monotonic_violations_pre"] == 1

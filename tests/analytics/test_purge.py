@@ -42,7 +42,7 @@ def make_samples(releases_days, types, leads_days, horizons=(0,)) -> pd.DataFram
 
 
 def brute_force_roles(samples: pd.DataFrame, n_test: int, min_train: int, window: int | None, purge_windows=None):
-    """A second, literal reading of METHODS.md section 3: {fold: (train set, test set, purged set)}."""
+    """A second, literal reading of docs/METHODS.md section 3: {fold: (train set, test set, purged set)}."""
     events = {}
     for row in samples.itertuples(index=False):
         e = events.setdefault(row.event_ticker, {"type": row.event_type, "t0": row.as_of, "t1": row.label_time,

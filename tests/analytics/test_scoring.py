@@ -73,7 +73,7 @@ def test_crps_matches_numerical_integration(masses, observation):
 
 
 def test_crps_is_about_the_sum_of_rung_brier_scores_times_spacing():
-    # METHODS.md section 5: on a fine ladder, CRPS ~ sum over strikes of (F(k) - 1{k >= x})^2 * spacing.
+    # docs/METHODS.md section 5: on a fine ladder, CRPS ~ sum over strikes of (F(k) - 1{k >= x})^2 * spacing.
     strikes = np.round(np.arange(-1.0, 2.0001, 0.01), 2)
     cdf = norm.cdf(strikes, loc=0.3, scale=0.2)
     cdf = (cdf - cdf[0]) / (cdf[-1] - cdf[0]) * 0.998 + 0.001

@@ -87,6 +87,8 @@ def test_every_asset_after_ingestion_follows_its_inputs(graph) -> None:
             assert condition is None, f"{key.to_user_string()} is scheduled, not automated"
         elif not node.is_materializable:
             assert condition is None, key
+        elif key in automation.MONITORING:
+            assert condition is not None and condition.get_label() == "follow inputs, or hourly", key
         elif not node.parent_keys:
             assert condition is not None and condition.get_label() == "hourly", key
         elif node.partitions_def is not None:

@@ -69,7 +69,7 @@ def _read(path: Path, sql: str, params=None) -> pd.DataFrame:
 
 
 def _metadata(result: dg.ExecuteInProcessResult, asset: str) -> dict:
-    # A single-run range reports one materialization per partition, all with the run's metadata.
+    # A single-run range reports one materialization per partition: the run's metadata, and that day's rows.
     events = [e for e in result.get_asset_materialization_events() if e.asset_key.to_user_string() == asset]
     assert events
     return {k: getattr(v, "value", v) for k, v in events[0].materialization.metadata.items()}
@@ -109,7 +109,7 @@ def test_quality_and_first_print_metadata(materialized) -> None:
     assert errors["KXCPI"] < 0.2 and errors["KXFED"] < 0.25  # a day out the market knows the value well
     assert meta["median_error_1d_before_release_in_sd"] < 2.0
     table = _read(path, "SELECT count(*) AS n, count(*) FILTER (WHERE quality_low) AS low FROM distribution_snapshots")
-    assert meta["dagster/row_count"] == table.loc[0, "n"]
+    assert meta["table_rows"] == table.loc[0, "n"]
 
 
 def test_table_matches_the_analytics_schema(materialized) -> None:

@@ -130,3 +130,35 @@ def test_materialization_reports_rows_schema_and_preview(warehouse_copy: Path) -
     assert metadata["dagster/row_count"].value == 6
     assert {c.name for c in metadata["dagster/column_schema"].schema.columns} >= {"series_ticker", "event_type"}
     assert "KXCPI" in metadata["preview"].value
+
+
+def test_each_daily_partition_reports_its_own_rows(ingested_warehouse: Path, tmp_path: Path) -> None:
+    """A range run gives every partition's materialization that day's row count (not the table's)."""
+    import shutil
+
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copyfile(ingested_warehouse, path)
+    defs = dg.Definitions(
+        assets=[ingest.kalshi_quotes],
+        resources={"warehouse": WarehouseResource(path=str(path)), "market_data": MarketDataResource()},
+        jobs=[dg.define_asset_job("quotes", selection=[ingest.kalshi_quotes])],
+        executor=dg.in_process_executor,
+    )
+    result = defs.resolve_job_def("quotes").execute_in_process(
+        instance=dg.DagsterInstance.ephemeral(),
+        tags={ASSET_PARTITION_RANGE_START_TAG: "2026-10-01", ASSET_PARTITION_RANGE_END_TAG: "2026-10-03"},
+    )
+    by_day = {e.materialization.partition: e.materialization.metadata
+              for e in result.get_asset_materialization_events()}
+    with duckdb.connect(str(path), read_only=True) as con:
+        expected = dict(con.execute("SELECT strftime(ts, '%Y-%m-%d'), count(*) FROM kalshi_quotes "
+                                    "WHERE ts >= '2026-10-01' AND ts < '2026-10-04' GROUP BY 1").fetchall())
+        total = con.execute("SELECT count(*) FROM kalshi_quotes").fetchone()[0]
+    assert sorted(by_day) == ["2026-10-01", "2026-10-02", "2026-10-03"]
+    assert {day: m["dagster/row_count"].value for day, m in by_day.items()} == expected
+    assert all(m["table_rows"].value == total for m in by_day.values()) and total > max(expected.values())
+    columns = by_day["2026-10-01"]["dagster/column_schema"].schema.columns
+    assert [c.name for c in columns][:3] == ["market_ticker", "event_ticker", "ts"]
+    assert all(c.description for c in columns)  # schema.sql's COMMENT ON COLUMN, through the catalogue

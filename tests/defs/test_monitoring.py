@@ -60,7 +60,9 @@ def test_the_monitor_is_on_by_default_and_its_observations_land_on_the_ui_assets
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     graph = defs.resolve_asset_graph()
     assert monitoring.AUDIT_LOG_HEALTH in graph.get_all_asset_keys()
-    assert not graph.get(monitoring.BREAKERS_KEY).is_materializable  # observed only
+    node = graph.get(monitoring.BREAKERS_KEY)
+    assert node.is_materializable and dg.AssetKey("paper_orders") in node.parent_keys  # after what writes it
+    assert dg.AssetKey("paper_orders") in graph.get(monitoring.AUDIT_LOG_HEALTH).parent_keys
     audit = sw.build_audit_log(tmp_path / "audit")
     with dg.instance_for_test() as instance:
         for observation in monitoring.observations(AuditLogResource(directory=str(audit))):
@@ -69,3 +71,12 @@ def test_the_monitor_is_on_by_default_and_its_observations_land_on_the_ui_assets
         assert record.asset_observation.metadata["api_calls"].value == 5
         health = instance.fetch_observations(monitoring.AUDIT_LOG_HEALTH, limit=1).records[0]
         assert health.asset_observation.metadata["last_seq"].value == 8
+
+
+def test_the_breaker_asset_materializes_what_the_audit_log_recorded(tmp_path: Path) -> None:
+    audit = sw.build_audit_log(tmp_path / "audit")
+    result = dg.materialize([monitoring.kalshi_api_breakers],
+                            resources={"audit_log": AuditLogResource(directory=str(audit))})
+    (event,) = result.get_asset_materialization_events()
+    metadata = {k: v.value for k, v in event.materialization.metadata.items()}
+    assert metadata["api_calls"] == 5 and metadata["times_opened"] == 1 and metadata["open_breakers"] == 0

@@ -294,7 +294,7 @@ def test_orders_duplicates_and_validation(server: DemoServer, signer: Cryptograp
 
 
 def test_paper_fill_at_the_touch_with_the_kalshi_fee() -> None:
-    """NOTES.md: 10 contracts at $0.50 pay a $0.18 taker fee."""
+    """Kalshi's fee schedule: 10 contracts at $0.50 pay a $0.18 taker fee."""
     book = {"yes_dollars": [["0.4800", "50.00"]], "no_dollars": [["0.4900", "20.00"], ["0.5000", "100.00"]]}
     request = {
         "ticker": "T",
@@ -356,8 +356,8 @@ def test_cli_runs_the_server_as_a_subprocess() -> None:
 def test_cli_rejects_bad_fault_settings() -> None:
     from kalshi_assets.cli import main
 
-    assert main(["demo-server", "--error-rate", "2"]) == 2
-    assert main(["demo-server", "--tier", "platinum"]) == 2
+    assert main(["demo-server", "--error-rate", "2"]) == 1
+    assert main(["demo-server", "--tier", "platinum"]) == 1
 
 
 def test_bad_content_length_is_a_400(server: DemoServer) -> None:

@@ -7,7 +7,7 @@ jsonschema against the schema of that status. OpenAPI 3.0's `nullable` is turned
 (`type: [T, "null"]`, or `anyOf [..., null]` beside a `$ref`).
 
 Error bodies: Kalshi wraps the documented `ErrorResponse` object as `{"error": {...}}` on the wire
-(NOTES.md), so the inner object is validated against `ErrorResponse`; the 429 answer
+(as Kalshi documents it), so the inner object is validated against `ErrorResponse`; the 429 answer
 `{"error": "too many requests"}` is Kalshi's exact shape and is checked literally.
 """
 

@@ -114,3 +114,37 @@ def iter_lines(path: Path, start_marker: str, end_marker: str) -> Iterator[str]:
 
 def comma_list(keys: Sequence) -> str:
     return ",".join(sorted(k.to_user_string() for k in keys))
+
+
+# --- one demo, shared by the tests that look at what it left (tests/e2e/test_demo_runs.py, test_ui_lineage.py)
+
+# A week of partitions: the whole history the demo then covers (KALSHI_UI_HISTORY_START=2024-10-01 for all).
+DEMO_HISTORY_START = os.environ.get("KALSHI_UI_HISTORY_START", "2026-10-25")
+
+
+@dataclass(frozen=True)
+class DemoRun:
+    stage: Stage
+    done: subprocess.CompletedProcess[str]
+    run_ids: tuple[str, ...]  # the demo's own runs (later tests may add more to the instance)
+
+
+def demo_stage(root: Path) -> Stage:
+    stage = make_stage(root)
+    stage.env.update(KALSHI_HISTORY_START=DEMO_HISTORY_START, FRESHNESS_DAEMON_INTERVAL_SECONDS="5")
+    return stage
+
+
+@pytest.fixture(scope="session")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
+    """`kalshi-assets demo` over the whole (short) history, as a user runs it."""
+    import dagster as dg
+    from dagster._core.instance.ref import InstanceRef
+
+    stage = demo_stage(tmp_path_factory.mktemp("demo"))
+    done = subprocess.run([str(BIN / "kalshi-assets"), "demo"], cwd=REPO, env=stage.env, capture_output=True,
+                          text=True, timeout=1800)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(stage.home))) as instance:
+        run_ids = tuple(r.run_id for r in instance.get_runs())
+    return DemoRun(stage, done, run_ids)

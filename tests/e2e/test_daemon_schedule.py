@@ -62,6 +62,10 @@ def test_the_daemon_launches_the_scheduled_ingest_for_the_day_that_closed(
     tick = latest_tick(datetime.now(UTC))
     expected_partition = (tick - timedelta(days=1)).strftime("%Y-%m-%d")
 
+    # The demo's partitions end with its history (2026-10-31); open them up to the tick's day here, so the
+    # schedule has a partition to target (and the code location the daemon loads sees the same).
+    stage.env["KALSHI_HISTORY_END"] = tick.strftime("%Y-%m-%d")
+    monkeypatch.setenv("KALSHI_HISTORY_END", stage.env["KALSHI_HISTORY_END"])
     with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(stage.home))) as instance:
         start_schedule_before(instance, tick - timedelta(minutes=5))
         log = tmp_path / "daemon.log"

@@ -1,7 +1,6 @@
-"""Handlers of `kalshi-assets audit verify|query` (the parser lives in kalshi_assets/cli.py).
+"""`kalshi-assets audit verify|query`: the handlers, and their parser (`register`, at the end).
 
-`add_verify_arguments(parser)` declares verify's options, `--strict` and the anchors among them;
-the CLI's registrar calls it on the `verify` subparser.
+`add_verify_arguments(parser)` declares verify's options, `--strict` and the anchors among them.
 """
 
 from __future__ import annotations
@@ -9,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -19,7 +19,7 @@ from kalshi_assets.audit.verify import verify_log
 
 def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of `audit verify` (the CLI registers them on its `verify` subparser)."""
-    parser.add_argument("directory", metavar="DIR", help="audit log directory")
+    parser.add_argument("directory", metavar="DIR", help="audit log directory (e.g. data/audit)")
     parser.add_argument("--json", action="store_true", help="print the full report as JSON")
     parser.add_argument(
         "--strict", action="store_true", help="exit 1 also when no anchor outside the directory vouches for the log"
@@ -83,3 +83,30 @@ def run_query(args: argparse.Namespace, out: TextIO | None = None) -> int:
     for record in records:
         stream.write(json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n")
     return 0
+
+
+def register(subparsers: argparse._SubParsersAction, parents: Sequence[argparse.ArgumentParser]) -> None:
+    """audit verify | audit query"""
+    from kalshi_assets.cli import HelpFormatter, Parser, add_command
+
+    audit = subparsers.add_parser(
+        "audit", help="verify or query a tamper-evident audit log", formatter_class=HelpFormatter,
+        description="Verify or query a tamper-evident audit log (kalshi_assets/audit).",
+        epilog="example:\n  kalshi-assets audit verify data/audit", parents=list(parents),
+    )
+    audit_commands = audit.add_subparsers(dest="audit_command", required=True, metavar="COMMAND", parser_class=Parser)
+    verify = add_command(
+        audit_commands, "verify", "check the chain; exit 0 intact, 1 damaged (each problem named) or, with --strict, unanchored; 2 no log",
+        "kalshi-assets audit verify data/audit --strict --public-key ~/.kalshi/audit.pub.pem", run_verify, parents,
+    )
+    add_verify_arguments(verify)
+    query = add_command(
+        audit_commands, "query", "print matching records, one JSON object per line (exit 2 on a bad argument)",
+        "kalshi-assets audit query data/audit --type ORDER --since 2026-11-01 --limit 20", run_query, parents,
+    )
+    query.add_argument("directory", metavar="DIR", help="audit log directory (e.g. data/audit)")
+    query.add_argument("--type", help="event type, e.g. ORDER (default: every type)")
+    query.add_argument("--user", help="user id (default: every user)")
+    query.add_argument("--since", help="UTC start, inclusive: an ISO 8601 date or time (default: the first record)")
+    query.add_argument("--until", help="UTC end, exclusive: an ISO 8601 date or time (default: the last record)")
+    query.add_argument("--limit", type=int, help="at most this many records (default: all)")

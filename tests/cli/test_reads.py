@@ -1,4 +1,5 @@
-"""`kalshi-assets events|markets|distributions|outcomes|promotions|status`: tables, --json, exit codes."""
+"""`kalshi-assets events|markets|distributions|outcomes|promotions|status`: tables with units, --json with
+numbers as numbers, limits that say what they cut, exit codes."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def test_events_as_a_table_and_as_json(warehouse: Path, capsys) -> None:
     status, out, _ = run(capsys, "events", "--warehouse", str(warehouse))
     assert status == 0
     header, rule, *rows = out.strip().splitlines()
-    assert header.split()[:3] == ["event_ticker", "event_type", "release_time"]
+    assert header.split()[:4] == ["event_ticker", "type", "release", "(UTC)"]
     assert set(rule) <= {"-", " "}
     assert [r.split()[0] for r in rows] == [sw.FED, sw.CPI]
     status, out, _ = run(capsys, "events", "--type", "CPI", "--json", "--warehouse", str(warehouse))
@@ -40,35 +41,89 @@ def test_events_as_a_table_and_as_json(warehouse: Path, capsys) -> None:
     assert records[0]["release_time"] == "2026-10-12T12:30:00"  # datetimes as ISO text
 
 
-def test_markets_distributions_outcomes_promotions(warehouse: Path, capsys) -> None:
+def test_type_filters_ignore_case_and_an_unknown_type_is_named(warehouse: Path, capsys) -> None:
+    status, out, _ = run(capsys, "events", "--type", "cpi", "--json", "--warehouse", str(warehouse))
+    assert status == 0 and [r["event_ticker"] for r in json.loads(out)] == [sw.CPI]
+    status, out, err = run(capsys, "events", "--type", "inflation", "--warehouse", str(warehouse))
+    assert status == 1 and out == ""
+    assert err.strip() == ("kalshi-assets events: unknown event type 'inflation'; one of CPI, FOMC, UNEMPLOYMENT, "
+                           "GDP, PAYROLLS")
+
+
+def test_a_limit_that_cuts_says_so(warehouse: Path, capsys) -> None:
+    status, out, _ = run(capsys, "events", "--limit", "1", "--warehouse", str(warehouse))
+    assert status == 0 and out.strip().splitlines()[-1] == "showing 1 of 2 events; --limit N shows more"
+    status, out, err = run(capsys, "events", "--limit", "1", "--json", "--warehouse", str(warehouse))
+    assert len(json.loads(out)) == 1 and "showing 1 of 2 events" in err  # JSON stays valid
+    status, out, _ = run(capsys, "events", "--warehouse", str(warehouse))
+    assert "showing" not in out  # nothing cut, nothing said
+    assert "(default: 100)" in " ".join(main_help(capsys, "events").split())
+
+
+def main_help(capsys, *command: str) -> str:
+    assert main([*command, "--help"]) == 0
+    return capsys.readouterr().out
+
+
+def test_units_in_headers_and_numbers_in_json(tmp_path: Path, capsys) -> None:
+    from decimal import Decimal
+
+    from kalshi_assets.warehouse import db
+
+    warehouse = sw.build(tmp_path / "priced.duckdb")
+    with db.connection(warehouse) as con:
+        con.execute("UPDATE kalshi_markets SET yes_bid = ?, yes_ask = ?, volume = ?", [Decimal("0.56"), Decimal("0.6"),
+                                                                                      Decimal("1020.00")])
+    status, out, _ = run(capsys, "markets", sw.CPI, "--warehouse", str(warehouse))
+    header = out.splitlines()[0]
+    assert status == 0 and "floor (% m/m)" in header and "bid ($/contract)" in header and "close (UTC)" in header
     status, out, _ = run(capsys, "markets", sw.CPI, "--json", "--warehouse", str(warehouse))
-    assert status == 0 and len(json.loads(out)) == 3
+    records = json.loads(out)
+    assert status == 0 and len(records) == 3
+    assert isinstance(records[0]["floor_strike"], float) and records[0]["floor_strike"] == 0.2
+    assert (records[0]["yes_bid"], records[0]["yes_ask"], records[0]["volume"]) == (0.56, 0.6, 1020)  # numbers
+    assert not any(isinstance(v, str) for r in records for k, v in r.items() if k in ("yes_bid", "volume"))
+    status, out, _ = run(capsys, "distributions", sw.CPI, "--warehouse", str(warehouse))
+    assert "mean (% m/m)" in out.splitlines()[0] and "snapshot (UTC)" in out.splitlines()[0]
+
+
+def test_markets_distributions_outcomes_promotions(warehouse: Path, capsys) -> None:
     status, out, _ = run(capsys, "distributions", sw.CPI, "--start", "2026-10-02", "--json", "--warehouse", str(warehouse))
     assert status == 0 and [r["snapshot_ts"][:10] for r in json.loads(out)] == ["2026-10-02", "2026-10-03"]
     status, out, _ = run(capsys, "distributions", sw.CPI, "--warehouse", str(warehouse))
-    assert status == 0 and "snapshot_ts" in out.splitlines()[0] and len(out.strip().splitlines()) == 5
+    assert status == 0 and "snapshot (UTC)" in out.splitlines()[0] and len(out.strip().splitlines()) == 5
+    status, out, _ = run(capsys, "distributions", sw.CPI, "--limit", "2", "--warehouse", str(warehouse))
+    assert out.strip().splitlines()[-1].startswith("showing 2 of 3 hourly snapshots")
     status, out, _ = run(capsys, "outcomes", sw.CPI, "--mode", "revisions", "--json", "--warehouse", str(warehouse))
     assert status == 0 and [r["value"] for r in json.loads(out)] == [0.35, 0.4]
     status, out, _ = run(capsys, "promotions", "--warehouse", str(warehouse))
     assert status == 0 and out.splitlines()[2].split()[:2] == ["edge>=0.10", "False"]
 
 
-def test_no_rows_is_not_an_error(warehouse: Path, capsys) -> None:
-    status, out, _ = run(capsys, "distributions", "x' OR '1'='1", "--warehouse", str(warehouse))
-    assert (status, out.strip()) == (0, "(no rows)")
-    status, out, _ = run(capsys, "markets", "x' OR '1'='1", "--json", "--warehouse", str(warehouse))
+def test_an_event_with_no_rows_yet_is_not_an_error(warehouse: Path, capsys) -> None:
+    status, out, _ = run(capsys, "markets", sw.FED, "--warehouse", str(warehouse))
+    assert (status, out.strip()) == (0, "(no markets)")
+    status, out, _ = run(capsys, "distributions", sw.FED, "--json", "--warehouse", str(warehouse))
     assert (status, json.loads(out)) == (0, [])
 
 
-def test_bad_arguments_exit_2_and_a_missing_warehouse_exits_1(warehouse: Path, tmp_path: Path, capsys) -> None:
+def test_an_unknown_ticker_is_one_line_and_exit_1(warehouse: Path, capsys) -> None:
+    for hostile in ("x' OR '1'='1", "KXCPI", "kxcpi-26sep"):
+        status, out, err = run(capsys, "markets", hostile, "--warehouse", str(warehouse))
+        assert status == 1 and out == "" and len(err.strip().splitlines()) == 1
+        assert err.startswith(f"kalshi-assets markets: no event {hostile!r} in {warehouse}")
+    assert "did you mean KXCPI-26SEP?" in err  # the case-insensitive match is offered
+
+
+def test_bad_arguments_and_a_missing_warehouse_exit_1(warehouse: Path, tmp_path: Path, capsys) -> None:
     status, _, err = run(capsys, "distributions", sw.CPI, "--start", "soon", "--warehouse", str(warehouse))
-    assert status == 2 and "ISO 8601" in err
+    assert status == 1 and "ISO 8601" in err
     status, _, err = run(capsys, "events", "--limit", "0", "--warehouse", str(warehouse))
-    assert status == 2 and "limit" in err
+    assert status == 1 and "--limit" in err and err.startswith("kalshi-assets events: ")
     status, _, err = run(capsys, "events", "--warehouse", str(tmp_path / "none.duckdb"))
     assert status == 1 and "materialize the pipeline first" in err
-    with pytest.raises(SystemExit):
-        main(["outcomes", sw.CPI, "--mode", "everything"])  # argparse refuses an unknown mode
+    status, _, err = run(capsys, "outcomes", sw.CPI, "--mode", "everything")
+    assert status == 1 and "invalid choice" in err and len(err.strip().splitlines()) == 1
 
 
 def test_status_shows_tables_audit_health_and_breakers(warehouse: Path, tmp_path: Path, capsys) -> None:
