@@ -21,8 +21,8 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from kalshi_assets.audit import GENESIS_HASH, AuditLog, AuditLogDamagedError, canonical_json, verify_log
 from kalshi_assets.audit.checkpoint import CHECKPOINT_FILE_NAME, KEY_FILE_NAME, CheckpointWriter
-from kalshi_assets.cli.audit import add_verify_arguments, run_verify
 from kalshi_assets.audit.encoding import encode_record
+from kalshi_assets.cli.audit import add_verify_arguments, run_verify
 
 REPO = Path(__file__).resolve().parents[2]
 SEGMENT = "segment-000000000001.jsonl"
