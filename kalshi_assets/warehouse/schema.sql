@@ -1194,10 +1194,10 @@ COMMENT ON COLUMN kalshi_band_coverage.kalshi_p90 IS 'Kalshi''s 90th forecast pe
 COMMENT ON COLUMN kalshi_band_coverage.inside_ours IS 'ours_q10 <= first_print <= ours_q90';
 COMMENT ON COLUMN kalshi_band_coverage.inside_kalshi IS 'kalshi_p10 <= first_print <= kalshi_p90';
 COMMENT ON COLUMN kalshi_band_coverage.computed_at IS 'When the asset computed the row (UTC)';
-=======
 COMMENT ON COLUMN implied_rung_forecasts.event_ticker IS 'The event';
 COMMENT ON COLUMN implied_rung_forecasts.horizon_days IS 'Days before the release';
 COMMENT ON COLUMN implied_rung_forecasts.event_type IS 'The event''s type';
 COMMENT ON COLUMN implied_rung_forecasts.strike IS 'The rung''s strike k, in the event''s value units (percent, jobs or basis points by series)';
 COMMENT ON COLUMN implied_rung_forecasts.forecast IS 'Forecast P(X > k)';
 COMMENT ON COLUMN implied_rung_forecasts.outcome IS '1 when the first print was above k, else 0';
+
