@@ -167,3 +167,47 @@ def feature_leaks(features: pd.DataFrame) -> pd.DataFrame:
     if "observed_until" in features.columns:
         bad = bad | (pd.to_datetime(features["observed_until"]) > asof).fillna(False)
     return features.loc[bad]
+
+
+def complete_feature_table(
+    features: pd.DataFrame,
+    events: pd.DataFrame,
+    activity: pd.DataFrame,
+    change_window_days: float,
+    computed_at: datetime,
+) -> pd.DataFrame:
+    """The stored rows: as-of features with the event's series, the ladder's activity, `observed_until`
+    (the latest time of any input) and the run's settings; the quote time itself is not kept."""
+    table = features.merge(events[["event_ticker", "series_ticker"]], on="event_ticker", how="left").merge(
+        activity, on=["event_ticker", "horizon_days"], how="left"
+    )
+    table["observed_until"] = table[["snapshot_ts", "prior_snapshot_ts", "last_quote_ts"]].max(axis=1)
+    table["change_window_days"] = change_window_days
+    table["computed_at"] = computed_at
+    return table.drop(columns=["last_quote_ts"])
+
+
+def features_by_event_type(table: pd.DataFrame) -> pd.DataFrame:
+    """Per event type: events, rows, rows with a snapshot, purge window and the closest as_of to a release."""
+    with_snapshot = table["snapshot_ts"].notna()
+    lead_days = (table["release_time"] - table["as_of"]).dt.total_seconds() / 86400
+    return (
+        table.assign(with_snapshot=with_snapshot, lead_days=lead_days)
+        .groupby("event_type")
+        .agg(
+            events=("event_ticker", "nunique"),
+            rows=("event_ticker", "size"),
+            rows_with_snapshot=("with_snapshot", "sum"),
+            purge_days=("purge_days", "max"),
+            min_days_before_release=("lead_days", "min"),
+        )
+        .reset_index()
+    )
+
+
+def inside_purge_window(table: pd.DataFrame, windows: Mapping[str, int]) -> pd.DataFrame:
+    """Feature rows whose as_of is closer to the release than their event type's current purge window."""
+    if table.empty:
+        return table
+    required = pd.to_timedelta(table["event_type"].map(dict(windows)), unit="D")
+    return table[(table["release_time"] - table["as_of"]) < required]
