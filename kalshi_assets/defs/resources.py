@@ -116,16 +116,16 @@ class SettingsResource(dg.ConfigurableResource):
     """Research settings a run may override from the launchpad (defaults from settings.py)."""
 
     purge_window_days: dict[str, int] = Field(
-        default_factory=lambda: dict(project_settings.PURGE_WINDOW_DAYS),
-        description="Purge window in days per event type; others take KALSHI_DEFAULT_PURGE_WINDOW.",
+        default_factory=lambda: project_settings.purge_windows(),
+        description="Purge window in days per event type (default: the series catalog's purge classes).",
     )
-    default_purge_window_days: int = project_settings.KALSHI_DEFAULT_PURGE_WINDOW
+    default_purge_window_days: int = project_settings.DEFAULT_PURGE_WINDOW_DAYS
     max_spread: float = project_settings.QuoteRules.max_spread
     max_staleness_hours: float = project_settings.QuoteRules.max_staleness_hours
 
     def purge_days(self, event_type: str) -> int:
-        # An override of one event type ({"CPI": 5}) keeps the others' windows from settings.py.
-        windows = {**project_settings.PURGE_WINDOW_DAYS, **self.purge_window_days}
+        # An override of one event type ({"CPI": 5}) keeps the others' windows from the catalog.
+        windows = {**project_settings.purge_windows(), **self.purge_window_days}
         return int(windows.get(event_type, self.default_purge_window_days))
 
 
