@@ -1,14 +1,22 @@
-"""Ingestion: series -> events -> markets -> hourly quotes, from the market-data resource into DuckDB."""
+"""Ingestion: series -> events -> markets -> hourly quotes and trades, from the market-data resource into DuckDB.
+
+Markets, candles and trades come from both of Kalshi's tiers (live and `/historical/*`), merged by the
+source (`kalshi/source.py`); an event that neither tier has a market for is named in the metadata and
+warned about by a check, never silently empty.
+"""
 
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import dagster as dg
+import pandas as pd
 
 from kalshi_assets import settings
 from kalshi_assets.defs.metadata import WRITER_POOL, table_metadata
 from kalshi_assets.defs.resources import MarketDataResource, WarehouseResource
 from kalshi_assets.kalshi import ingest as fetch
+from kalshi_assets.kalshi.source import MarketDataSource
 from kalshi_assets.warehouse import ingest as reads
 from kalshi_assets.warehouse import writes
 
@@ -38,17 +46,69 @@ def kalshi_events(warehouse: WarehouseResource, market_data: MarketDataResource)
 
 
 @dg.asset(group_name="ingest", deps=[kalshi_events], pool=WRITER_POOL, kinds={"duckdb"})
-def kalshi_markets(warehouse: WarehouseResource, market_data: MarketDataResource) -> dg.MaterializeResult:
-    """Raw markets (strike type, floor/cap, status, times, result, expiration value), tied by exact event_ticker."""
+def kalshi_markets(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, market_data: MarketDataResource
+) -> dg.MaterializeResult:
+    """Raw markets (strike type, floor/cap, status, times, result, expiration value), tied by exact event_ticker,
+    from Kalshi's live and historical tiers merged by ticker."""
     with warehouse.connect() as con:
         event_tickers = reads.event_tickers(con)
-    frame = fetch.fetch_markets(market_data.get_source(), event_tickers)
+    fetched = fetch.fetch_markets(market_data.get_source(), event_tickers)
+    if fetched.events_without_markets:
+        context.log.warning(
+            f"kalshi_markets: {len(fetched.events_without_markets)} event(s) have no market in either tier: "
+            f"{', '.join(fetched.events_without_markets[:20])}"
+        )
     with warehouse.connect() as con:
-        written = writes.upsert(con, "kalshi_markets", frame)
+        written = writes.upsert(con, "kalshi_markets", fetched.frame)
         return dg.MaterializeResult(
             metadata=table_metadata(
                 con, "kalshi_markets", written, order_by="close_time",
-                settled_markets=dg.MetadataValue.int(int(frame["result"].notna().sum())),
+                settled_markets=dg.MetadataValue.int(int(fetched.frame["result"].notna().sum())),
+                events_without_markets=dg.MetadataValue.int(len(fetched.events_without_markets)),
+                events_without_markets_list=dg.MetadataValue.md(
+                    "\n".join(f"- {e}" for e in fetched.events_without_markets) or "_none_"
+                ),
+            )
+        )
+
+
+def _ingest_partitions(
+    context: dg.AssetExecutionContext,
+    warehouse: WarehouseResource,
+    source: MarketDataSource,
+    table: str,
+    fetch_window: Callable[[MarketDataSource, pd.DataFrame, datetime, datetime], pd.DataFrame],
+) -> dg.MaterializeResult:
+    """Replace the run's days of `table` chunk by chunk with what `fetch_window` returns for the markets open then.
+
+    A run covers a range of days (single-run backfill); each chunk is fetched whole before it is written and
+    replaced in its own transaction, so a replay leaves the same rows and a failure keeps the chunks already
+    written. Empty upstream tables fail the run: nothing to fetch is not success.
+    """
+    window = context.partition_time_window
+    start, end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
+    total = 0
+    with warehouse.connect() as con:
+        if reads.row_count(con, "kalshi_markets") == 0:
+            raise dg.Failure(
+                f"{table}: kalshi_markets is empty, so there is nothing to fetch {table} for. Materialize "
+                "kalshi_series, kalshi_events and kalshi_markets first (an earlier upstream run may have "
+                "failed); nothing was written."
+            )
+        # Whole days in chunks of up to a quarter: one transaction per chunk keeps a long backfill from
+        # paying a commit per day, and a chunk always covers whole partitions.
+        for chunk_start, chunk_end in _chunks(start, end, QUOTE_CHUNK):
+            markets = reads.markets_open_during(con, chunk_start, chunk_end)
+            frame = fetch_window(source, markets, chunk_start, chunk_end)
+            total += writes.replace_window(con, table, frame, "ts", chunk_start, chunk_end)
+        days = (end - start).days
+        context.log.info(f"{table}: {total} rows over {days} day(s) from {start:%Y-%m-%d}")
+        return dg.MaterializeResult(
+            metadata=table_metadata(
+                con, table, total, order_by="ts",
+                days=dg.MetadataValue.int(days),
+                partition_rows=dg.MetadataValue.int(reads.row_count(con, table, ("ts", start, end))),
             )
         )
 
@@ -64,32 +124,25 @@ def kalshi_markets(warehouse: WarehouseResource, market_data: MarketDataResource
 def kalshi_quotes(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, market_data: MarketDataResource
 ) -> dg.MaterializeResult:
-    """Hourly quotes (bid, ask, last trade, volume, open interest) from candlesticks, one partition per UTC day.
+    """Hourly quotes (bid, ask, last trade, volume, open interest) from candlesticks, one partition per UTC day:
+    archived markets' candles from the historical route, live markets' from the batch route."""
+    return _ingest_partitions(context, warehouse, market_data.get_source(), "kalshi_quotes", fetch.fetch_quotes)
 
-    A run covers a range of days (single-run backfill); each day is replaced whole in its own transaction,
-    so a replay leaves the same rows and a failure keeps the days already written.
-    """
-    window = context.partition_time_window
-    start = window.start.replace(tzinfo=None)
-    end = window.end.replace(tzinfo=None)
-    source = market_data.get_source()
-    total = 0
-    with warehouse.connect() as con:
-        # Whole days in chunks of up to a quarter: one transaction per chunk keeps a long backfill from
-        # paying a commit per day, and a chunk always covers whole partitions.
-        for chunk_start, chunk_end in _chunks(start, end, QUOTE_CHUNK):
-            markets = reads.markets_open_during(con, chunk_start, chunk_end)
-            frame = fetch.fetch_quotes(source, markets, chunk_start, chunk_end)
-            total += writes.replace_window(con, "kalshi_quotes", frame, "ts", chunk_start, chunk_end)
-        days = (end - start).days
-        context.log.info(f"kalshi_quotes: {total} quotes over {days} day(s) from {start:%Y-%m-%d}")
-        return dg.MaterializeResult(
-            metadata=table_metadata(
-                con, "kalshi_quotes", total, order_by="ts",
-                days=dg.MetadataValue.int(days),
-                partition_rows=dg.MetadataValue.int(reads.row_count(con, "kalshi_quotes", ("ts", start, end))),
-            )
-        )
+
+@dg.asset(
+    group_name="ingest",
+    deps=[kalshi_markets],
+    partitions_def=daily_partitions,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=WRITER_POOL,
+    kinds={"duckdb"},
+)
+def kalshi_trades(
+    context: dg.AssetExecutionContext, warehouse: WarehouseResource, market_data: MarketDataResource
+) -> dg.MaterializeResult:
+    """Every public trade (price, contracts, taker side), one partition per UTC day of its execution: trades
+    before Kalshi's trades cutoff from /historical/trades, later ones from /markets/trades. Keyed by trade_id."""
+    return _ingest_partitions(context, warehouse, market_data.get_source(), "kalshi_trades", fetch.fetch_trades)
 
 
 QUOTE_CHUNK = timedelta(days=92)
@@ -106,30 +159,59 @@ def _chunks(start: datetime, end: datetime, size: timedelta) -> list[tuple[datet
 # ----------------------------------------------------------------------------------- checks
 
 
-@dg.asset_check(asset=kalshi_markets, blocking=True, description="Markets are unique and tied to a known event.")
+@dg.asset_check(asset=kalshi_markets, blocking=True, description="Markets exist, are unique and tied to a known event.")
 def markets_keys_and_events(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect() as con:
+        rows = reads.row_count(con, "kalshi_markets")
         duplicates = reads.duplicate_keys(con, "kalshi_markets", ["market_ticker"])
         orphans = reads.markets_without_event(con)
     return dg.AssetCheckResult(
-        passed=duplicates == 0 and orphans == 0,
-        metadata={"duplicate_tickers": duplicates, "markets_without_event": orphans},
+        passed=rows > 0 and duplicates == 0 and orphans == 0,
+        metadata={"rows": rows, "duplicate_tickers": duplicates, "markets_without_event": orphans},
+    )
+
+
+@dg.asset_check(
+    asset=kalshi_markets,
+    description="Warns when an event has no market in either of Kalshi's tiers (live or historical).",
+)
+def every_event_has_markets(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        empty = reads.events_without_markets(con)
+    return dg.AssetCheckResult(
+        passed=not empty,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={"events_without_markets": len(empty),
+                  "events": dg.MetadataValue.md("\n".join(f"- {e}" for e in empty[:100]) or "_none_")},
     )
 
 
 @dg.asset_check(
     asset=kalshi_quotes,
     blocking=True,
-    description="Quote keys unique, prices in [0, 1], bid <= ask, no quote after its market's close.",
+    description="Quotes exist; keys unique, prices in [0, 1], bid <= ask, no quote after its market's close.",
 )
 def quotes_are_sound(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect() as con:
+        rows = reads.row_count(con, "kalshi_quotes")
         problems = reads.quote_checks(con)
         problems["duplicate_keys"] = reads.duplicate_keys(con, "kalshi_quotes", ["market_ticker", "ts"])
-    return dg.AssetCheckResult(passed=not any(problems.values()), metadata=problems)
+    return dg.AssetCheckResult(passed=rows > 0 and not any(problems.values()), metadata={"rows": rows, **problems})
+
+
+@dg.asset_check(
+    asset=kalshi_trades,
+    blocking=True,
+    description="Trades exist; each lies within its market's open/close, at a price inside (0, 1), for a known market.",
+)
+def trades_are_sound(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    with warehouse.connect() as con:
+        rows = reads.row_count(con, "kalshi_trades")
+        problems = reads.trade_checks(con)
+    return dg.AssetCheckResult(passed=rows > 0 and not any(problems.values()), metadata={"rows": rows, **problems})
 
 
 defs = dg.Definitions(
-    assets=[kalshi_series, kalshi_events, kalshi_markets, kalshi_quotes],
-    asset_checks=[markets_keys_and_events, quotes_are_sound],
+    assets=[kalshi_series, kalshi_events, kalshi_markets, kalshi_quotes, kalshi_trades],
+    asset_checks=[markets_keys_and_events, every_event_has_markets, quotes_are_sound, trades_are_sound],
 )

@@ -326,7 +326,7 @@ class DemoExchange(DemoSimulation):
         return (0 if no_bid else bid_size), (0 if no_ask else ask_size)
 
     def candlesticks(self, ticker: str, start_ts: int, end_ts: int, period_interval: int = 60) -> list[dict]:
-        """Hourly candles with start_ts < end_period_ts <= end_ts (the API's inclusive end)."""
+        """Hourly candles with start_ts <= end_period_ts <= end_ts (both ends inclusive, as the API says)."""
         if period_interval != 60:
             raise ValueError("the demo exchange keeps hourly candles only (period_interval=60)")
         event_ticker = self._event_of_market(ticker)
@@ -334,7 +334,8 @@ class DemoExchange(DemoSimulation):
             raise KeyError(f"unknown market {ticker!r}")
         event = self.demo_event(event_ticker)
         i = event.market_tickers.index(ticker)
-        lo, hi = np.searchsorted(event.hours, [start_ts, end_ts], side="right")
+        lo = int(np.searchsorted(event.hours, start_ts, side="left"))
+        hi = int(np.searchsorted(event.hours, end_ts, side="right"))
         out = []
         bid, ask, last = event.bid_cents[i], event.ask_cents[i], event.last_cents[i]
         volume, oi = event.volume[i], event.open_interest[i]

@@ -85,3 +85,28 @@ def markets_without_event(con: duckdb.DuckDBPyConnection) -> int:
         "SELECT count(*) FROM kalshi_markets m LEFT JOIN kalshi_events e USING (event_ticker) "
         "WHERE e.event_ticker IS NULL"
     ).fetchone()[0]
+
+
+def events_without_markets(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Events for which neither of Kalshi's tiers listed a market."""
+    return [row[0] for row in con.execute(
+        "SELECT e.event_ticker FROM kalshi_events e LEFT JOIN kalshi_markets m USING (event_ticker) "
+        "WHERE m.market_ticker IS NULL ORDER BY 1"
+    ).fetchall()]
+
+
+def trade_checks(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Counts of trades breaking the trade contracts (all zero when the table is sound)."""
+    row = con.execute(
+        """
+        SELECT
+            count(*) FILTER (WHERE m.market_ticker IS NOT NULL
+                             AND (t.ts < m.open_time OR t.ts > m.close_time))     AS outside_open_close,
+            count(*) FILTER (WHERE m.market_ticker IS NULL)                       AS unknown_market,
+            count(*) FILTER (WHERE t.yes_price <= 0 OR t.yes_price >= 1)          AS price_outside_unit,
+            count(*) FILTER (WHERE t.count <= 0)                                  AS not_positive_count
+        FROM kalshi_trades t LEFT JOIN kalshi_markets m USING (market_ticker)
+        """
+    ).fetchone()
+    return dict(zip(("outside_open_close", "unknown_market", "price_outside_unit", "not_positive_count"), row,
+                    strict=True))
