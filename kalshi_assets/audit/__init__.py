@@ -8,6 +8,7 @@
     rows = log.query(event_type=ORDER, user_id="trader-1")
 """
 
+from kalshi_assets.audit.anchor import ANCHOR_ENV, PUBLIC_KEY_ENV, SIGNING_KEY_ENV
 from kalshi_assets.audit.checkpoint import KEY_ENV
 from kalshi_assets.audit.encoding import GENESIS_HASH, canonical_json, record_hash
 from kalshi_assets.audit.errors import (
@@ -15,6 +16,7 @@ from kalshi_assets.audit.errors import (
     AuditLogDamagedError,
     AuditLogError,
     AuditLogFatalError,
+    AuditLogStorageError,
 )
 from kalshi_assets.audit.events import (
     API_CALL,
@@ -33,9 +35,11 @@ from kalshi_assets.audit.log import (
 )
 from kalshi_assets.audit.query import query_log
 from kalshi_assets.audit.scrub import REDACTED, scrub_payload
-from kalshi_assets.audit.verify import Problem, VerifyReport, verify_log
+from kalshi_assets.audit.typed import api_call_entry
+from kalshi_assets.audit.verify import Problem, VerifyReport, verify_configured, verify_log
 
 __all__ = [
+    "ANCHOR_ENV",
     "API_CALL",
     "AUDIT_DIR_ENV",
     "BREAKER_STATE",
@@ -44,21 +48,26 @@ __all__ = [
     "GENESIS_HASH",
     "KEY_ENV",
     "ORDER",
+    "PUBLIC_KEY_ENV",
     "REDACTED",
     "RISK_VIOLATION",
+    "SIGNING_KEY_ENV",
     "TRADE",
     "AuditLog",
     "AuditLogClosedError",
     "AuditLogDamagedError",
     "AuditLogError",
     "AuditLogFatalError",
+    "AuditLogStorageError",
     "FsyncPolicy",
     "Problem",
     "VerifyReport",
+    "api_call_entry",
     "canonical_json",
     "default_audit_directory",
     "query_log",
     "record_hash",
     "scrub_payload",
+    "verify_configured",
     "verify_log",
 ]

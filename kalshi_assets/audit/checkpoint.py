@@ -9,9 +9,15 @@ The key is `KALSHI_AUDIT_HMAC_KEY` when set (at least 16 characters), else a ran
 `<dir>/checkpoint.key` created 0600. A key stored apart from the log (a secrets manager, another
 user's file) is stronger: whoever can rewrite the directory can also read a key file inside it.
 
-File layout: two fixed 512-byte slots, written alternately with `pwrite` + `fdatasync`, so a torn
-slot write leaves the other slot intact. The slot with the highest generation that verifies wins.
-Writers serialize on an `flock` of the checkpoint file and never move it backwards.
+File layout: two fixed 512-byte slots, written alternately with `pwrite`, so a torn slot write
+leaves the other slot intact. The slot with the highest generation that verifies wins. Writers
+serialize on an `flock` of the checkpoint file and never move it backwards.
+
+A commit writes the checkpoint after the records it names are synced, without syncing the
+checkpoint itself (`flush` and `close` do): after a power cut it may lag the log, which is normal,
+but it never names a record that is not durable. With a signing key (kalshi_assets.audit.anchor)
+each slot also carries `kid` and an Ed25519 `sig` over every field but `mac` and `sig`; the HMAC
+`mac` covers every other field, `sig` included.
 """
 
 from __future__ import annotations
@@ -24,10 +30,13 @@ import os
 import secrets
 import threading
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from kalshi_assets.audit.anchor import Signer, signature_problem
 from kalshi_assets.audit.encoding import canonical_json, utc_timestamp
 from kalshi_assets.audit.errors import AuditLogDamagedError
 
@@ -49,6 +58,7 @@ class Checkpoint:
     first_hash: str
     generation: int
     ts: str
+    fields: dict[str, Any] = field(default_factory=dict, compare=False)  # as stored, without `mac`
 
 
 CheckpointState = Literal["missing", "valid", "invalid"]
@@ -64,12 +74,23 @@ class CheckpointRead:
 
 def load_key(directory: Path, *, create: bool, environ: Mapping[str, str] | None = None) -> bytes | None:
     """The HMAC key: from the environment, else the key file (created 0600 when `create`)."""
+    return find_key(directory, create=create, environ=environ)[0]
+
+
+def find_key(
+    directory: Path, *, create: bool = False, environ: Mapping[str, str] | None = None
+) -> tuple[bytes | None, Literal["env", "file", "none"]]:
+    """The HMAC key and where it came from: `KALSHI_AUDIT_HMAC_KEY`, the key file in the directory, or none."""
     env = os.environ if environ is None else environ
     from_env = env.get(KEY_ENV)
     if from_env:
         if len(from_env) < MIN_ENV_KEY_LENGTH:
             raise ValueError(f"{KEY_ENV} must be at least {MIN_ENV_KEY_LENGTH} characters long")
-        return from_env.encode("utf-8")
+        return from_env.encode("utf-8"), "env"
+    return _key_file(directory, create=create), ("file" if (directory / KEY_FILE_NAME).exists() else "none")
+
+
+def _key_file(directory: Path, *, create: bool) -> bytes | None:
     key_path = directory / KEY_FILE_NAME
     try:
         return _read_key_file(key_path)
@@ -118,40 +139,58 @@ def _mac(key: bytes, fields: Mapping[str, object]) -> str:
     return hmac.new(key, canonical_json(fields).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def _decode_slot(raw: bytes, key: bytes) -> Checkpoint | None:
-    """The checkpoint in one slot, or None if the slot is blank or does not verify."""
+def _decode_slot(
+    raw: bytes, key: bytes | None, public_keys: Mapping[str, Ed25519PublicKey] | None = None
+) -> Checkpoint | None:
+    """The checkpoint in one slot, or None if the slot is blank or does not verify.
+
+    With `public_keys` the slot must carry an Ed25519 signature by one of them (its HMAC is not
+    checked: the HMAC key may be one planted in the directory); otherwise its HMAC must verify.
+    """
     text = raw.rstrip(b" \n\x00")
     if not text:
         return None
     try:
         fields = json.loads(text)
         mac = fields.pop("mac")
-        if fields.get("v") != _FORMAT_VERSION or not hmac.compare_digest(mac, _mac(key, fields)):
+        if fields.get("v") != _FORMAT_VERSION:
             return None
-        return Checkpoint(
-            seq=int(fields["seq"]),
-            hash=str(fields["hash"]),
-            first_seq=int(fields["first_seq"]),
-            first_hash=str(fields["first_hash"]),
-            generation=int(fields["gen"]),
-            ts=str(fields["ts"]),
-        )
+        if public_keys is not None:
+            if signature_problem(fields, public_keys) is not None:
+                return None
+        elif key is None or not hmac.compare_digest(mac, _mac(key, fields)):
+            return None
+        return _checkpoint(fields)
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
 
 
-def read_checkpoint_bytes(raw: bytes, key: bytes | None) -> CheckpointRead:
-    """Interpret the checkpoint file's bytes (`key=None`: present but cannot be checked -> invalid)."""
+def _checkpoint(fields: dict[str, Any]) -> Checkpoint:
+    return Checkpoint(
+        seq=int(fields["seq"]),
+        hash=str(fields["hash"]),
+        first_seq=int(fields["first_seq"]),
+        first_hash=str(fields["first_hash"]),
+        generation=int(fields["gen"]),
+        ts=str(fields["ts"]),
+        fields=fields,
+    )
+
+
+def read_checkpoint_bytes(
+    raw: bytes, key: bytes | None, public_keys: Mapping[str, Ed25519PublicKey] | None = None
+) -> CheckpointRead:
+    """Interpret the checkpoint file's bytes (no key nor public key: present but unchecked -> invalid)."""
     if not raw.strip(b" \n\x00"):
         return CheckpointRead("missing", None)
-    if key is None:
+    if key is None and public_keys is None:
         return CheckpointRead("invalid", None)
     best: Checkpoint | None = None
     best_slot: int | None = None
     bad: list[int] = []
     for slot in range(_SLOTS):
         raw_slot = raw[slot * _SLOT_SIZE : (slot + 1) * _SLOT_SIZE]
-        found = _decode_slot(raw_slot, key)
+        found = _decode_slot(raw_slot, key, public_keys)
         if found is None and raw_slot.strip(b" \n\x00"):
             bad.append(slot)
         if found is not None and (best is None or found.generation > best.generation):
@@ -172,9 +211,10 @@ def read_checkpoint(directory: Path, key: bytes | None) -> CheckpointRead:
 class CheckpointWriter:
     """Advances the checkpoint of one directory; safe across threads and processes."""
 
-    def __init__(self, directory: Path, key: bytes) -> None:
+    def __init__(self, directory: Path, key: bytes, signer: Signer | None = None) -> None:
         self._directory = directory
         self._key = key
+        self._signer = signer
         self._lock = threading.Lock()
         self._cached_raw: bytes | None = None
         self._cached = CheckpointRead("missing", None)
@@ -191,12 +231,15 @@ class CheckpointWriter:
             self._cached_raw = raw
         return self._cached
 
-    def advance(self, seq: int, record_hash: str, first_hash: Callable[[], str], *, sync: bool) -> None:
+    def advance(
+        self, seq: int, record_hash: str, first_hash: Callable[[], str], *, sync: bool
+    ) -> dict[str, Any] | None:
         """Record (seq, hash) as durable unless the checkpoint already names a later record.
 
-        `first_hash` is called only until a checkpoint names a record, to anchor the chain's start.
-        Raises AuditLogDamagedError if the existing checkpoint does not verify: overwriting it
-        would erase the evidence of whatever changed it.
+        Returns the fields written (without `mac`: what an anchor publishes), or None if the
+        checkpoint already named seq or later. `first_hash` is called only until a checkpoint names
+        a record, to anchor the chain's start. Raises AuditLogDamagedError if the existing
+        checkpoint does not verify: overwriting it would erase the evidence of whatever changed it.
         """
         with self._lock:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
@@ -209,44 +252,49 @@ class CheckpointWriter:
                     )
                 existing = current.checkpoint
                 if existing is not None and existing.seq >= seq:
-                    return
-                fields: dict[str, object] = {
-                    "v": _FORMAT_VERSION,
-                    "gen": 1 if existing is None else existing.generation + 1,
-                    "seq": seq,
-                    "hash": record_hash,
-                    "first_seq": 1,
-                    # The anchor is taken once, by the first checkpoint that names a real record.
-                    "first_hash": existing.first_hash if existing and existing.seq > 0 else first_hash(),
-                    "ts": utc_timestamp(),
-                }
-                fields["mac"] = _mac(self._key, fields)
-                encoded = canonical_json(fields).encode("utf-8")
-                if len(encoded) >= _SLOT_SIZE:
-                    raise ValueError("checkpoint slot overflow")
+                    if sync:
+                        os.fdatasync(self._fd)
+                    return None
+                fields = self._fields(existing, seq, record_hash, first_hash)
                 slot = 0 if current.slot is None else 1 - current.slot
-                slot_bytes = encoded.ljust(_SLOT_SIZE - 1, b" ") + b"\n"
+                slot_bytes = self._encode_slot(fields)
                 os.pwrite(self._fd, slot_bytes, slot * _SLOT_SIZE)
                 raw = (self._cached_raw or b"").ljust(_SLOT_SIZE * _SLOTS, b"\x00")
                 offset = slot * _SLOT_SIZE
                 self._cached_raw = raw[:offset] + slot_bytes + raw[offset + _SLOT_SIZE :]
-                fields.pop("mac")
-                self._cached = CheckpointRead(
-                    "valid",
-                    Checkpoint(
-                        seq=seq,
-                        hash=record_hash,
-                        first_seq=1,
-                        first_hash=str(fields["first_hash"]),
-                        generation=int(fields["gen"]),  # type: ignore[call-overload]
-                        ts=str(fields["ts"]),
-                    ),
-                    slot,
-                )
+                self._cached = CheckpointRead("valid", _checkpoint(fields), slot)
                 if sync:
                     os.fdatasync(self._fd)
+                return fields
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
+
+    def _fields(
+        self, existing: Checkpoint | None, seq: int, record_hash: str, first_hash: Callable[[], str]
+    ) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "v": _FORMAT_VERSION,
+            "gen": 1 if existing is None else existing.generation + 1,
+            "seq": seq,
+            "hash": record_hash,
+            "first_seq": 1,
+            # The anchor is taken once, by the first checkpoint that names a real record.
+            "first_hash": existing.first_hash if existing and existing.seq > 0 else first_hash(),
+            "ts": utc_timestamp(),
+        }
+        if self._signer is not None:
+            fields["kid"] = self._signer.key_id
+            fields["sig"] = self._signer.sign(canonical_json(fields))
+        return fields
+
+    def _encode_slot(self, fields: dict[str, Any]) -> bytes:
+        # `fields` is already canonical JSON once `mac` is set aside; readers do not care where `mac` sits.
+        body = canonical_json(fields)
+        mac = hmac.new(self._key, body.encode("utf-8"), hashlib.sha256).hexdigest()
+        encoded = f'{body[:-1]},"mac":"{mac}"}}'.encode()
+        if len(encoded) >= _SLOT_SIZE:
+            raise ValueError("checkpoint slot overflow")
+        return encoded.ljust(_SLOT_SIZE - 1, b" ") + b"\n"
 
     def sync(self) -> None:
         os.fdatasync(self._fd)

@@ -1,27 +1,26 @@
 """`AuditLog`: a tamper-evident, crash-safe, multi-process append-only log.
 
-Writing one record (all of it under a per-process thread lock and an exclusive `flock` on
-`<dir>/audit.lock`, so every process and thread sees one sequence and one chain):
+Writing records (`append` one, `append_many` several), all under a per-process thread lock and an
+exclusive `flock` on `<dir>/audit.lock`, so every process and thread sees one sequence and one chain:
 
 1. Refresh the tail: `stat` the active segment; if another process rotated it (inode gone or
    changed) rescan the directory; if it grew (another process appended), re-read its last line.
    A torn last record found here (a writer killed mid-write) is copied into `torn/` and cut off.
+   When only this process wrote since it last looked, nothing is read.
 2. seq = last seq + 1, prev_hash = last hash; rotate the segment first if it is too big or old.
-3. One `write` of the whole line to the active segment opened `O_APPEND`.
+3. One `write` of every line to the active segment opened `O_APPEND`.
 
-Then durability, by policy (`append` returns only when the record is durable under it):
+Then durability, by policy (`append` returns only when its records are durable under it):
 
-- "always": fdatasync the segment, then advance the signed checkpoint; one fsync per record.
-- "batch": group commit. The appender registers a ticket and waits; the first waiter with no
-  leader running becomes the leader, lets appends already under way finish writing (for at most
-  one sync's duration, capped at 2 ms), syncs every segment its process wrote to, advances the
-  checkpoint, and wakes every appender whose record was written before the sync began. Appenders
-  keep writing while the leader syncs, so the next group is ready when it finishes. Syncs run
-  outside the `flock`, so other processes keep appending too; an fdatasync of a segment makes
-  every byte written to it durable, whichever process wrote it. Group commit happens among the
-  threads of one process; each process runs its own (they share the chain, not the syncs).
-- "off": no sync; the checkpoint advances only on `flush`/`close` (a checkpoint that lags the
-  log is normal after a crash; one ahead of it is not). For tests and benchmarks.
+- "always": fdatasync the segment, then advance the signed checkpoint; one fsync per call.
+- "batch": group commit (kalshi_assets.audit.groupcommit): one fdatasync covers every record
+  written by the process's threads since the previous sync began, then the checkpoint advances.
+- "off": no sync; the checkpoint advances only on `flush`/`close`. For tests and benchmarks.
+
+The checkpoint is written after the sync that made its records durable, and is itself synced by
+`flush` and `close` (a checkpoint that lags the log is normal after a crash; one ahead of it is
+not, and cannot happen). With a signing key the checkpoint is signed, and with an anchor it is also
+published outside the directory (kalshi_assets.audit.anchor; docs/AUDIT.md).
 
 Any write or fsync error is fatal: the log refuses every later append (never retried, since a
 failed fsync may have dropped the dirty pages it was meant to persist).
@@ -29,25 +28,28 @@ failed fsync may have dropped the dirty pages it was meant to persist).
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import fcntl
 import logging
 import os
 import threading
 import time
-from collections.abc import Iterator, Mapping
+import weakref
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Literal
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from kalshi_assets.audit import anchor as anchors
 from kalshi_assets.audit import events
-from kalshi_assets.audit.checkpoint import CheckpointWriter, load_key
+from kalshi_assets.audit.checkpoint import Checkpoint, CheckpointWriter, load_key
 from kalshi_assets.audit.encoding import (
     GENESIS_HASH,
-    RecordFormatError,
-    canonical_json,
+    canonical_payload_json,
     encode_record,
-    parse_chain_fields,
     parse_record,
     utc_timestamp,
 )
@@ -56,21 +58,21 @@ from kalshi_assets.audit.errors import (
     AuditLogDamagedError,
     AuditLogError,
     AuditLogFatalError,
+    storage_error,
 )
+from kalshi_assets.audit.groupcommit import GroupCommit
 from kalshi_assets.audit.query import query_log
 from kalshi_assets.audit.scrub import scrub_payload
 from kalshi_assets.audit.segments import (
     LOCK_FILE_NAME,
-    compress_closing,
+    SegmentHandle,
     finish_interrupted_rotation,
     fsync_directory,
     list_segments,
     read_first_line,
-    read_last_line,
-    read_tail,
-    segment_name,
-    set_aside_fragment,
 )
+from kalshi_assets.audit.tail import SegmentTail
+from kalshi_assets.audit.typed import Entry, TypedEvents
 from kalshi_assets.audit.verify import VerifyReport, verify_log
 
 FsyncPolicy = Literal["batch", "always", "off"]
@@ -81,9 +83,26 @@ WAREHOUSE_ENV = "KALSHI_WAREHOUSE"
 DEFAULT_MAX_SEGMENT_BYTES = 16 * 1024 * 1024
 DEFAULT_MAX_SEGMENT_AGE_SECONDS = 24 * 3600.0
 
-_MAX_GATHER_SECONDS = 0.002
+_SegmentHandle = SegmentHandle  # the name tests and benchmarks wrap to watch segment syncs
 
 _log = logging.getLogger(__name__)
+_OPEN_LOGS: weakref.WeakSet[AuditLog] = weakref.WeakSet()
+
+
+def _mark_forked() -> None:
+    # A forked child shares the parent's open file descriptions, and an flock belongs to the
+    # description: each log reopens its own files before the child's first append.
+    for log in list(_OPEN_LOGS):
+        log._forked = True
+
+
+def _publish_pending_anchors() -> None:
+    for log in list(_OPEN_LOGS):
+        log._publish_pending_anchor()
+
+
+os.register_at_fork(after_in_child=_mark_forked)
+atexit.register(_publish_pending_anchors)
 
 
 def default_audit_directory(environ: Mapping[str, str] | None = None) -> Path:
@@ -99,49 +118,45 @@ def default_audit_directory(environ: Mapping[str, str] | None = None) -> Path:
     return REPO_ROOT / "data" / "audit"
 
 
-class _SegmentHandle:
-    """An open segment file. Pinned while a group-commit leader may still sync it, so a rotation
-    never closes an fd under the leader (a reused fd number would sync the wrong file)."""
-
-    def __init__(self, path: Path, fd: int, inode: int, first_seq: int) -> None:
-        self.path = path
-        self.fd = fd
-        self.inode = inode
-        self.first_seq = first_seq
-        self.first_epoch: float | None = None  # time of the first record, for rotation by age
-        self._pins = 0
-        self._retired = False
-        self._guard = threading.Lock()
-
-    def pin(self) -> None:
-        with self._guard:
-            self._pins += 1
-
-    def unpin(self) -> None:
-        with self._guard:
-            self._pins -= 1
-            self._close_if_done()
-
-    def retire(self) -> None:
-        with self._guard:
-            self._retired = True
-            self._close_if_done()
-
-    def _close_if_done(self) -> None:
-        if self._retired and self._pins == 0 and self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
-
-    def sync(self) -> None:
-        os.fdatasync(self.fd)
+_Prepared = tuple[str, str | None, dict[str, Any], str]  # (event_type, user_id, scrubbed payload, its JSON)
+_VALID_EVENT_TYPES: set[str] = set(events.EVENT_TYPES)
 
 
-def _ts_epoch(ts: str) -> float:
-    return dt.datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=dt.UTC).timestamp()
+def _prepare(event_type: str, user_id: str | None, payload: Mapping[str, Any] | None) -> _Prepared:
+    """Check and scrub one entry before anything is locked or written."""
+    if event_type not in _VALID_EVENT_TYPES:
+        events.validate_event_type(event_type)
+        if len(_VALID_EVENT_TYPES) < 1024:
+            _VALID_EVENT_TYPES.add(event_type)
+    if user_id is not None and type(user_id) is not str and not isinstance(user_id, str):
+        raise TypeError(f"user_id must be a string or None, got {type(user_id).__name__}")
+    clean = scrub_payload(payload)
+    return event_type, user_id, clean, canonical_payload_json(clean)
 
 
-class AuditLog:
-    """Append-only hash-chained audit log in `directory` (see the module docstring)."""
+def _signer(signing_key: Ed25519PrivateKey | str | os.PathLike[str] | None, directory: Path) -> anchors.Signer | None:
+    if signing_key is None:
+        path = os.environ.get(anchors.SIGNING_KEY_ENV)
+        if not path:
+            return None
+        signing_key = path
+    if isinstance(signing_key, Ed25519PrivateKey):
+        return anchors.Signer(signing_key)
+    passphrase = os.environ.get(anchors.SIGNING_KEY_PASSPHRASE_ENV)
+    return anchors.Signer(anchors.load_signing_key(signing_key, audit_directory=directory, passphrase=passphrase))
+
+
+class AuditLog(SegmentTail, TypedEvents):
+    """Append-only hash-chained audit log in `directory` (see the module docstring).
+
+    Anchors (docs/AUDIT.md), each defaulting to its environment variable: `signing_key` (an
+    Ed25519 private key, or the path of its PEM file outside the directory: $KALSHI_AUDIT_SIGNING_KEY)
+    signs every checkpoint; `trusted_public_keys` (paths: $KALSHI_AUDIT_PUBLIC_KEY) are earlier
+    keys whose signatures the log accepts on open, after a key rotation; `anchor` (a file path
+    outside the directory, or "stdout": $KALSHI_AUDIT_ANCHOR) receives published checkpoints, at
+    most one per `anchor_interval` seconds plus one per flush and close. A log whose checkpoint
+    is not signed by a configured key refuses to open unless `adopt_unsigned_checkpoint`.
+    """
 
     def __init__(
         self,
@@ -151,6 +166,11 @@ class AuditLog:
         max_segment_age: float | dt.timedelta = DEFAULT_MAX_SEGMENT_AGE_SECONDS,
         *,
         hmac_key: bytes | None = None,
+        signing_key: Ed25519PrivateKey | str | os.PathLike[str] | None = None,
+        trusted_public_keys: Sequence[str | os.PathLike[str]] | None = None,
+        anchor: str | os.PathLike[str] | None = None,
+        anchor_interval: float = anchors.DEFAULT_ANCHOR_INTERVAL_SECONDS,
+        adopt_unsigned_checkpoint: bool = False,
     ) -> None:
         if fsync not in FSYNC_POLICIES:
             raise ValueError(f"fsync must be one of {FSYNC_POLICIES}, got {fsync!r}")
@@ -163,57 +183,72 @@ class AuditLog:
         self.fsync: FsyncPolicy = fsync
         self.max_segment_bytes = int(max_segment_bytes)
         self.max_segment_age = float(age)
-        if not self.directory.is_dir():
-            self.directory.mkdir(parents=True, exist_ok=True, mode=0o750)
-            fsync_directory(self.directory.parent)
-        key = hmac_key if hmac_key is not None else load_key(self.directory, create=True)
+        try:
+            if not self.directory.is_dir():
+                self.directory.mkdir(parents=True, exist_ok=True, mode=0o750)
+                fsync_directory(self.directory.parent)
+            key = hmac_key if hmac_key is not None else load_key(self.directory, create=True)
+        except OSError as exc:
+            raise storage_error("create the audit log in", self.directory, exc) from exc
         if not key:
             raise ValueError("the checkpoint HMAC key is empty")
         self._key: bytes = key
+        self._signer = _signer(signing_key, self.directory)
+        paths = anchors.public_key_paths_from_env() if trusted_public_keys is None else list(trusted_public_keys)
+        self._trusted = anchors.load_public_keys(paths, audit_directory=self.directory)
+        if self._signer is not None:
+            self._trusted[self._signer.key_id] = self._signer.public_key
+        target = anchor if anchor is not None else os.environ.get(anchors.ANCHOR_ENV) or None
+        self._anchor_target = None if target is None else str(target)
+        self._anchor_interval = float(anchor_interval)
+        self._adopt_unsigned = adopt_unsigned_checkpoint
         #: What opening the log had to repair (torn tails set aside, rotations finished).
         self.recovery_actions: list[str] = []
         self._open_process_state()
+        _OPEN_LOGS.add(self)
 
     # --- process state -------------------------------------------------------------------------
 
     def _open_process_state(self) -> None:
-        self._pid = os.getpid()
+        self._forked = False
         self._write_lock = threading.Lock()
-        commit_lock = threading.Lock()
-        self._commit = threading.Condition(commit_lock)  # appenders wait here for durability
-        self._gather = threading.Condition(commit_lock)  # a leader waits here for in-flight writes
-        self._inflight = 0  # batch appends that have started but not yet written their record
-        self._gathering = False
-        self._last_sync_seconds = 0.0
-        self._lock_fd = os.open(self.directory / LOCK_FILE_NAME, os.O_RDWR | os.O_CREAT, 0o640)
-        self._checkpoint = CheckpointWriter(self.directory, self._key)
-        self._active: _SegmentHandle | None = None
+        self._group = GroupCommit(self._sync_group)
+        self._active: SegmentHandle | None = None
         self._known_size = 0
         self._last_seq = 0
         self._last_hash = GENESIS_HASH
-        self._written = 0  # tickets: records this process wrote
-        self._durable = 0  # tickets known durable
-        self._leader = False
-        self._pending: tuple[int, str] = (0, GENESIS_HASH)  # last (seq, hash) this process wrote
-        self._dirty: dict[int, _SegmentHandle] = {}
         self._fatal: BaseException | None = None
         self._closed = False
-        with self._write_lock, self._exclusive():
-            self._recover()
+        self._lock_fd = -1
+        self._checkpoint: CheckpointWriter | None = None
+        self._publisher: anchors.AnchorPublisher | None = None
+        try:
+            self._lock_fd = os.open(self.directory / LOCK_FILE_NAME, os.O_RDWR | os.O_CREAT, 0o640)
+            self._checkpoint = CheckpointWriter(self.directory, self._key, self._signer)
+            if self._anchor_target is not None:
+                self._publisher = anchors.AnchorPublisher(self._anchor_target, self.directory, self._anchor_interval)
+            with self._write_lock, self._exclusive():
+                self._recover()
+        except BaseException as exc:
+            self._close_files()
+            if isinstance(exc, OSError) and not isinstance(exc, AuditLogError):
+                raise storage_error("open the audit log in", self.directory, exc) from exc
+            raise
 
-    def _after_fork(self) -> None:
-        # A forked child shares the parent's open file descriptions, and an flock belongs to the
-        # description: the child must open its own, or parent and child would not exclude each other.
-        self._close_inherited_files()
-        self._open_process_state()
-
-    def _release_forked_copy(self) -> None:
-        self._close_inherited_files()
-        self._pid = os.getpid()
-        self._closed = True
+    def _close_files(self) -> None:
+        self._retire_active()
+        if self._checkpoint is not None:
+            self._checkpoint.close()
+        if self._publisher is not None:
+            self._publisher.close()
+        if self._lock_fd >= 0:
+            os.close(self._lock_fd)
+            self._lock_fd = -1
 
     def _close_inherited_files(self) -> None:
-        inherited = {self._lock_fd, self._checkpoint.fileno(), *(h.fd for h in self._dirty.values())}
+        inherited = {self._lock_fd}
+        if self._checkpoint is not None:
+            inherited.add(self._checkpoint.fileno())
         if self._active is not None:
             inherited.add(self._active.fd)
         for fd in inherited:
@@ -224,8 +259,9 @@ class AuditLog:
                     pass
 
     def _check_process(self) -> None:
-        if os.getpid() != self._pid:
-            self._after_fork()
+        if self._forked:
+            self._close_inherited_files()
+            self._open_process_state()
 
     @contextmanager
     def _exclusive(self) -> Iterator[None]:
@@ -235,9 +271,10 @@ class AuditLog:
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
 
-    # --- recovery and tail tracking (callers hold the write lock and the flock) ----------------
+    # --- recovery (callers hold the write lock and the flock) -----------------------------------
 
     def _recover(self) -> None:
+        assert self._checkpoint is not None
         self.recovery_actions.extend(finish_interrupted_rotation(self.directory))
         self._rescan()
         found = self._checkpoint.read()
@@ -252,6 +289,7 @@ class AuditLog:
                     f"{self.directory}: records up to seq {self._last_seq} but no checkpoint; "
                     "run `kalshi-assets audit verify`"
                 )
+            self._check_anchor(None)
             # A genesis checkpoint before the first record: a checkpoint is never legitimately
             # absent once records exist, so its later disappearance is evidence.
             self._checkpoint.advance(0, GENESIS_HASH, lambda: GENESIS_HASH, sync=True)
@@ -271,256 +309,167 @@ class AuditLog:
                 f"{self.directory}: seq {self._last_seq} differs from the signed checkpoint: "
                 "the log was rewritten; refusing to append"
             )
+        self._check_signature(checkpoint)
+        self._check_anchor(checkpoint)
 
-    def _rescan(self) -> None:
-        """Find the active segment and the chain's tail from the directory listing."""
-        self._retire_active()
-        self._last_seq, self._last_hash, self._known_size = 0, GENESIS_HASH, 0
-        segments = list_segments(self.directory)
-        if any(s.state == "closing" for s in segments):
-            self.recovery_actions.extend(finish_interrupted_rotation(self.directory))
-            segments = list_segments(self.directory)
-        earlier = segments
-        if segments and segments[-1].state == "active":
-            segment = segments[-1]
-            earlier = segments[:-1]
-            fd = os.open(segment.path, os.O_RDWR | os.O_APPEND)
-            stat = os.fstat(fd)
-            self._active = _SegmentHandle(segment.path, fd, stat.st_ino, segment.first_seq)
-            if self._load_tail(stat.st_size):
-                return
-        if earlier:
-            line = read_last_line(earlier[-1].path)
-            if line is None:
-                raise AuditLogDamagedError(f"{earlier[-1].path.name} holds no complete record")
-            self._last_seq, self._last_hash = self._chain_fields(line, earlier[-1].path)[:2]
-        if self._active is not None and self._active.first_seq != self._last_seq + 1:
-            raise AuditLogDamagedError(
-                f"{self._active.path.name} is empty but the log's last record is seq {self._last_seq}"
-            )
+    def _check_signature(self, checkpoint: Checkpoint) -> None:
+        """With a signing key, extend only a checkpoint signed by a trusted key (never launder a forgery)."""
+        if self._signer is None or checkpoint.seq == 0:
+            return
+        problem = anchors.signature_problem(checkpoint.fields, self._trusted)
+        if problem is None:
+            return
+        if "sig" not in checkpoint.fields and self._adopt_unsigned:
+            self.recovery_actions.append(f"adopted the unsigned checkpoint at seq {checkpoint.seq}; signing from now on")
+            return
+        raise AuditLogDamagedError(
+            f"{self.directory}: the checkpoint at seq {checkpoint.seq} cannot be trusted: {problem}; "
+            "run `kalshi-assets audit verify --strict` (docs/AUDIT.md: rotating keys, adopting a log)"
+        )
 
-    def _load_tail(self, size: int) -> bool:
-        """Read the active segment's tail into the chain state; True if it holds a record."""
-        handle = self._active
-        assert handle is not None
-        tail = read_tail(handle.fd, size)
-        if tail.fragment_size:
-            copy = set_aside_fragment(self.directory, handle.path, handle.fd, tail.good_size, tail.fragment_size)
-            message = (
-                f"cut a torn record of {tail.fragment_size} bytes off {handle.path.name} "
-                f"at byte {tail.good_size}; copy kept in {copy}"
-            )
-            _log.warning("audit log recovery: %s", message)
-            self.recovery_actions.append(message)
-        self._known_size = tail.good_size
-        if tail.last_line is None:
-            return False
-        self._last_seq, self._last_hash, _ = self._chain_fields(tail.last_line, handle.path)
-        return True
-
-    @staticmethod
-    def _chain_fields(line: bytes, path: Path) -> tuple[int, str, str]:
-        try:
-            return parse_chain_fields(line)
-        except RecordFormatError as exc:
-            raise AuditLogDamagedError(
-                f"the last record of {path.name} cannot be read ({exc}); refusing to append"
-            ) from None
-
-    def _refresh(self) -> None:
-        """Bring the chain state up to date with what other processes wrote since we last looked."""
-        handle = self._active
-        if handle is None:
-            self._rescan()
+    def _check_anchor(self, checkpoint: Checkpoint | None) -> None:
+        """Refuse a checkpoint older than, or different from, the latest one published (a rollback)."""
+        if self._anchor_target is None or self._anchor_target == anchors.STDOUT_ANCHOR:
             return
         try:
-            stat = os.stat(handle.path)
+            entries, _ = anchors.read_anchor_entries(Path(self._anchor_target), tail_bytes=256 * 1024)
         except FileNotFoundError:
-            self._rescan()
             return
-        if stat.st_ino != handle.inode:
-            self._rescan()
-        elif stat.st_size != self._known_size:
-            if not self._load_tail(stat.st_size):
-                self._rescan()
-
-    def _retire_active(self) -> None:
-        if self._active is not None:
-            self._active.retire()
-            self._active = None
-
-    # --- segments ----------------------------------------------------------------------------
-
-    def _segment_too_old(self, handle: _SegmentHandle, now: float) -> bool:
-        if handle.first_epoch is None:
-            line = read_first_line(handle.path)
-            if line is None:
-                return False
-            handle.first_epoch = _ts_epoch(parse_record(line)["ts"])
-        return now - handle.first_epoch >= self.max_segment_age
-
-    def _ensure_segment(self, seq: int, line_size: int, now: float) -> None:
-        handle = self._active
-        if handle is not None and self._known_size > 0:
-            if self._known_size + line_size > self.max_segment_bytes or self._segment_too_old(handle, now):
-                self._rotate()
-        if self._active is None:
-            path = self.directory / segment_name(seq)
-            try:
-                fd = os.open(path, os.O_RDWR | os.O_APPEND | os.O_CREAT | os.O_EXCL, 0o640)
-            except FileExistsError:
-                raise AuditLogDamagedError(f"{path.name} already exists; the sequence would fork") from None
-            fsync_directory(self.directory)
-            self._active = _SegmentHandle(path, fd, os.fstat(fd).st_ino, seq)
-            self._known_size = 0
-
-    def _rotate(self) -> None:
-        handle = self._active
-        assert handle is not None
-        closing = handle.path.with_name(handle.path.name + ".closing")
-        os.rename(handle.path, closing)
-        fsync_directory(self.directory)
-        self._retire_active()
-        compress_closing(closing)
+        latest = anchors.latest_entry(entries)
+        if latest is None or latest.seq == 0:
+            return
+        seq = 0 if checkpoint is None else checkpoint.seq
+        if latest.seq > seq:
+            raise AuditLogDamagedError(
+                f"{self.directory}: the checkpoint names seq {seq} but {self._anchor_target} published seq "
+                f"{latest.seq}: the log was rolled back; refusing to append"
+            )
+        assert checkpoint is not None
+        if latest.first_hash != checkpoint.first_hash or (latest.seq == seq and latest.hash != checkpoint.hash):
+            raise AuditLogDamagedError(
+                f"{self.directory}: the checkpoint differs from the one published in {self._anchor_target}: "
+                "the log was rewritten; refusing to append"
+            )
 
     # --- appending -----------------------------------------------------------------------------
 
     def append(self, event_type: str, user_id: str | None, payload: Mapping[str, Any] | None) -> dict[str, Any]:
         """Append one record; returns it as written once it is durable under the fsync policy."""
-        events.validate_event_type(event_type)
-        if user_id is not None and not isinstance(user_id, str):
-            raise TypeError(f"user_id must be a string or None, got {type(user_id).__name__}")
-        clean = scrub_payload(payload)
-        payload_json = canonical_json(clean)
-        self._check_process()
-        batch = self.fsync == "batch"
-        if batch:
-            with self._commit:
-                self._inflight += 1
-        registered = False
-        try:
-            with self._write_lock:
-                seq, ts, prev_hash, digest, handle = self._write_record(event_type, user_id, payload_json)
-                if self.fsync == "always":
-                    try:
-                        handle.sync()
-                        self._checkpoint.advance(seq, digest, self._first_hash, sync=True)
-                    except BaseException as exc:
-                        self._fatal = exc
-                        raise AuditLogFatalError(f"audit log fsync failed: {exc}") from exc
-                elif batch:
-                    with self._commit:
-                        self._written += 1
-                        ticket = self._written
-                        self._pending = (seq, digest)
-                        if id(handle) not in self._dirty:
-                            handle.pin()
-                            self._dirty[id(handle)] = handle
-                        registered = True
-                        self._leave_inflight()
-        finally:
-            if batch and not registered:
-                with self._commit:
-                    self._leave_inflight()
-        if batch:
-            self._await_durable(ticket)
-        return {
-            "seq": seq,
-            "ts": ts,
-            "event_type": event_type,
-            "user_id": user_id,
-            "payload": clean,
-            "prev_hash": prev_hash,
-            "hash": digest,
-        }
+        return self._append_prepared([_prepare(event_type, user_id, payload)])[0]
 
-    def _leave_inflight(self) -> None:
-        # caller holds the commit lock
-        self._inflight -= 1
-        if self._gathering and self._inflight == 0:
-            self._gather.notify()
+    def append_many(self, entries: Sequence[Entry]) -> list[dict[str, Any]]:
+        """Append several records at once: one lock acquisition, one write, one sync under the policy.
 
-    def _write_record(
-        self, event_type: str, user_id: str | None, payload_json: str
-    ) -> tuple[int, str, str, str, _SegmentHandle]:
-        """Write one record under the flock; caller holds the write lock. (seq, ts, prev, hash, segment)."""
+        `entries` are `(event_type, user_id, payload)` tuples (`typed.api_call_entry` builds API
+        calls). Every entry is checked before anything is written, so a bad one leaves the log
+        unchanged. The records get consecutive sequence numbers (no other writer's record falls
+        between them) and are returned in order, once durable. A crash mid-write may leave a
+        prefix of an unacknowledged batch, like any written but unsynced record.
+        """
+        prepared = [_prepare(*entry) for entry in entries]
+        return self._append_prepared(prepared) if prepared else []
+
+    def _append_prepared(self, prepared: list[_Prepared]) -> list[dict[str, Any]]:
+        if self._forked:
+            self._check_process()
+        with self._write_lock:
+            records, handle = self._write_records(prepared)
+            last = records[-1]
+            if self.fsync == "always":
+                self._sync_group([handle], last["seq"], last["hash"])
+                return records
+            if self.fsync == "off":
+                return records
+            group = self._group.join(handle, last["seq"], last["hash"])
+        self._group.wait(group)
+        return records
+
+    def _write_records(self, prepared: list[_Prepared]) -> tuple[list[dict[str, Any]], SegmentHandle]:
+        """Write records under the flock with one write; caller holds the write lock."""
         self._check_usable()
-        with self._exclusive():
+        fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # not `_exclusive()`: this is the hot path
+        try:
             try:
                 self._refresh()
-                seq, prev_hash = self._last_seq + 1, self._last_hash
+                seq, prev_hash = self._last_seq, self._last_hash
                 now_ns = time.time_ns()
                 ts = utc_timestamp(now_ns)
-                line, digest = encode_record(seq, ts, event_type, user_id, payload_json, prev_hash)
-                self._ensure_segment(seq, len(line), now_ns / 1e9)
+                records: list[dict[str, Any]] = []
+                lines: list[bytes] = []
+                for event_type, user_id, clean, payload_json in prepared:
+                    seq += 1
+                    line, digest = encode_record(seq, ts, event_type, user_id, payload_json, prev_hash)
+                    lines.append(line)
+                    records.append(
+                        {
+                            "seq": seq,
+                            "ts": ts,
+                            "event_type": event_type,
+                            "user_id": user_id,
+                            "payload": clean,
+                            "prev_hash": prev_hash,
+                            "hash": digest,
+                        }
+                    )
+                    prev_hash = digest
+                data = lines[0] if len(lines) == 1 else b"".join(lines)
+                self._ensure_segment(records[0]["seq"], len(data), now_ns / 1e9)
                 handle = self._active
                 if handle is None:
                     raise AuditLogError("no active segment after rotation")
-                self._write(handle, line)
+                self._write(handle, data)
             except AuditLogError:
                 raise
             except OSError as exc:
                 self._fatal = exc
-                raise AuditLogFatalError(f"audit log write failed: {exc}") from exc
-            self._last_seq, self._last_hash = seq, digest
-            self._known_size += len(line)
+                raise AuditLogFatalError(str(storage_error("write to", self.directory, exc))) from exc
+            self._last_seq, self._last_hash = seq, prev_hash
+            self._known_size += len(data)
             if handle.first_epoch is None:
                 handle.first_epoch = now_ns / 1e9
-        return seq, ts, prev_hash, digest, handle
+        finally:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+        return records, handle
 
-    def _write(self, handle: _SegmentHandle, line: bytes) -> None:
-        view = memoryview(line)
+    def _write(self, handle: SegmentHandle, line: bytes) -> None:
         written = 0
         try:
+            written = os.write(handle.fd, line)
+            if written == len(line):
+                return
+            view = memoryview(line)
             while written < len(line):
                 written += os.write(handle.fd, view[written:])
-        except OSError:
+        except OSError as exc:
             if written:
                 os.ftruncate(handle.fd, self._known_size)  # never leave a partial line behind
-            raise
+            raise OSError(exc.errno, exc.strerror, str(handle.path)) from exc
 
-    def _await_durable(self, ticket: int) -> None:
-        """Group commit: wait until `ticket` is durable, leading one sync when no one else is."""
-        with self._commit:
-            while self._durable < ticket:
-                if self._fatal is not None:
-                    raise AuditLogFatalError(f"audit log is unusable after: {self._fatal}") from self._fatal
-                if self._leader:
-                    self._commit.wait()
-                    continue
-                self._leader = True
-                if self._inflight:
-                    # Appends already under way would miss this sync by microseconds and wait a
-                    # whole extra one; let them write first, for at most one sync's duration.
-                    self._gathering = True
-                    deadline = time.monotonic() + min(_MAX_GATHER_SECONDS, self._last_sync_seconds)
-                    while self._inflight and (remaining := deadline - time.monotonic()) > 0:
-                        self._gather.wait(remaining)
-                    self._gathering = False
-                target = self._written
-                seq, digest = self._pending
-                handles = list(self._dirty.values())
-                self._dirty.clear()
-                self._commit.release()
-                error: BaseException | None = None
-                began = time.monotonic()
-                try:
-                    for handle in handles:
-                        handle.sync()
-                    self._checkpoint.advance(seq, digest, self._first_hash, sync=True)
-                    self._last_sync_seconds = time.monotonic() - began
-                except BaseException as exc:  # noqa: BLE001 - any failure makes the log unusable
-                    error = exc
-                finally:
-                    for handle in handles:
-                        handle.unpin()
-                    self._commit.acquire()
-                    self._leader = False
-                    if error is None:
-                        self._durable = max(self._durable, target)
-                    else:
-                        self._fatal = error
-                    self._commit.notify_all()
+    def _sync_group(self, handles: list[SegmentHandle], seq: int, digest: str) -> None:
+        """Make records durable, then checkpoint them; any failure makes the log unusable."""
+        try:
+            for handle in handles:
+                handle.sync()
+            self._advance_checkpoint(seq, digest, sync=False)
+        except BaseException as exc:
+            self._fatal = exc
+            if isinstance(exc, AuditLogError):
+                raise
+            where = handles[0].path if handles else self.directory
+            raise AuditLogFatalError(f"audit log fsync of {where} failed: {exc}") from exc
+
+    def _advance_checkpoint(self, seq: int, digest: str, *, sync: bool) -> None:
+        assert self._checkpoint is not None
+        fields = self._checkpoint.advance(seq, digest, self._first_hash, sync=sync)
+        if self._publisher is not None and fields is not None:
+            self._publisher.publish(fields, force=sync)
+
+    def _publish_pending_anchor(self) -> None:
+        if self._publisher is not None and not self._closed and not self._forked:
+            try:
+                self._publisher.publish_pending()
+            except OSError as exc:  # at interpreter exit: say so, never raise
+                _log.warning("audit log %s: could not publish its last checkpoint: %s", self.directory, exc)
 
     def _first_hash(self) -> str:
         """Hash of record 1, to anchor the first real checkpoint (read once per log)."""
@@ -547,196 +496,46 @@ class AuditLog:
             raise AuditLogFatalError(f"audit log is unusable after: {self._fatal}") from self._fatal
 
     def flush(self) -> None:
-        """Make everything written so far durable and checkpointed (whatever the policy)."""
+        """Make everything written so far durable, checkpointed and published (whatever the policy)."""
         self._check_process()
         with self._write_lock:
             self._check_usable()
+            assert self._checkpoint is not None
             try:
                 if self._active is not None and self._active.fd >= 0:
                     self._active.sync()
                 if self._last_seq > 0:
-                    self._checkpoint.advance(self._last_seq, self._last_hash, self._first_hash, sync=True)
+                    self._advance_checkpoint(self._last_seq, self._last_hash, sync=True)
                 else:
                     self._checkpoint.sync()
+                if self._publisher is not None:
+                    self._publisher.publish_pending()
             except OSError as exc:
                 self._fatal = exc
-                raise AuditLogFatalError(f"audit log fsync failed: {exc}") from exc
+                raise AuditLogFatalError(f"audit log fsync failed: {storage_error('sync', self.directory, exc)}") from exc
 
     def close(self) -> None:
         """Flush and release files. Appends still in flight on other threads must finish first."""
         if self._closed:
             return
-        if os.getpid() != self._pid:
+        if self._forked:
             # A forked child that never appended: its inherited locks may be held by parent
             # threads that do not exist here, so release its copies of the files without them.
-            self._release_forked_copy()
+            self._close_inherited_files()
+            self._closed = True
             return
         if self._fatal is None:
             self.flush()
         with self._write_lock:
             self._closed = True
-            self._retire_active()
-            with self._commit:
-                for handle in self._dirty.values():
-                    handle.unpin()
-                self._dirty.clear()
-            self._checkpoint.close()
-            os.close(self._lock_fd)
+            self._close_files()
+        _OPEN_LOGS.discard(self)
 
     def __enter__(self) -> AuditLog:
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-    # --- typed helpers ------------------------------------------------------------------------
-
-    def log_api_call(
-        self,
-        user_id: str | None,
-        *,
-        method: str,
-        path: str,
-        status_code: int | None = None,
-        duration_ms: float | None = None,
-        request_id: str | None = None,
-        headers: Mapping[str, Any] | None = None,
-        params: Mapping[str, Any] | None = None,
-        error: str | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """One Kalshi API request (headers and params are scrubbed of credentials)."""
-        return self.append(
-            events.API_CALL,
-            user_id,
-            {
-                "method": method,
-                "path": path,
-                "status_code": status_code,
-                "duration_ms": duration_ms,
-                "request_id": request_id,
-                "headers": dict(headers or {}),
-                "params": dict(params or {}),
-                "error": error,
-                "details": dict(details or {}),
-            },
-        )
-
-    def log_order(
-        self,
-        user_id: str | None,
-        *,
-        client_order_id: str,
-        ticker: str,
-        side: str,
-        action: str,
-        count: int,
-        status: str,
-        price_cents: int | None = None,
-        order_id: str | None = None,
-        order_type: str = "limit",
-        details: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """An order event (submitted, accepted, rejected, cancelled...)."""
-        return self.append(
-            events.ORDER,
-            user_id,
-            {
-                "client_order_id": client_order_id,
-                "order_id": order_id,
-                "ticker": ticker,
-                "side": side,
-                "action": action,
-                "count": count,
-                "price_cents": price_cents,
-                "order_type": order_type,
-                "status": status,
-                "details": dict(details or {}),
-            },
-        )
-
-    def log_trade(
-        self,
-        user_id: str | None,
-        *,
-        trade_id: str,
-        ticker: str,
-        side: str,
-        action: str,
-        count: int,
-        price_cents: int,
-        order_id: str | None = None,
-        client_order_id: str | None = None,
-        fee_cents: int | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """A fill."""
-        return self.append(
-            events.TRADE,
-            user_id,
-            {
-                "trade_id": trade_id,
-                "order_id": order_id,
-                "client_order_id": client_order_id,
-                "ticker": ticker,
-                "side": side,
-                "action": action,
-                "count": count,
-                "price_cents": price_cents,
-                "fee_cents": fee_cents,
-                "details": dict(details or {}),
-            },
-        )
-
-    def log_risk_violation(
-        self,
-        user_id: str | None,
-        *,
-        rule: str,
-        limit: Any,
-        observed: Any,
-        action: str,
-        ticker: str | None = None,
-        client_order_id: str | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """A risk check that failed, and what was done about it (e.g. "rejected")."""
-        return self.append(
-            events.RISK_VIOLATION,
-            user_id,
-            {
-                "rule": rule,
-                "limit": limit,
-                "observed": observed,
-                "action": action,
-                "ticker": ticker,
-                "client_order_id": client_order_id,
-                "details": dict(details or {}),
-            },
-        )
-
-    def log_breaker_state(
-        self,
-        user_id: str | None,
-        *,
-        breaker: str,
-        from_state: str,
-        to_state: str,
-        reason: str | None = None,
-        details: Mapping[str, Any] | None = None,
-    ) -> dict[str, Any]:
-        """A circuit breaker changed state (closed/open/half_open)."""
-        return self.append(
-            events.BREAKER_STATE,
-            user_id,
-            {
-                "breaker": breaker,
-                "from_state": from_state,
-                "to_state": to_state,
-                "reason": reason,
-                "details": dict(details or {}),
-            },
-        )
 
     # --- reading --------------------------------------------------------------------------------
 
@@ -752,8 +551,10 @@ class AuditLog:
         return query_log(self.directory, event_type=event_type, user_id=user_id, start=start, end=end, limit=limit)
 
     def verify(self) -> VerifyReport:
-        """Check the whole log (see `verify_log`)."""
-        return verify_log(self.directory, key=self._key)
+        """Check the whole log with this log's own anchors (see `verify_log`)."""
+        anchor_file = self._anchor_target if self._anchor_target != anchors.STDOUT_ANCHOR else None
+        public_keys: dict[str, Ed25519PublicKey] | None = self._trusted if self._signer is not None else None
+        return verify_log(self.directory, key=self._key, public_keys=public_keys, anchor_file=anchor_file)
 
     @property
     def closed(self) -> bool:

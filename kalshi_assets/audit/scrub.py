@@ -48,6 +48,9 @@ _AUTH_VALUE = re.compile(r"^\s*(bearer|basic|digest|token|hmac|negotiate)\s+\S+"
 _HEADER_LINE = re.compile(
     r"^\s*(proxy-)?(authorization|cookie|set-cookie|x-api-key|kalshi-access-signature)\s*:", re.IGNORECASE
 )
+# A string with none of these cannot match any pattern above (each needs whitespace, ':' or '='),
+# so one search clears most strings instead of four.
+_MAY_HOLD_SECRET = re.compile(r"[\s:=]")
 _QUERY_SECRET = re.compile(
     r"([?&;][^=&#\s]*?(?:signature|token|password|passphrase|secret|api[_-]?key)(?![_-]?id)[^=&#\s]*=)[^&#\s]*",
     re.IGNORECASE,
@@ -67,6 +70,8 @@ def is_sensitive_key(key: str) -> bool:
 
 def scrub_text(text: str) -> str:
     """Redact a whole string holding key material or a credential, or secret query parameters in it."""
+    if not _MAY_HOLD_SECRET.search(text):
+        return text
     if _PEM_PRIVATE.search(text) or _AUTH_VALUE.match(text) or _HEADER_LINE.match(text):
         return REDACTED
     if "=" in text:
@@ -86,11 +91,28 @@ def scrub_payload(payload: Mapping[str, Any] | None) -> dict[str, Any]:
 def _scrub_mapping(mapping: Mapping[Any, Any], path: str) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for raw_key, value in mapping.items():
-        key = raw_key.value if isinstance(raw_key, enum.Enum) else raw_key
-        if not isinstance(key, str | int | float | bool) or key is None:
-            raise TypeError(f"{path}: key {raw_key!r} is not a string")
-        key = str(key)
-        out[key] = REDACTED if is_sensitive_key(key) else _scrub_value(value, f"{path}.{key}")
+        if type(raw_key) is str:
+            key = raw_key
+        else:
+            key = raw_key.value if isinstance(raw_key, enum.Enum) else raw_key
+            if not isinstance(key, str | int | float | bool) or key is None:
+                raise TypeError(f"{path}: key {raw_key!r} is not a string")
+            key = str(key)
+        if is_sensitive_key(key):
+            out[key] = REDACTED
+            continue
+        # The common JSON-native types first, without building the path (used only in errors).
+        kind = type(value)
+        if kind is str:
+            out[key] = scrub_text(value)
+        elif kind is int or kind is bool or value is None:
+            out[key] = value
+        elif kind is float and math.isfinite(value):
+            out[key] = value
+        elif kind is dict:
+            out[key] = _scrub_mapping(value, f"{path}.{key}")
+        else:
+            out[key] = _scrub_value(value, f"{path}.{key}")
     return out
 
 

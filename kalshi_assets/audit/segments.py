@@ -18,6 +18,7 @@ import gzip
 import os
 import re
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,6 +42,43 @@ class SegmentFile:
     @property
     def compressed(self) -> bool:
         return self.state == "compressed"
+
+
+class SegmentHandle:
+    """An open segment file. Pinned while a group-commit leader may still sync it, so a rotation
+    never closes an fd under the leader (a reused fd number would sync the wrong file)."""
+
+    def __init__(self, path: Path, fd: int, inode: int, first_seq: int) -> None:
+        self.path = path
+        self.fd = fd
+        self.inode = inode
+        self.first_seq = first_seq
+        self.first_epoch: float | None = None  # time of the first record, for rotation by age
+        self._pins = 0
+        self._retired = False
+        self._guard = threading.Lock()
+
+    def pin(self) -> None:
+        with self._guard:
+            self._pins += 1
+
+    def unpin(self) -> None:
+        with self._guard:
+            self._pins -= 1
+            self._close_if_done()
+
+    def retire(self) -> None:
+        with self._guard:
+            self._retired = True
+            self._close_if_done()
+
+    def _close_if_done(self) -> None:
+        if self._retired and self._pins == 0 and self.fd >= 0:
+            os.close(self.fd)
+            self.fd = -1
+
+    def sync(self) -> None:
+        os.fdatasync(self.fd)
 
 
 def segment_name(first_seq: int) -> str:
@@ -172,11 +210,19 @@ def compress_closing(closing: Path) -> Path:
     base = closing.name[: -len(".closing")]
     final = directory / f"{base}.gz"
     tmp = directory / f"{base}.gz.tmp"
-    with open(closing, "rb") as source, open(tmp, "wb") as raw:
-        with gzip.GzipFile(filename=base, mode="wb", fileobj=raw, compresslevel=6, mtime=0) as zipped:
-            shutil.copyfileobj(source, zipped, 1024 * 1024)
-        raw.flush()
-        os.fsync(raw.fileno())
+    try:
+        with open(closing, "rb") as source, open(tmp, "wb") as raw:
+            with gzip.GzipFile(filename=base, mode="wb", fileobj=raw, compresslevel=6, mtime=0) as zipped:
+                shutil.copyfileobj(source, zipped, 1024 * 1024)
+            raw.flush()
+            os.fsync(raw.fileno())
+    except OSError as exc:
+        # The `.closing` file still holds every record; drop the partial copy so it holds no space.
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise OSError(exc.errno, exc.strerror or str(exc), str(tmp)) from exc
     os.rename(tmp, final)
     fsync_directory(directory)
     os.unlink(closing)

@@ -1,9 +1,16 @@
-"""Verify an audit log: every record, the chain, the sequence, the segments and the signed checkpoint.
+"""Verify an audit log: every record, the chain, the sequence, the segments, the checkpoint and its anchors.
 
-Verification is read-only and never repairs anything. It takes the writers' lock (shared) only
-long enough to read the checkpoint and open every segment, then reads without it, so appends go
-on meanwhile: an open file stays readable after a rotation unlinks it, and the active segment is
-read up to its size at that moment.
+Verification is read-only and never repairs anything. It reads the published anchors first, then
+takes the writers' lock (shared) only long enough to read the checkpoint and open every segment,
+then reads without it, so appends go on meanwhile: an open file stays readable after a rotation
+unlinks it, and the active segment is read up to its size at that moment. Each of those reads
+only names records that the next one already holds.
+
+What the report trusts is its `anchor` (docs/AUDIT.md): an Ed25519 public key given explicitly
+(`public_keys`, else $KALSHI_AUDIT_PUBLIC_KEY), an HMAC key kept outside the directory
+($KALSHI_AUDIT_HMAC_KEY, or `key`), and/or a file of published checkpoints (`anchor_file`, else
+$KALSHI_AUDIT_ANCHOR). With none of them the report is `anchored=False` ("unanchored"): an HMAC key
+file found inside the directory proves nothing against whoever can write the directory.
 
 Problem kinds (each names the sequence number where the log first goes wrong):
 
@@ -18,51 +25,36 @@ Problem kinds (each names the sequence number where the log first goes wrong):
 - `checkpoint_mismatch` a record differs from the signed checkpoint (first or last): rewritten
 - `checkpoint_missing`  records exist but the checkpoint is gone
 - `checkpoint_invalid`  the checkpoint's signature does not verify (or no key to check it)
+- `rollback`            the log or its checkpoint ends before a published checkpoint's seq
+- `anchor_mismatch`     a record differs from a published checkpoint: the log was rewritten
+- `anchor_invalid`      the anchor file is missing, unreadable, or holds a line not signed by the key
 """
 
 from __future__ import annotations
 
 import fcntl
-import gzip
 import os
 import time
-import zlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from kalshi_assets.audit import anchor as anchors
+from kalshi_assets.audit.checker import Checker, Expectation, Problem
 from kalshi_assets.audit.checkpoint import (
     CHECKPOINT_FILE_NAME,
     KEY_ENV,
     Checkpoint,
-    load_key,
+    CheckpointRead,
+    find_key,
     read_checkpoint_bytes,
-)
-from kalshi_assets.audit.encoding import (
-    GENESIS_HASH,
-    RecordFormatError,
-    body_hash,
-    parse_record,
-    split_line,
 )
 from kalshi_assets.audit.segments import LOCK_FILE_NAME, SegmentFile, list_segments
 
-_READ_CHUNK = 1024 * 1024
-
-
-@dataclass(frozen=True)
-class Problem:
-    seq: int | None
-    kind: str
-    detail: str
-    segment: str | None = None
-    line: int | None = None
-
-    def describe(self) -> str:
-        where = f" [{self.segment} line {self.line}]" if self.segment else ""
-        at = f"seq {self.seq}" if self.seq is not None else "log"
-        return f"{at}: {self.kind}: {self.detail}{where}"
+__all__ = ["Problem", "VerifyReport", "verify_configured", "verify_log"]
 
 
 @dataclass(frozen=True)
@@ -77,6 +69,11 @@ class VerifyReport:
     problems: tuple[Problem, ...]
     notes: tuple[str, ...] = field(default_factory=tuple)
     elapsed_seconds: float = 0.0
+    #: What the verdict rests on, e.g. "ed25519 key 1f0c...; checkpoints published in /x", or "unanchored: ...".
+    anchor: str = "unanchored"
+    #: True when something outside the directory vouches for the log (strict mode requires it).
+    anchored: bool = False
+    anchored_seq: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -133,109 +130,113 @@ def _take_snapshot(directory: Path) -> _Snapshot:
             os.close(lock_fd)
 
 
-def _lines(handle: BinaryIO, limit: int | None) -> Iterator[tuple[bytes, bool]]:
-    """(line without newline, terminated?) up to `limit` bytes."""
-    remaining = limit
-    pending = b""
-    while True:
-        size = _READ_CHUNK if remaining is None else min(_READ_CHUNK, remaining)
-        chunk = handle.read(size) if size else b""
-        if not chunk:
-            break
-        if remaining is not None:
-            remaining -= len(chunk)
-        parts = (pending + chunk).split(b"\n")
-        pending = parts.pop()
-        for part in parts:
-            yield part, True
-    if pending:
-        yield pending, False
+@dataclass
+class _Anchors:
+    """What verify trusts, and what the published checkpoints say."""
+
+    key: bytes | None
+    public_keys: dict[str, Ed25519PublicKey] | None
+    anchor_file: Path | None
+    parts: list[str]
+    problems: list[Problem] = field(default_factory=list)
+    entries: list[anchors.AnchorEntry] = field(default_factory=list)
+
+    @property
+    def anchored(self) -> bool:
+        return bool(self.parts)
+
+    def describe(self, key_source: str) -> str:
+        if self.parts:
+            return "; ".join(self.parts)
+        if key_source == "file":
+            return "unanchored: the HMAC key was found inside the log directory, which proves nothing to a writer of it"
+        return "unanchored: no key or anchor outside the log directory was given"
 
 
-class _Checker:
-    def __init__(self, checkpoint: Checkpoint | None) -> None:
-        self.checkpoint = checkpoint
-        self.problems: list[Problem] = []
-        self.notes: list[str] = []
-        self.expected = 1
-        self.prev_hash: str | None = GENESIS_HASH
-        self.total = 0
-        self.first_seq: int | None = None
-        self.last_seq: int | None = None
-        self.last_hash: str | None = None
+def _resolve_anchors(
+    root: Path,
+    key: bytes | None,
+    environ: Mapping[str, str],
+    public_keys: Mapping[str, Ed25519PublicKey] | None,
+    anchor_file: str | os.PathLike[str] | None,
+) -> tuple[_Anchors, str]:
+    parts: list[str] = []
+    if public_keys is None:
+        paths = anchors.public_key_paths_from_env(environ)
+        public_keys = anchors.load_public_keys(paths, audit_directory=root) if paths else None
+    key_source = "given"
+    if public_keys is not None:
+        if not public_keys:
+            raise ValueError("no public key given to check the audit checkpoint's signature")
+        parts.append(f"ed25519 key {', '.join(sorted(public_keys))}")
+    elif key is None:
+        key, key_source = find_key(root, environ=environ)
+    if public_keys is None and key_source == "env":
+        parts.append(f"HMAC key from ${KEY_ENV}")
+    elif public_keys is None and key_source == "given":
+        parts.append("HMAC key given by the caller")
+    if anchor_file is None:
+        target = environ.get(anchors.ANCHOR_ENV)
+        anchor_file = target if target and target != anchors.STDOUT_ANCHOR else None
+    path = None
+    if anchor_file is not None:
+        path = anchors._outside(Path(anchor_file), root, "anchor file")
+        parts.append(f"checkpoints published in {path}")
+    return _Anchors(key, dict(public_keys) if public_keys is not None else None, path, parts), key_source
 
-    def problem(self, seq: int | None, kind: str, detail: str, segment: str | None = None, line: int | None = None):
-        self.problems.append(Problem(seq, kind, detail, segment, line))
 
-    def check_line(self, raw: bytes, segment: SegmentFile, lineno: int, first_in_segment: bool) -> None:
-        name = segment.path.name
-        self.total += 1
-        position = self.expected
-        try:
-            body, stored = split_line(raw)
-            record = parse_record(raw)
-        except RecordFormatError as exc:
-            self.problem(position, "malformed", str(exc), name, lineno)
-            self.expected += 1
-            self.prev_hash = None  # the next link cannot be checked
-            return
-        if body_hash(body) != stored or record["hash"] != stored:
-            # An edited record's fields cannot be trusted, its seq included: it is named by its
-            # position, and the sequence carries on as if it held the expected number.
-            self.problem(position, "hash_mismatch", "the record's bytes do not match its hash", name, lineno)
-            if self.first_seq is None:
-                self.first_seq = position
-            self.expected += 1
-            self.prev_hash = stored
-            self.last_seq, self.last_hash = position, stored
-            return
-        seq = record["seq"]
-        if seq > position:
-            missing = f"seq {position}" if seq == position + 1 else f"seqs {position}..{seq - 1}"
-            self.problem(
-                position, "sequence_gap", f"expected seq {position}, found {seq}: {missing} missing or moved", name, lineno
-            )
-            self.expected = seq + 1
-        elif seq < position:
-            self.problem(
-                seq, "sequence_disorder", f"seq {seq} appears after seq {position - 1}", name, lineno
-            )
-        else:
-            self.expected = seq + 1
-        if self.prev_hash is not None and record["prev_hash"] != self.prev_hash:
-            self.problem(
-                seq, "chain_break", "prev_hash is not the hash of the record before it", name, lineno
-            )
-        if first_in_segment and seq != segment.first_seq:
-            self.problem(
-                seq,
-                "segment_name_mismatch",
-                f"segment named for seq {segment.first_seq} starts with seq {seq}",
-                name,
-                lineno,
-            )
-        checkpoint = self.checkpoint
-        if checkpoint is not None and checkpoint.seq > 0:
-            if seq == checkpoint.first_seq and stored != checkpoint.first_hash:
-                self.problem(
-                    seq,
-                    "checkpoint_mismatch",
-                    "differs from the signed hash of the first record: the log was rewritten",
-                    name,
-                    lineno,
+def _read_anchor_file(found: _Anchors) -> None:
+    """Load published checkpoints (before the snapshot: each names only records already written)."""
+    if found.anchor_file is None:
+        return
+    try:
+        entries, bad = anchors.read_anchor_entries(found.anchor_file)
+    except FileNotFoundError:
+        found.problems.append(Problem(None, "anchor_invalid", f"no anchor file at {found.anchor_file}"))
+        return
+    except OSError as exc:
+        found.problems.append(Problem(None, "anchor_invalid", f"cannot read {found.anchor_file}: {exc}"))
+        return
+    if bad:
+        found.problems.append(
+            Problem(None, "anchor_invalid", f"{found.anchor_file} line {bad[0]} is not a published checkpoint")
+        )
+    for entry in entries:
+        if found.public_keys is not None:
+            problem = anchors.signature_problem(entry.fields, found.public_keys)
+            if problem is not None:
+                found.problems.append(
+                    Problem(entry.seq, "anchor_invalid", f"{found.anchor_file} line {entry.line}: {problem}")
                 )
-            if seq == checkpoint.seq and stored != checkpoint.hash:
-                self.problem(
-                    seq,
-                    "checkpoint_mismatch",
-                    "differs from the signed checkpoint: the log was rewritten",
-                    name,
-                    lineno,
-                )
-        self.prev_hash = stored
-        if self.first_seq is None:
-            self.first_seq = seq
-        self.last_seq, self.last_hash = seq, stored
+                continue
+        found.entries.append(entry)
+
+
+def _expectations(checkpoint: Checkpoint | None, found: _Anchors) -> dict[int, list[Expectation]]:
+    """The hash each of some records must have: the checkpoint's first and last, each published one."""
+    expected: dict[int, list[Expectation]] = {}
+    if checkpoint is not None and checkpoint.seq > 0:
+        expected.setdefault(checkpoint.first_seq, []).append(
+            Expectation(
+                checkpoint.first_hash,
+                "checkpoint_mismatch",
+                "differs from the signed hash of the first record: the log was rewritten",
+            )
+        )
+        expected.setdefault(checkpoint.seq, []).append(
+            Expectation(checkpoint.hash, "checkpoint_mismatch", "differs from the signed checkpoint: the log was rewritten")
+        )
+    first_hashes = {entry.first_hash for entry in found.entries if entry.seq > 0}
+    for first_hash in sorted(first_hashes):
+        detail = f"differs from the first record's hash published in {found.anchor_file}: the log was rewritten"
+        expected.setdefault(1, []).append(Expectation(first_hash, "anchor_mismatch", detail))
+    seen: set[tuple[int, str]] = set()
+    for entry in found.entries:
+        if entry.seq > 0 and (entry.seq, entry.hash) not in seen:
+            seen.add((entry.seq, entry.hash))
+            detail = f"differs from the checkpoint published in {found.anchor_file} line {entry.line}: the log was rewritten"
+            expected.setdefault(entry.seq, []).append(Expectation(entry.hash, "anchor_mismatch", detail))
+    return expected
 
 
 def verify_log(
@@ -243,36 +244,83 @@ def verify_log(
     *,
     key: bytes | None = None,
     environ: Mapping[str, str] | None = None,
+    public_keys: Mapping[str, Ed25519PublicKey] | None = None,
+    anchor_file: str | os.PathLike[str] | None = None,
 ) -> VerifyReport:
-    """Verify the log in `directory`; the key defaults to `KALSHI_AUDIT_HMAC_KEY` or the key file."""
+    """Verify the log in `directory` against the anchors given, else those the environment names."""
     started = time.perf_counter()
     root = Path(directory)
     if not root.is_dir():
         raise FileNotFoundError(f"no audit log directory at {root}")
-    if key is None:
-        key = load_key(root, create=False, environ=environ)
+    env = os.environ if environ is None else environ
+    found, key_source = _resolve_anchors(root, key, env, public_keys, anchor_file)
+    _read_anchor_file(found)
     snapshot = _take_snapshot(root)
-    checkpoint_read = read_checkpoint_bytes(snapshot.checkpoint_raw, key)
-    checker = _Checker(checkpoint_read.checkpoint)
+    checkpoint_read = read_checkpoint_bytes(snapshot.checkpoint_raw, found.key, found.public_keys)
+    checker = Checker(_expectations(checkpoint_read.checkpoint, found))
     checker.notes.extend(snapshot.notes)
     try:
         last_index = len(snapshot.files) - 1
         for index, (segment, handle, limit) in enumerate(snapshot.files):
-            _check_segment(checker, segment, handle, limit, is_last=index == last_index)
+            checker.check_segment(segment, handle, limit, is_last=index == last_index)
     finally:
         for _, handle, _ in snapshot.files:
             handle.close()
+    _check_checkpoint(checker, checkpoint_read, found)
+    latest = _check_rollback(checker, checkpoint_read.checkpoint, found)
+    checker.problems.extend(found.problems)
+    return VerifyReport(
+        directory=str(root),
+        total_entries=checker.total,
+        first_seq=checker.first_seq,
+        last_seq=checker.last_seq,
+        last_hash=checker.last_hash,
+        segments=len(snapshot.files),
+        checkpoint_seq=None if checkpoint_read.checkpoint is None else checkpoint_read.checkpoint.seq,
+        problems=tuple(checker.problems),
+        notes=tuple(checker.notes),
+        elapsed_seconds=time.perf_counter() - started,
+        anchor=found.describe(key_source),
+        anchored=found.anchored,
+        anchored_seq=latest,
+    )
 
-    records_exist = checker.total > 0
-    if checkpoint_read.state == "missing" and records_exist:
+
+def verify_configured(
+    directory: str | os.PathLike[str],
+    *,
+    signing_key_path: str | os.PathLike[str] | None = None,
+    public_key_paths: list[str] | None = None,
+    anchor: str | os.PathLike[str] | None = None,
+) -> VerifyReport:
+    """Verify with a writer's configuration: the public keys given, else the signing key's own
+    public key; the anchor when it is a file (not stdout). Falls back to the environment for the rest."""
+    root = Path(directory)
+    public_keys = None
+    if public_key_paths:
+        public_keys = anchors.load_public_keys(public_key_paths, audit_directory=root)
+    elif signing_key_path:
+        passphrase = os.environ.get(anchors.SIGNING_KEY_PASSPHRASE_ENV)
+        signer = anchors.Signer(anchors.load_signing_key(signing_key_path, audit_directory=root, passphrase=passphrase))
+        public_keys = {signer.key_id: signer.public_key}
+    anchor_file = None if anchor is None or str(anchor) == anchors.STDOUT_ANCHOR else anchor
+    return verify_log(root, public_keys=public_keys, anchor_file=anchor_file)
+
+
+def _check_checkpoint(checker: Checker, checkpoint_read: CheckpointRead, found: _Anchors) -> None:
+    if checkpoint_read.state == "missing" and checker.total > 0:
         checker.problem(None, "checkpoint_missing", "records exist but the signed checkpoint is gone")
     elif checkpoint_read.state == "invalid":
-        reason = "no key to check it" if key is None else "its signature does not verify"
-        checker.problem(
-            None,
-            "checkpoint_invalid",
-            f"the checkpoint cannot be trusted: {reason} (is {KEY_ENV} the key it was signed with?)",
-        )
+        if found.public_keys is not None:
+            reason = (
+                f"no slot carries a valid Ed25519 signature by the given key ({', '.join(sorted(found.public_keys))}): "
+                "re-signed with another key, or replaced"
+            )
+        elif found.key is None:
+            reason = f"no key to check it (is {KEY_ENV} the key it was signed with?)"
+        else:
+            reason = f"its signature does not verify (is {KEY_ENV} the key it was signed with?)"
+        checker.problem(None, "checkpoint_invalid", f"the checkpoint cannot be trusted: {reason}")
     elif checkpoint_read.checkpoint is not None:
         for slot in checkpoint_read.bad_slots:
             # The other slot still verifies, but it may be older: a forger who cut the tail and
@@ -290,41 +338,28 @@ def verify_log(
                 "truncated",
                 f"the signed checkpoint names seq {checkpoint.seq} but the log ends at seq {last}",
             )
-    return VerifyReport(
-        directory=str(root),
-        total_entries=checker.total,
-        first_seq=checker.first_seq,
-        last_seq=checker.last_seq,
-        last_hash=checker.last_hash,
-        segments=len(snapshot.files),
-        checkpoint_seq=None if checkpoint_read.checkpoint is None else checkpoint_read.checkpoint.seq,
-        problems=tuple(checker.problems),
-        notes=tuple(checker.notes),
-        elapsed_seconds=time.perf_counter() - started,
-    )
 
 
-def _check_segment(
-    checker: _Checker, segment: SegmentFile, handle: BinaryIO, limit: int | None, *, is_last: bool
-) -> None:
-    name = segment.path.name
-    lineno = 0
-    source: BinaryIO = gzip.GzipFile(fileobj=handle, mode="rb") if segment.compressed else handle  # type: ignore[assignment]
-    try:
-        for raw, terminated in _lines(source, limit):
-            lineno += 1
-            if terminated:
-                checker.check_line(raw, segment, lineno, first_in_segment=lineno == 1)
-            elif is_last and segment.state == "active":
-                checker.notes.append(
-                    f"{name}: a torn last record of {len(raw)} bytes (a writer died mid-write); "
-                    "the next writer to open the log sets it aside"
-                )
-            else:
-                checker.total += 1
-                checker.problem(checker.expected, "malformed", "unterminated line", name, lineno)
-                checker.expected += 1
-                checker.prev_hash = None
-    except (OSError, EOFError, zlib.error) as exc:
-        checker.problem(checker.expected, "unreadable_segment", f"{type(exc).__name__}: {exc}", name, lineno + 1)
-        checker.prev_hash = None
+def _check_rollback(checker: Checker, checkpoint: Checkpoint | None, found: _Anchors) -> int | None:
+    """Compare the log and its checkpoint with the latest published checkpoint; its seq."""
+    latest = anchors.latest_entry(found.entries)
+    if latest is None:
+        if found.anchor_file is not None and checker.total > 0 and not found.problems:
+            checker.problem(None, "anchor_invalid", f"{found.anchor_file} names no checkpoint of this log")
+        return None
+    last = checker.last_seq or 0
+    if latest.seq > last:
+        checker.problem(
+            last + 1,
+            "rollback",
+            f"{found.anchor_file} published seq {latest.seq} but the log ends at seq {last}: records were removed",
+        )
+    checkpoint_seq = 0 if checkpoint is None else checkpoint.seq
+    if checkpoint is not None and latest.seq > checkpoint_seq:
+        checker.problem(
+            checkpoint_seq + 1,
+            "rollback",
+            f"the checkpoint names seq {checkpoint_seq} but {found.anchor_file} published seq {latest.seq}: "
+            "the checkpoint was rolled back",
+        )
+    return latest.seq

@@ -6,7 +6,7 @@ The `audit_log` resource (AuditLogResource) is wired in definitions.py.
 
 import dagster as dg
 
-from kalshi_assets.audit import AuditLogDamagedError, VerifyReport, verify_log
+from kalshi_assets.audit import AuditLogDamagedError, VerifyReport
 from kalshi_assets.defs.resources import AuditLogResource
 
 _MAX_PROBLEMS_SHOWN = 50
@@ -25,6 +25,8 @@ def _report_metadata(report: VerifyReport) -> dict[str, dg.MetadataValue]:
     return {
         "directory": dg.MetadataValue.path(report.directory),
         "verify_status": dg.MetadataValue.text("ok" if report.ok else "damaged"),
+        "anchor": dg.MetadataValue.text(report.anchor),
+        "anchored_seq": dg.MetadataValue.int(report.anchored_seq or 0),
         "total_entries": dg.MetadataValue.int(report.total_entries),
         "first_seq": dg.MetadataValue.int(report.first_seq or 0),
         "last_seq": dg.MetadataValue.int(report.last_seq or 0),
@@ -51,7 +53,7 @@ def audit_log_health(context: dg.AssetExecutionContext, audit_log: AuditLogResou
         audit_log.get_log()
     except AuditLogDamagedError as exc:
         context.log.error(f"audit log refuses appends: {exc}")
-    report = verify_log(audit_log.directory)
+    report = audit_log.verify()
     if not report.ok:
         context.log.error(f"audit log damaged: {len(report.problems)} problems, first at seq {report.first_bad_seq}")
     return dg.MaterializeResult(metadata=_report_metadata(report))
@@ -60,22 +62,30 @@ def audit_log_health(context: dg.AssetExecutionContext, audit_log: AuditLogResou
 @dg.asset_check(
     asset=audit_log_health,
     blocking=True,
-    description="Fails on any audit log problem: edited, missing, reordered, truncated or rewritten records.",
+    description="Fails on any audit log problem: edited, missing, reordered, truncated or rewritten records; "
+    "strict when an anchor is configured (then also when the log cannot be checked against it).",
 )
 def audit_chain_intact(audit_log: AuditLogResource) -> dg.AssetCheckResult:
-    report = verify_log(audit_log.directory)
+    report = audit_log.verify()
+    strict = audit_log.anchored
+    passed = report.ok and (report.anchored or not strict)
     metadata = {
         "total_entries": dg.MetadataValue.int(report.total_entries),
         "last_seq": dg.MetadataValue.int(report.last_seq or 0),
         "problem_count": dg.MetadataValue.int(len(report.problems)),
         "first_bad_seq": dg.MetadataValue.int(report.first_bad_seq or 0),
         "problems": dg.MetadataValue.md(_problems_markdown(report)),
+        "anchor": dg.MetadataValue.text(report.anchor),
+        "strict": dg.MetadataValue.bool(strict),
     }
+    if passed:
+        description = None
+    elif report.problems:
+        description = f"first problem: {report.problems[0].describe()}"
+    else:
+        description = f"strict mode: {report.anchor}"
     return dg.AssetCheckResult(
-        passed=report.ok,
-        severity=dg.AssetCheckSeverity.ERROR,
-        metadata=metadata,
-        description=None if report.ok else f"first problem: {report.problems[0].describe()}",
+        passed=passed, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata, description=description
     )
 
 

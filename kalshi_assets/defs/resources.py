@@ -16,7 +16,15 @@ import duckdb
 from pydantic import Field
 
 from kalshi_assets import settings as project_settings
-from kalshi_assets.audit import AuditLog, default_audit_directory
+from kalshi_assets.audit import (
+    ANCHOR_ENV,
+    PUBLIC_KEY_ENV,
+    SIGNING_KEY_ENV,
+    AuditLog,
+    VerifyReport,
+    default_audit_directory,
+    verify_configured,
+)
 from kalshi_assets.demo.exchange import DemoExchange
 from kalshi_assets.demo.source import DemoMarketData
 from kalshi_assets.kalshi.client import DEMO_BASE_URL
@@ -136,7 +144,10 @@ class AuditLogResource(dg.ConfigurableResource):
     """The tamper-evident audit log (kalshi_assets.audit). One `AuditLog` per process, opened lazily.
 
     The checkpoint's HMAC key comes from the KALSHI_AUDIT_HMAC_KEY environment variable when set
-    (stronger: stored apart from the log), else from a 0600 key file inside the directory.
+    (stronger: stored apart from the log), else from a 0600 key file inside the directory. Anchors
+    outside the directory (docs/AUDIT.md) make the log unforgeable by a writer of the directory:
+    a signing key, a public key to verify with, and/or an anchor file of published checkpoints.
+    With any anchor configured, the `audit_chain_intact` check runs in strict mode.
     """
 
     directory: str = Field(
@@ -148,10 +159,27 @@ class AuditLogResource(dg.ConfigurableResource):
     )
     max_segment_bytes: int = Field(default=16 * 1024 * 1024, description="Rotate a segment past this size.")
     max_segment_age_s: float = Field(default=24 * 3600.0, description="Rotate a segment this old (seconds).")
+    signing_key_path: str | None = Field(
+        default_factory=lambda: os.environ.get(SIGNING_KEY_ENV) or None,
+        description="Ed25519 private key (PEM) outside the directory that signs each checkpoint; "
+        "default $KALSHI_AUDIT_SIGNING_KEY. Its passphrase, if any, is $KALSHI_AUDIT_SIGNING_KEY_PASSPHRASE.",
+    )
+    public_key_path: str | None = Field(
+        default_factory=lambda: os.environ.get(PUBLIC_KEY_ENV) or None,
+        description="Ed25519 public key(s) (PEM, ':'-separated) the check verifies signatures with; default "
+        "$KALSHI_AUDIT_PUBLIC_KEY, else the signing key's own public key.",
+    )
+    anchor: str | None = Field(
+        default_factory=lambda: os.environ.get(ANCHOR_ENV) or None,
+        description="Where checkpoints are published: a file outside the directory the writer cannot rewrite, "
+        "or 'stdout' for a SIEM; default $KALSHI_AUDIT_ANCHOR.",
+    )
+    anchor_interval_s: float = Field(default=1.0, description="Publish at most one checkpoint per interval (seconds).")
 
     def get_log(self) -> AuditLog:
         # One open log per configuration per process, so every asset of a step shares one group commit.
-        key = (self.directory, self.fsync, self.max_segment_bytes, self.max_segment_age_s)
+        key = (self.directory, self.fsync, self.max_segment_bytes, self.max_segment_age_s, self.signing_key_path,
+               self.public_key_path, self.anchor, self.anchor_interval_s)
         log = _AUDIT_LOGS.get(key)
         if log is None or log.closed:
             log = AuditLog(
@@ -159,12 +187,36 @@ class AuditLogResource(dg.ConfigurableResource):
                 fsync=self.fsync,
                 max_segment_bytes=self.max_segment_bytes,
                 max_segment_age=self.max_segment_age_s,
+                signing_key=self.signing_key_path,
+                trusted_public_keys=self._public_key_paths(),
+                anchor=self.anchor,
+                anchor_interval=self.anchor_interval_s,
             )
             _AUDIT_LOGS[key] = log
         return log
 
+    @property
+    def anchored(self) -> bool:
+        """True when an anchor outside the directory is configured: verification is then strict."""
+        return bool(self.signing_key_path or self.public_key_path or self._anchor_file())
 
-_AUDIT_LOGS: dict[tuple[str, str, int, float], AuditLog] = {}
+    def verify(self) -> VerifyReport:
+        """Verify the log with the configured anchors (the signing key's public key if none is given)."""
+        return verify_configured(
+            self.directory,
+            signing_key_path=self.signing_key_path,
+            public_key_paths=self._public_key_paths(),
+            anchor=self.anchor,
+        )
+
+    def _public_key_paths(self) -> list[str]:
+        return [p for p in (self.public_key_path or "").split(os.pathsep) if p]
+
+    def _anchor_file(self) -> str | None:
+        return self.anchor if self.anchor and self.anchor != "stdout" else None
+
+
+_AUDIT_LOGS: dict[tuple[object, ...], AuditLog] = {}
 
 
 class ExtraVintage(dg.Config):

@@ -8,6 +8,9 @@ with one os.write, so a kill never leaves half an acknowledgement).
 
 With AUDIT_CHILD_TEAR=1 every record is written in two halves 20 ms apart, so a SIGKILL
 often lands mid-record: the torn write a power cut or a kill during a multi-page write leaves.
+
+With AUDIT_CHILD_BATCH=N (N > 1) each thread appends N records at a time with `append_many`
+(COUNT then counts batches) and acknowledges each record of a batch once the call returns.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ def main() -> None:
         log_module.AuditLog._write = _write_in_two_halves
     directory, writer_id = sys.argv[1], sys.argv[2]
     threads, count, max_segment_bytes = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+    batch = int(os.environ.get("AUDIT_CHILD_BATCH", "1"))
     log = AuditLog(directory, fsync="batch", max_segment_bytes=max_segment_bytes)
 
     def run(thread_no: int) -> None:
@@ -41,8 +45,15 @@ def main() -> None:
         i = 0
         while count == 0 or i < count:
             size = rng.choice([8, 64, 512, 4096, 40_000])
-            record = log.append("ORDER", writer_id, {"thread": thread_no, "i": i, "pad": "x" * size})
-            os.write(1, f"{record['seq']} {record['hash']}\n".encode())
+            if batch > 1:
+                entries = [
+                    ("ORDER", writer_id, {"thread": thread_no, "i": i, "j": j, "pad": "x" * (size // batch)})
+                    for j in range(batch)
+                ]
+                records = log.append_many(entries)
+            else:
+                records = [log.append("ORDER", writer_id, {"thread": thread_no, "i": i, "pad": "x" * size})]
+            os.write(1, "".join(f"{r['seq']} {r['hash']}\n" for r in records).encode())
             i += 1
 
     workers = [threading.Thread(target=run, args=(n,)) for n in range(threads)]
