@@ -41,6 +41,11 @@ def _add_demo_server_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--port", type=int, default=8765, help="port (0 picks a free one; default 8765)")
     parser.add_argument("--seed", type=int, default=7, help="demo exchange seed")
     parser.add_argument("--scale", type=int, default=1, help="replica series multiplier")
+    parser.add_argument(
+        "--historical-cutoff", default=None, metavar="UTC_TIME",
+        help="markets settled (and trades made) before this ISO time are served only under /historical/*; "
+        "default $KALSHI_DEMO_HISTORICAL_CUTOFF, else 90 days before the demo's end",
+    )
     parser.add_argument("--tier", default="basic", help="rate-limit tier: basic, advanced, premier, prime")
     parser.add_argument("--no-rate-limit", action="store_true", help="answer every request (no 429s)")
     parser.add_argument("--error-rate", type=float, default=0.0, help="fraction of requests answered 500")
@@ -53,11 +58,13 @@ def _add_demo_server_commands(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run_demo_server(args: argparse.Namespace) -> int:
-    from kalshi_assets.demo.exchange import DemoExchange
+    from kalshi_assets.demo.exchange import DemoExchange, cutoff_from_environment, parse_cutoff
     from kalshi_assets.demo.server import FaultConfig, ServerRateLimits, serve
     from kalshi_assets.kalshi.ratelimit import resolve_tier
 
     try:
+        cutoff = (parse_cutoff(args.historical_cutoff, what="--historical-cutoff") if args.historical_cutoff
+                  else cutoff_from_environment())
         faults = FaultConfig(
             error_rate=args.error_rate,
             error_status=args.error_status,
@@ -75,7 +82,7 @@ def _run_demo_server(args: argparse.Namespace) -> int:
         serve(
             args.host,
             args.port,
-            DemoExchange(seed=args.seed, scale=args.scale),
+            DemoExchange(seed=args.seed, scale=args.scale, historical_cutoff=cutoff),
             faults,
             rate_limits=limits,
             announce=lambda line: print(line, flush=True),

@@ -225,7 +225,9 @@ def serve(
     server = DemoServer(
         exchange, host=host, port=port, faults=faults, rate_limits=rate_limits, **kwargs
     ).bind()
-    announce(f"Kalshi demo API serving at {server.base_url} (key id {server.api.api_key_id})")
+    cutoff = getattr(server.api.exchange, "historical_cutoff", None)
+    tiers = f"; historical tier before {cutoff:%Y-%m-%dT%H:%M:%SZ}" if cutoff is not None else ""
+    announce(f"Kalshi demo API serving at {server.base_url} (key id {server.api.api_key_id}{tiers})")
     try:
         server.serve_forever()
     except KeyboardInterrupt:
