@@ -23,7 +23,8 @@ WINDOW_END = "2026-10-31"
 
 
 def materialize_ingest(warehouse_path: Path, start: str = WINDOW_START, end: str = WINDOW_END) -> None:
-    """Run the four ingest assets against `warehouse_path`: metadata first, then quotes for [start, end] in one run."""
+    """Run the ingest assets against `warehouse_path`: metadata first, then quotes and trades for [start, end]
+    in one run."""
     from kalshi_assets.defs import ingest
     from kalshi_assets.defs.resources import MarketDataResource, SettingsResource, WarehouseResource
 
@@ -35,10 +36,10 @@ def materialize_ingest(warehouse_path: Path, start: str = WINDOW_START, end: str
     result = dg.materialize([ingest.kalshi_series, ingest.kalshi_events, ingest.kalshi_markets], resources=resources)
     assert result.success
     defs = dg.Definitions(
-        assets=[ingest.kalshi_quotes],
-        asset_checks=[ingest.quotes_are_sound],
+        assets=[ingest.kalshi_quotes, ingest.kalshi_trades],
+        asset_checks=[ingest.quotes_are_sound, ingest.trades_are_sound],
         resources=resources,
-        jobs=[dg.define_asset_job("ingest_quotes", selection=[ingest.kalshi_quotes])],
+        jobs=[dg.define_asset_job("ingest_quotes", selection=[ingest.kalshi_quotes, ingest.kalshi_trades])],
         executor=dg.in_process_executor,
     )
     run = defs.resolve_job_def("ingest_quotes").execute_in_process(
