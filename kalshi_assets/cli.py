@@ -53,6 +53,7 @@ def _add_demo_server_commands(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--latency-ms", type=float, default=0.0, help="latency added to every request")
     parser.add_argument("--drop-rate", type=float, default=0.0, help="fraction of connections dropped")
     parser.add_argument("--truncate-rate", type=float, default=0.0, help="fraction of bodies truncated")
+    parser.add_argument("--throttle-rate", type=float, default=0.0, help="fraction of requests answered 429")
     parser.add_argument("--fault-seed", type=int, default=None, help="seed of the fault draws")
     parser.set_defaults(handler=_run_demo_server)
 
@@ -71,6 +72,7 @@ def _run_demo_server(args: argparse.Namespace) -> int:
             latency_s=args.latency_ms / 1000.0,
             drop_rate=args.drop_rate,
             truncate_rate=args.truncate_rate,
+            throttle_rate=args.throttle_rate,
             seed=args.fault_seed,
         )
         tier = resolve_tier(args.tier)

@@ -117,13 +117,17 @@ def describe_connection_failure(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _build_session(pool_maxsize: int) -> requests.Session:
+def _build_session(base_url: str, pool_maxsize: int) -> requests.Session:
     session = requests.Session()
     # Retries are ours (with signing and breaker per attempt): urllib3 must not retry on its own.
     adapter = HTTPAdapter(pool_connections=2, pool_maxsize=pool_maxsize, max_retries=0)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
     session.headers.update({"Accept": "application/json", "User-Agent": "kalshi-assets/0.1"})
+    # The environment's proxy settings, read once: with trust_env, requests rescans os.environ on every
+    # request (about 3 ms each in a test process). Credentials never come from .netrc: Kalshi signs headers.
+    session.proxies.update(requests.utils.get_environ_proxies(base_url))
+    session.trust_env = False
     return session
 
 
@@ -193,7 +197,7 @@ class KalshiClient(MarketDataEndpoints, PortfolioEndpoints):
         self._on_request = on_request
         self._sleep = sleep
         self._owns_session = session is None
-        self._session = session if session is not None else _build_session(pool_maxsize)
+        self._session = session if session is not None else _build_session(self.base_url, pool_maxsize)
 
     # --- lifecycle -------------------------------------------------------------------------------
 

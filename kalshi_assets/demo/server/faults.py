@@ -19,12 +19,16 @@ class FaultConfig:
     drop_rate: float = 0.0  # close the connection without answering
     truncate_rate: float = 0.0  # cut a successful JSON body in half
     seed: int | None = None
+    throttle_rate: float = 0.0  # answer 429 {"error": "too many requests"} without Retry-After, like Kalshi
 
     def __post_init__(self) -> None:
-        for name in ("error_rate", "drop_rate", "truncate_rate"):
+        for name in ("error_rate", "drop_rate", "truncate_rate", "throttle_rate"):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1], got {value}")
+        total = self.error_rate + self.drop_rate + self.truncate_rate + self.throttle_rate
+        if total > 1.0:
+            raise ValueError(f"the fault rates add up to {total:g}, more than 1")
         if self.latency_s < 0:
             raise ValueError(f"latency_s must not be negative, got {self.latency_s}")
         if not 400 <= self.error_status <= 599:
@@ -110,4 +114,7 @@ class Faults:
             roll -= config.error_rate
             if roll < config.truncate_rate:
                 return config.latency_s, Fault("truncate")
+            roll -= config.truncate_rate
+            if roll < config.throttle_rate:
+                return config.latency_s, Fault("status", 429)
             return config.latency_s, None
