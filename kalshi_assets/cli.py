@@ -79,7 +79,8 @@ def _run_demo_server(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"demo-server: {exc}", file=sys.stderr)
         return 2
-    limits = None if args.no_rate_limit else ServerRateLimits(tier.reads_per_second, tier.writes_per_second)
+    limits = None if args.no_rate_limit else ServerRateLimits(tier.reads_per_second, tier.writes_per_second,
+                                                              tier=tier.name)
     try:
         serve(
             args.host,
@@ -192,6 +193,34 @@ def _research_report(con) -> list[str]:
 DEMO_REPORTS.append(_research_report)
 
 _REGISTRARS.append(_add_demo_commands)
+
+
+def _add_doctor_commands(subparsers: argparse._SubParsersAction) -> None:
+    doctor = subparsers.add_parser(
+        "doctor", help="read-only checks of the configured exchange: status, cutoffs, clock, key, tier, series"
+    )
+    doctor.add_argument("--json", action="store_true", help="print the report as JSON")
+    doctor.set_defaults(handler=_run_doctor)
+
+
+def _run_doctor(args: argparse.Namespace) -> int:
+    import dataclasses
+    import json
+
+    from kalshi_assets.catalog import load_catalog
+    from kalshi_assets.definitions import market_data_from_environment
+    from kalshi_assets.kalshi.doctor import diagnose, render
+
+    with market_data_from_environment().process_config_and_initialize_cm() as market_data:  # EnvVars resolved
+        client, source = market_data.read_only_client()
+        tier = f"{market_data.read_rate_per_s:g} reads/s" if market_data.source == "api" else None
+        report = diagnose(client, load_catalog(), source=source, tracked_series=market_data.tracked_series() or (),
+                          configured_tier=tier)
+    print(json.dumps(dataclasses.asdict(report), indent=2) if args.json else "\n".join(render(report)))
+    return report.exit_status
+
+
+_REGISTRARS.append(_add_doctor_commands)
 
 
 def _add_read_commands(subparsers: argparse._SubParsersAction) -> None:

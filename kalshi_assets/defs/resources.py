@@ -27,7 +27,8 @@ from kalshi_assets.audit import (
 )
 from kalshi_assets.catalog import load_catalog
 from kalshi_assets.demo.exchange import HISTORICAL_CUTOFF_ENV, DemoExchange, parse_cutoff
-from kalshi_assets.demo.source import DemoMarketData
+from kalshi_assets.demo.server.routes import DemoApi
+from kalshi_assets.demo.source import DemoMarketData, InProcessDemoClient
 from kalshi_assets.kalshi.breaker import (
     FAILURE_THRESHOLD,
     RECOVERY_TIMEOUT_S,
@@ -196,6 +197,21 @@ class MarketDataResource(dg.ConfigurableResource):
                 on_request=auditor.on_request,
             )
         return self._client
+
+    def read_only_client(self) -> tuple[object, str]:
+        """(client, what it talks to) for `kalshi-assets doctor`: the same exchange and key as `get_client`,
+        but outside the pipeline's breakers and audit log (a diagnosis changes nothing)."""
+        if self.source == "demo":
+            exchange = _demo_exchange(self.demo_seed, self.demo_scale, self.demo_historical_cutoff,
+                                      str(load_catalog().path))
+            return InProcessDemoClient(DemoApi(exchange, rate_limits=None)), "demo exchange (in process)"
+        client = KalshiClient(
+            self.base_url, api_key_id=self.api_key_id or None, private_key_path=self.private_key_path or None,
+            private_key_pem=self.private_key_pem or None, passphrase=self.passphrase or None,
+            read_rate_per_s=self.read_rate_per_s, write_rate_per_s=self.write_rate_per_s,
+            retry=RetryPolicy(max_attempts=2), breaker_registry=BreakerRegistry(),
+        )  # fmt: skip
+        return client, f"{self.base_url} ({'signed' if client.authenticated else 'unsigned'})"
 
     def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
         """End of a step: every buffered API_CALL record is written, the connection pool closed."""

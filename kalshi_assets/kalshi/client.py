@@ -71,7 +71,7 @@ RequestCallback = Callable[[str, str, int | None, float, str | None], None]
 # Paths Kalshi serves only to a signed request (the OpenAPI document's `security`); the rest of the
 # market data is public.
 _AUTH_PATHS = re.compile(
-    r"^/(portfolio/.*|markets/[^/]+/orderbook|series/[^/]+/events/[^/]+/forecast_percentile_history"
+    r"^/(portfolio/.*|account/.*|markets/[^/]+/orderbook|series/[^/]+/events/[^/]+/forecast_percentile_history"
     r"|historical/(fills|orders))$"
 )
 _ERRNO = re.compile(r"\[Errno (-?\d+)\] ([^'\")\]]+)")
@@ -196,6 +196,7 @@ class KalshiClient(MarketDataEndpoints, PortfolioEndpoints):
         self.timeout_s = timeout_s
         self._on_request = on_request
         self._sleep = sleep
+        self.last_date_header: str | None = None
         self._owns_session = session is None
         self._session = session if session is not None else _build_session(self.base_url, pool_maxsize)
 
@@ -255,6 +256,7 @@ class KalshiClient(MarketDataEndpoints, PortfolioEndpoints):
 
     def _classify(self, method: str, path: str, response: requests.Response, elapsed_ms: float) -> Any:
         """The decoded body of a 2xx answer, else the typed error of its status."""
+        self.last_date_header = response.headers.get("Date")  # the server's clock, for `kalshi-assets doctor`
         status = response.status_code
         try:
             data = json.loads(response.content) if response.content else None

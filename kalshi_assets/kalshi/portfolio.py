@@ -55,6 +55,10 @@ class PortfolioEndpoints:
         """`balance` and `portfolio_value` in cents, `updated_ts`."""
         return self.get("/portfolio/balance")
 
+    def get_account_limits(self) -> dict[str, Any]:
+        """`usage_tier` and the `read_limit` / `write_limit` (requests per second) of the key's account."""
+        return self.get("/account/limits")
+
     def get_orders(
         self,
         ticker: str | None = None,

@@ -57,6 +57,7 @@ class ServerRateLimits:
     reads_per_second: float = 20.0
     writes_per_second: float = 10.0
     burst_seconds: float = 1.0
+    tier: str = "basic"  # the usage tier GET /account/limits names
 
 
 DEFAULT_RATE_LIMITS = ServerRateLimits()  # Kalshi's basic tier
@@ -120,6 +121,7 @@ class DemoApi(OrderEndpoints):
         self.api_key_id = api_key_id
         self.public_key = load_public_key(public_key_pem if public_key_pem is not None else demo_key_pair()[1])
         self.max_clock_skew_s = max_clock_skew_s
+        self.rate_limits = rate_limits
         self._buckets = _CallerBuckets(rate_limits) if rate_limits is not None else None
         self.record_responses = record_responses
         # (method, path with query, request body, status, answer body) when record_responses is on
@@ -158,6 +160,7 @@ class DemoApi(OrderEndpoints):
             ("GET", f"/historical/markets/{seg}/candlesticks", self.historical_candlesticks, False, "read",
              historical),
             ("GET", "/historical/trades", self.historical_trades, False, "read", historical),
+            ("GET", "/account/limits", self.account_limits, True, "read", None),
             ("GET", "/portfolio/balance", self.balance, True, "read", None),
             ("GET", "/portfolio/orders", self.orders_list, True, "read", None),
             ("GET", f"/portfolio/orders/{seg}", self.order_one, True, "read", None),
@@ -433,6 +436,13 @@ class DemoApi(OrderEndpoints):
             raise ApiError(404, "not_found", f"event {event_ticker} is not in series {series_ticker}")
         history = self._lookup(self.exchange.forecast_percentile_history, event_ticker, percentiles, start, end, interval)
         return 200, {"forecast_history": history}
+
+    def account_limits(self, query: Query, *, body: bytes) -> Answer:
+        limits = self.rate_limits
+        if limits is None:  # a server without limits answers like a very large tier
+            return 200, {"usage_tier": "unlimited", "read_limit": 1_000_000, "write_limit": 1_000_000}
+        return 200, {"usage_tier": limits.tier, "read_limit": int(limits.reads_per_second),
+                     "write_limit": int(limits.writes_per_second)}
 
     # --- the historical tier -----------------------------------------------------------------
 
