@@ -126,6 +126,7 @@ def recorded_responses() -> Iterator[list[tuple[str, str, bytes, int, bytes]]]:
             series_ticker, event["event_ticker"], [1000, 5000, 9000], end - 2 * 86400, end, 60
         )
         client.get_historical_cutoff()
+        client.get_account_limits()
         client.get_historical_markets(event_ticker=archived["event_ticker"], limit=3)
         client.get_historical_markets(tickers=[archived["ticker"], market["ticker"]])
         client.get_historical_market(archived["ticker"])
@@ -216,6 +217,7 @@ def test_every_response_validates_against_the_openapi_schemas(
         "/portfolio/balance",
         "/portfolio/orders",
         "/portfolio/orders/{order_id}",
+        "/account/limits",
         "/historical/cutoff",
         "/historical/markets",
         "/historical/markets/{ticker}",
