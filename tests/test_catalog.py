@@ -16,7 +16,12 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from kalshi_assets import settings
 from kalshi_assets.catalog import CATALOG_ENV, PACKAGED_CATALOG, CatalogError, load_catalog
 from kalshi_assets.defs import distributions, ingest, outcomes, research
-from kalshi_assets.defs.resources import MacroResource, MarketDataResource, SettingsResource, WarehouseResource
+from kalshi_assets.defs.resources import (
+    MacroResource,
+    MarketDataResource,
+    SettingsResource,
+    WarehouseResource,
+)
 from kalshi_assets.demo.exchange import DemoExchange
 from kalshi_assets.macro.sources import fred_spec_for_series
 from tests.defs.ingest_runs import ingest_metadata, ingest_partitions, table_rows
