@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -47,6 +48,16 @@ def materialize_ingest(warehouse_path: Path, start: str = WINDOW_START, end: str
         tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
     )
     assert run.success
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _audit_log_outside_the_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Resources that audit API calls default to the audit_log resource's directory, which without
+    KALSHI_AUDIT_DIR is the repository's data/audit: tests write to a temporary one instead."""
+    with pytest.MonkeyPatch.context() as patch:
+        if not os.environ.get("KALSHI_AUDIT_DIR"):
+            patch.setenv("KALSHI_AUDIT_DIR", str(tmp_path_factory.mktemp("session_audit")))
+        yield
 
 
 @pytest.fixture(scope="session")

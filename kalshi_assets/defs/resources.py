@@ -343,6 +343,7 @@ class MacroResource(dg.ConfigurableResource):
     fred_api_key: str | None = Field(default=None, repr=False)
     fred_base_url: str = FRED_BASE_URL
     alfred_window_days: int = Field(default=1000, description="FRED refuses spans of more than 2000 vintage dates")
+    alfred_backoff_s: float = Field(default=1.0, description="first wait before retrying FRED (doubles each retry)")
     audit_directory: str = Field(
         default_factory=lambda: str(default_audit_directory()),
         description="Audit log of the ALFRED client's calls; defaults to the audit_log resource's directory.",
@@ -363,6 +364,7 @@ class MacroResource(dg.ConfigurableResource):
         auditor, registry = api_audit(self.audit_directory)
         client = AlfredClient(
             self.fred_api_key, base_url=self.fred_base_url, on_request=auditor.on_request,
+            backoff_seconds=self.alfred_backoff_s,
             breaker=ApiResilience().breaker(registry, "alfred", classify=classify_fred_outcome),
         )
         return AlfredVintageSource(client, window_days=self.alfred_window_days)

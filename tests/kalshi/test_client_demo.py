@@ -109,6 +109,22 @@ def test_unsigned_client_reads_public_data_but_not_the_portfolio(make_client, ex
         client.get_balance()
 
 
+def test_an_order_without_a_key_fails_before_any_request_naming_the_variables(
+    make_client, server: DemoServer, recorder, exchange
+) -> None:
+    client = make_client(signed=False)
+    with pytest.raises(KalshiAuthError) as raised:
+        client.place_order(_active_market(exchange)["ticker"], "yes", "buy", 1, yes_price_dollars="0.40")
+    message = str(raised.value)
+    assert "KALSHI_API_KEY_ID" in message and "KALSHI_PRIVATE_KEY_PATH" in message and "Nothing was sent" in message
+    assert raised.value.code == "no_credentials"
+    for signed_only in (client.get_balance, client.get_orders, client.get_account_limits):
+        with pytest.raises(KalshiAuthError, match="no credentials"):
+            signed_only()
+    assert recorder.requests == [] and server.stats.total == 0
+    assert client.breaker.stats().calls == 0
+
+
 def test_callbacks_never_see_secrets(make_client, recorder, demo_private_pem: bytes, exchange) -> None:
     client = make_client()
     client.get_balance()
