@@ -7,7 +7,7 @@ warned about by a check, never silently empty.
 
 
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 import pandas as pd
@@ -79,12 +79,16 @@ def _ingest_partitions(
     source: MarketDataSource,
     table: str,
     fetch_window: Callable[[MarketDataSource, pd.DataFrame, datetime, datetime], pd.DataFrame],
+    *,
+    rows_expected_while_open: bool = False,
 ) -> dg.MaterializeResult:
     """Replace the run's days of `table` chunk by chunk with what `fetch_window` returns for the markets open then.
 
     A run covers a range of days (single-run backfill); each chunk is fetched whole before it is written and
     replaced in its own transaction, so a replay leaves the same rows and a failure keeps the chunks already
-    written. Empty upstream tables fail the run: nothing to fetch is not success.
+    written. Empty upstream tables fail the run: nothing to fetch is not success. With
+    `rows_expected_while_open`, a chunk in which markets were open (before the source's now) but nothing came
+    back fails before it is written, so an empty answer never deletes stored rows.
     """
     window = context.partition_time_window
     start, end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
@@ -98,9 +102,17 @@ def _ingest_partitions(
             )
         # Whole days in chunks of up to a quarter: one transaction per chunk keeps a long backfill from
         # paying a commit per day, and a chunk always covers whole partitions.
+        now = source.now().astimezone(UTC).replace(tzinfo=None)
         for chunk_start, chunk_end in _chunks(start, end, QUOTE_CHUNK):
             markets = reads.markets_open_during(con, chunk_start, chunk_end)
             frame = fetch_window(source, markets, chunk_start, chunk_end)
+            if rows_expected_while_open and frame.empty:
+                expected = reads.markets_open_before(con, chunk_start, chunk_end, now)
+                if expected:
+                    raise dg.Failure(
+                        f"{table}: the source returned nothing for the {expected} market(s) open between "
+                        f"{chunk_start:%Y-%m-%d} and {chunk_end:%Y-%m-%d}; the stored rows of these days are kept"
+                    )
             total += writes.replace_window(con, table, frame, "ts", chunk_start, chunk_end)
         days = (end - start).days
         context.log.info(f"{table}: {total} rows over {days} day(s) from {start:%Y-%m-%d}")
@@ -126,7 +138,8 @@ def kalshi_quotes(
 ) -> dg.MaterializeResult:
     """Hourly quotes (bid, ask, last trade, volume, open interest) from candlesticks, one partition per UTC day:
     archived markets' candles from the historical route, live markets' from the batch route."""
-    return _ingest_partitions(context, warehouse, market_data.get_source(), "kalshi_quotes", fetch.fetch_quotes)
+    return _ingest_partitions(context, warehouse, market_data.get_source(), "kalshi_quotes", fetch.fetch_quotes,
+                              rows_expected_while_open=True)
 
 
 @dg.asset(
@@ -186,29 +199,70 @@ def every_event_has_markets(warehouse: WarehouseResource) -> dg.AssetCheckResult
     )
 
 
+def _checked_window(context: dg.AssetCheckExecutionContext | None) -> tuple[datetime, datetime] | None:
+    """The days of the run the check runs in; None (the whole table) for a check run on its own."""
+    if context is None:
+        return None
+    try:
+        if not (context.has_partition_key or context.has_partition_key_range):
+            return None
+        window = context.partition_time_window
+    except (dg.DagsterInvariantViolationError, dg.DagsterInvalidPropertyError):
+        return None
+    return window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
+
+
+def _rows(con, table: str, window: tuple[datetime, datetime] | None) -> int:
+    return reads.row_count(con, table, ("ts", *window) if window else None)
+
+
 @dg.asset_check(
     asset=kalshi_quotes,
     blocking=True,
-    description="Quotes exist; keys unique, prices in [0, 1], bid <= ask, no quote after its market's close.",
+    description="Quotes exist wherever markets were open (within the run's days); keys unique, prices in [0, 1], "
+    "bid <= ask, no quote after its market's close.",
 )
-def quotes_are_sound(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def quotes_are_sound(
+    context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource, market_data: MarketDataResource
+) -> dg.AssetCheckResult:
+    window = _checked_window(context)
     with warehouse.connect() as con:
-        rows = reads.row_count(con, "kalshi_quotes")
+        rows = _rows(con, "kalshi_quotes", window)
+        open_markets = reads.markets_open_before(con, *(window or (None, None)), _source_now(market_data))
         problems = reads.quote_checks(con)
         problems["duplicate_keys"] = reads.duplicate_keys(con, "kalshi_quotes", ["market_ticker", "ts"])
-    return dg.AssetCheckResult(passed=rows > 0 and not any(problems.values()), metadata={"rows": rows, **problems})
+    missing = rows == 0 and open_markets > 0  # zero rows where rows are expected
+    return dg.AssetCheckResult(
+        passed=not missing and not any(problems.values()),
+        metadata={"rows": rows, "markets_open": open_markets, "scope": _scope_text(window), **problems},
+    )
 
 
 @dg.asset_check(
     asset=kalshi_trades,
     blocking=True,
-    description="Trades exist; each lies within its market's open/close, at a price inside (0, 1), for a known market.",
+    description="Trades exist wherever the quotes say contracts traded (within the run's days); each lies within "
+    "its market's open/close, at a price inside (0, 1), for a known market.",
 )
-def trades_are_sound(warehouse: WarehouseResource) -> dg.AssetCheckResult:
+def trades_are_sound(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    window = _checked_window(context)
     with warehouse.connect() as con:
-        rows = reads.row_count(con, "kalshi_trades")
+        rows = _rows(con, "kalshi_trades", window)
+        volume = reads.traded_volume(con, *(window or (None, None)))
         problems = reads.trade_checks(con)
-    return dg.AssetCheckResult(passed=rows > 0 and not any(problems.values()), metadata={"rows": rows, **problems})
+    missing = rows == 0 and volume > 0  # zero rows where the quotes say trades happened
+    return dg.AssetCheckResult(
+        passed=not missing and not any(problems.values()),
+        metadata={"rows": rows, "quoted_volume": volume, "scope": _scope_text(window), **problems},
+    )
+
+
+def _source_now(market_data: MarketDataResource) -> datetime:
+    return market_data.get_source().now().astimezone(UTC).replace(tzinfo=None)
+
+
+def _scope_text(window: tuple[datetime, datetime] | None) -> str:
+    return f"{window[0]:%Y-%m-%d}..{window[1]:%Y-%m-%d}" if window else "the whole table"
 
 
 defs = dg.Definitions(

@@ -110,3 +110,23 @@ def trade_checks(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
     ).fetchone()
     return dict(zip(("outside_open_close", "unknown_market", "price_outside_unit", "not_positive_count"), row,
                     strict=True))
+
+
+def markets_open_before(con: duckdb.DuckDBPyConnection, start: datetime | None, end: datetime | None,
+                        now: datetime) -> int:
+    """Markets that were open at some time in [start, end) before `now` (the whole history when start is
+    None): the ones that must have candles there."""
+    if start is None or end is None:
+        return con.execute("SELECT count(*) FROM kalshi_markets WHERE open_time < ?", [now]).fetchone()[0]
+    return con.execute(
+        "SELECT count(*) FROM kalshi_markets WHERE open_time < least(?, ?) AND close_time >= ? AND ? < ?",
+        [end, now, start, start, now],
+    ).fetchone()[0]
+
+
+def traded_volume(con: duckdb.DuckDBPyConnection, start: datetime | None, end: datetime | None) -> float:
+    """Contracts the hourly quotes say traded in [start, end) (everywhere when start is None)."""
+    if start is None or end is None:
+        return float(con.execute("SELECT coalesce(sum(volume), 0) FROM kalshi_quotes").fetchone()[0])
+    return float(con.execute("SELECT coalesce(sum(volume), 0) FROM kalshi_quotes WHERE ts >= ? AND ts < ?",
+                             [start, end]).fetchone()[0])

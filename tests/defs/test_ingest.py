@@ -97,6 +97,8 @@ class _Corrupting:
             ticker = sorted(out)[0]
             if out[ticker]:
                 out[ticker][0] = dict(out[ticker][0], volume_fp="many")
+        if self.corruption == "no_candles":
+            return {ticker: [] for ticker in out}
         if self.corruption == "shifted_candle" and SHIFTED in out:
             # The 2026-09-28 00:00 candle comes back stamped two days later, outside the asked window.
             out[SHIFTED] = [dict(c, end_period_ts=c["end_period_ts"] + 2 * 86400)
@@ -175,23 +177,55 @@ def test_a_partitioned_ingest_over_empty_upstream_tables_fails(tmp_path: Path, a
     assert not result.asset_materializations_for_node(asset.op.name)
 
 
-@pytest.mark.parametrize(
-    ("check", "table"),
-    [(ingest.quotes_are_sound, "kalshi_quotes"), (ingest.trades_are_sound, "kalshi_trades"),
-     (ingest.markets_keys_and_events, "kalshi_markets")],
-    ids=["quotes", "trades", "markets"],
-)
-def test_a_check_counting_zero_rows_fails(warehouse_copy: Path, check, table: str) -> None:
+def _check(check, path: Path, **extra) -> dg.AssetCheckResult:
+    """A check run on its own (whole-table scope), with the resources it asks for."""
+    available = {"warehouse": WarehouseResource(path=str(path)), "market_data": MarketDataResource()}
+    wanted = {key: available[key] for key in check.required_resource_keys if key in available}
+    return check(dg.build_asset_check_context(), **wanted, **extra)
+
+
+@pytest.mark.parametrize(("check", "table"), [(ingest.quotes_are_sound, "kalshi_quotes"),
+                                              (ingest.trades_are_sound, "kalshi_trades"),
+                                              (ingest.markets_keys_and_events, "kalshi_markets")],
+                         ids=["quotes", "trades", "markets"])
+def test_a_check_counting_zero_rows_where_rows_are_expected_fails(warehouse_copy: Path, check, table: str) -> None:
+    """issue 14: the quotes check passed over zero rows. Quotes are expected where markets were open, trades
+    where the quotes say contracts traded, markets always."""
     with duckdb.connect(str(warehouse_copy)) as con:
         con.execute(f"DELETE FROM {table}")
-    evaluation = check(warehouse=WarehouseResource(path=str(warehouse_copy)))
+    evaluation = _check(check, warehouse_copy)
     assert evaluation.passed is False and evaluation.metadata["rows"].value == 0
+
+
+def test_zero_rows_where_none_are_expected_pass(tmp_path: Path) -> None:
+    """A day after the source's present: markets are listed, but none was open before now, so no quotes are
+    expected; and no quoted volume, so no trades."""
+    path = tmp_path / "w.duckdb"
+    assert dg.materialize([ingest.kalshi_series, ingest.kalshi_events, ingest.kalshi_markets],
+                          resources=resources(path)).success
+    result = dg.materialize([ingest.kalshi_quotes, ingest.kalshi_trades, ingest.quotes_are_sound,
+                             ingest.trades_are_sound], partition_key="2026-11-20", resources=resources(path))
+    assert result.success
+    assert {e.check_name: (e.passed, e.metadata["rows"].value, e.metadata["scope"].value)
+            for e in result.get_asset_check_evaluations()} == {
+        "quotes_are_sound": (True, 0, "2026-11-20..2026-11-21"), "trades_are_sound": (True, 0, "2026-11-20..2026-11-21")}
+
+
+def test_an_empty_answer_for_open_markets_fails_and_keeps_the_stored_quotes(warehouse_copy: Path) -> None:
+    query = "SELECT count(*), sum(hash(market_ticker, ts, yes_bid, yes_ask, volume)) FROM kalshi_quotes"
+    before = snapshot(warehouse_copy, query)
+    result = dg.materialize([ingest.kalshi_quotes], partition_key="2026-10-05", raise_on_error=False,
+                            resources=resources(warehouse_copy, CorruptingMarketData(corruption="no_candles")))
+    assert not result.success
+    assert "returned nothing for the" in _failure_text(result) and "stored rows of these days are kept" in _failure_text(
+        result)
+    assert snapshot(warehouse_copy, query) == before
 
 
 def test_the_checks_pass_on_sound_tables(warehouse_copy: Path) -> None:
     for check in (ingest.quotes_are_sound, ingest.trades_are_sound, ingest.markets_keys_and_events,
                   ingest.every_event_has_markets):
-        assert check(warehouse=WarehouseResource(path=str(warehouse_copy))).passed, check.name
+        assert _check(check, warehouse_copy).passed, check.name
 
 
 def test_an_event_without_markets_in_either_tier_is_named_and_warned(warehouse_copy: Path) -> None:
