@@ -105,7 +105,7 @@ class _Corrupting:
                             if c["end_period_ts"] == SHIFTED_TS else c for c in out[SHIFTED]]
         return out
 
-    def markets(self, event_ticker: str) -> list[dict]:  # noqa: F811 - extends the corruption above
+    def markets(self, event_ticker: str) -> list[dict]:
         if self.corruption == "no_markets" and event_ticker == "KXCPI-26SEP":
             return []
         return self._corrupt_markets(event_ticker)
