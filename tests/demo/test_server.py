@@ -346,11 +346,12 @@ def test_cli_runs_the_server_as_a_subprocess() -> None:
     finally:
         process.send_signal(signal.SIGINT)
         try:
-            process.wait(timeout=10)
+            # Drain both pipes while waiting: a child blocked writing to a full pipe would never exit.
+            _, errors = process.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait()
-    assert process.returncode == 0
+            _, errors = process.communicate()
+    assert process.returncode == 0, errors[-3000:]
 
 
 def test_cli_rejects_bad_fault_settings() -> None:
