@@ -329,22 +329,29 @@ def test_binds_to_loopback_only(exchange: DemoExchange) -> None:
         assert requests.get(server.base_url + "/exchange/status", timeout=5).status_code == 200
 
 
-def test_cli_runs_the_server_as_a_subprocess() -> None:
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "kalshi_assets.cli", "demo-server", "--port", "0", "--tier", "premier"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_cli_runs_the_server_as_a_subprocess(stop: signal.Signals) -> None:
+    """Started by a parent that blocks SIGINT (a child inherits the signal mask: a test runner or a job
+    supervisor may block it), the server still stops on SIGINT and SIGTERM."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "kalshi_assets.cli", "demo-server", "--port", "0", "--tier", "premier"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     try:
         line = process.stdout.readline() if process.stdout else ""
         assert "serving at http://127.0.0.1:" in line, line + (process.stderr.read() if process.stderr else "")
         base_url = line.split("serving at ", 1)[1].split()[0]
-        assert base_url.endswith(API_PREFIX)
+        assert base_url.endswith(API_PREFIX) and "historical tier before 2026-08-03T00:00:00Z" in line
         assert requests.get(base_url + "/exchange/status", timeout=10).json()["exchange_active"] is True
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         try:
             # Drain both pipes while waiting: a child blocked writing to a full pipe would never exit.
             _, errors = process.communicate(timeout=30)

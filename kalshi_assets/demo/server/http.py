@@ -6,6 +6,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import logging
+import signal
 import socket
 import threading
 from collections.abc import Callable
@@ -219,7 +220,8 @@ def serve(
     announce: Callable[[str], None] = print,
     **kwargs: Any,
 ) -> None:
-    """Serve the demo API in the foreground until interrupted; announces the base URL first."""
+    """Serve the demo API in the foreground until SIGINT or SIGTERM; announces the base URL first."""
+    _stop_on_interrupts()
     if isinstance(faults, FaultConfig):
         faults = Faults(faults)
     server = DemoServer(
@@ -232,3 +234,17 @@ def serve(
         server.serve_forever()
     except KeyboardInterrupt:
         pass
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
+def _stop_on_interrupts() -> None:
+    """Make SIGINT and SIGTERM stop the server, even when its parent had blocked or ignored them: a child
+    inherits the signal mask and ignored signals, and a blocked SIGINT would never reach the server."""
+    if threading.current_thread() is not threading.main_thread():
+        return
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, _raise_interrupt)
