@@ -5,6 +5,7 @@ import os
 
 import dagster as dg
 
+from kalshi_assets.catalog import load_catalog
 from kalshi_assets.defs import audit as audit_stage
 from kalshi_assets.defs import automation, ingest, monitoring, pictures
 from kalshi_assets.defs import distributions as distributions_stage
@@ -19,6 +20,7 @@ from kalshi_assets.defs.resources import (
     WarehouseResource,
     macro_from_environment,
 )
+from kalshi_assets.kalshi.client import CREDENTIAL_VARIABLES
 
 # Each stage module exposes its own `defs`; they are merged here with the shared resources.
 _STAGES = [ingest.defs, outcomes_stage.defs, distributions_stage.defs, pictures.defs, monitoring.defs, automation.defs,
@@ -27,22 +29,27 @@ _STAGES = [ingest.defs, outcomes_stage.defs, distributions_stage.defs, pictures.
 
 
 def market_data_from_environment() -> MarketDataResource:
-    """The demo exchange unless KALSHI_SOURCE=api; API credentials only ever travel through EnvVar."""
+    """The demo exchange unless KALSHI_SOURCE=api; API credentials only ever travel through EnvVar.
+
+    Market data is public: with no key in the environment the API source reads unsigned (orders and other
+    signed calls then fail before sending, naming the variables to set). Every series the pipeline will
+    ingest must be in the series catalog: a missing one is an error here, when the code location loads.
+    """
     if os.environ.get("KALSHI_SOURCE", "demo") != "api":
-        return MarketDataResource()
-    secrets = {
-        field: dg.EnvVar(variable)
-        for field, variable in (
-            ("api_key_id", "KALSHI_API_KEY_ID"),
-            ("private_key_path", "KALSHI_PRIVATE_KEY_PATH"),
-            ("private_key_pem", "KALSHI_PRIVATE_KEY_PEM"),
-            ("passphrase", "KALSHI_PRIVATE_KEY_PASSPHRASE"),
+        resource = MarketDataResource()
+    else:
+        secrets = {
+            field: dg.EnvVar(variable)
+            for field, variable in zip(
+                ("api_key_id", "private_key_path", "private_key_pem", "passphrase"), CREDENTIAL_VARIABLES, strict=True
+            )
+            if os.environ.get(variable)
+        }
+        resource = MarketDataResource(
+            source="api", base_url=os.environ.get("KALSHI_BASE_URL", MarketDataResource().base_url), **secrets
         )
-        if os.environ.get(variable)
-    }
-    return MarketDataResource(
-        source="api", base_url=os.environ.get("KALSHI_BASE_URL", MarketDataResource().base_url), **secrets
-    )
+    load_catalog().require_all(resource.tracked_series() or [])
+    return resource
 
 
 # automation.automate: schedules' downstream follows its inputs (AutomationCondition), freshness policies.

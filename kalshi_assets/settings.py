@@ -1,69 +1,49 @@
 """Typed settings: which series we track, what event type each is, purge windows, gate and risk limits.
 
-Defaults live here as plain values; `defs/resources.py` exposes them as a Dagster config resource so a
-run can override them from the launchpad. Nothing here imports dagster.
+Per-series facts (event type, value grid, purge class) come from the series catalog (`catalog.py`);
+the helpers below read it. Other defaults live here as plain values; `defs/resources.py` exposes them
+as a Dagster config resource so a run can override them from the launchpad. Nothing here imports
+dagster.
 """
 
 from __future__ import annotations
 
 import os
-import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-# --- event types ---------------------------------------------------------------------------------
+from kalshi_assets.catalog import load_catalog
 
-CPI = "CPI"
-FOMC = "FOMC"
-UNEMPLOYMENT = "UNEMPLOYMENT"
-GDP = "GDP"
-PAYROLLS = "PAYROLLS"
-EVENT_TYPES: tuple[str, ...] = (CPI, FOMC, UNEMPLOYMENT, GDP, PAYROLLS)
-
-# Series ticker -> event type. Old names (FED, CPI, PAYROLLS) were renamed with a KX prefix; both map.
-SERIES_EVENT_TYPES: dict[str, str] = {
-    "KXCPI": CPI,
-    "CPI": CPI,
-    "KXFED": FOMC,
-    "FED": FOMC,
-    "KXFEDDECISION": FOMC,
-    "KXU3": UNEMPLOYMENT,
-    "U3": UNEMPLOYMENT,
-    "KXPAYROLLS": PAYROLLS,
-    "PAYROLLS": PAYROLLS,
-    "KXGDP": GDP,
-    "GDP": GDP,
-}
-
-# The series ingested by default from Kalshi's API.
-DEFAULT_SERIES: tuple[str, ...] = ("KXCPI", "KXU3", "KXPAYROLLS", "KXGDP", "KXFED", "KXFEDDECISION")
-
-# The demo exchange's `scale` knob adds replica series named <base>R<n> (KXCPIR2 ...).
-_DEMO_REPLICA = re.compile(r"^(?P<base>[A-Z0-9]+?)R(?P<n>\d+)$")
+# --- series, event types and purge windows: from the series catalog (kalshi_assets/series_catalog.toml) ---
 
 
 def event_type_for_series(series_ticker: str) -> str | None:
-    """The event type of a series, or None for a series this project does not model."""
-    if series_ticker in SERIES_EVENT_TYPES:
-        return SERIES_EVENT_TYPES[series_ticker]
-    match = _DEMO_REPLICA.match(series_ticker)
-    if match and match.group("base") in SERIES_EVENT_TYPES:
-        return SERIES_EVENT_TYPES[match.group("base")]
-    return None
-
-
-# --- purge windows (docs/METHODS.md section 3) ---------------------------------------------------------
-
-KALSHI_DEFAULT_PURGE_WINDOW = 2  # days, for event types without their own window (PAYROLLS)
-PURGE_WINDOW_DAYS: dict[str, int] = {CPI: 3, FOMC: 1, UNEMPLOYMENT: 2, GDP: 3}
+    """The event type of a series (by ticker, older alias or demo replica), or None if the catalog lacks it."""
+    entry = load_catalog().lookup(series_ticker)
+    return entry.event_type if entry is not None else None
 
 
 def purge_window_days(event_type: str, overrides: dict[str, int] | None = None) -> int:
-    """Purge window in days for an event type; `overrides` (from the settings resource) win."""
+    """Purge window in days for an event type (its catalog purge class, docs/METHODS.md section 3);
+    `overrides` (from the settings resource) win."""
     if overrides and event_type in overrides:
         return int(overrides[event_type])
-    return PURGE_WINDOW_DAYS.get(event_type, KALSHI_DEFAULT_PURGE_WINDOW)
+    return purge_windows().get(event_type, DEFAULT_PURGE_WINDOW_DAYS)
+
+
+def purge_windows() -> dict[str, int]:
+    """Purge window in days by event type, as the catalog gives them."""
+    return load_catalog().purge_window_by_event_type()
+
+
+# An event type no catalog series names (only reachable through overrides or hand-made frames).
+DEFAULT_PURGE_WINDOW_DAYS = 2
+
+# Taken from the catalog when this module is imported: the series ingested from Kalshi's API by default,
+# and every event type (research reports and stresses per event type).
+DEFAULT_SERIES: tuple[str, ...] = load_catalog().default_series
+EVENT_TYPES: tuple[str, ...] = load_catalog().event_types
 
 
 # --- paths and history window -------------------------------------------------------------------
@@ -133,20 +113,9 @@ def utc_now() -> datetime:
 
 # --- value grids (docs/METHODS.md section 1, support points; used by the distributions stage) ----------
 
-# The grid each series' released value sits on (CPI to one decimal, payrolls in thousands, the Fed's
-# upper bound in quarter points). A series not listed is treated as continuous; mutually exclusive bins
-# infer their grid from the step between one bin's cap and the next bin's floor.
-SERIES_VALUE_GRID: dict[str, float] = {
-    "KXCPI": 0.1, "CPI": 0.1, "KXU3": 0.1, "U3": 0.1, "KXGDP": 0.1, "GDP": 0.1,
-    "KXPAYROLLS": 1000.0, "PAYROLLS": 1000.0, "KXFED": 0.25, "FED": 0.25,
-}
-
 
 def value_grid_for_series(series_ticker: str) -> float | None:
-    """The reporting grid of a series (demo replicas <base>R<n> take their base's), or None."""
-    if series_ticker in SERIES_VALUE_GRID:
-        return SERIES_VALUE_GRID[series_ticker]
-    match = _DEMO_REPLICA.match(series_ticker)
-    if match and match.group("base") in SERIES_VALUE_GRID:
-        return SERIES_VALUE_GRID[match.group("base")]
-    return None
+    """The grid a series' released value sits on (CPI to one decimal, payrolls in thousands), from the
+    catalog; None for a series without one (mutually exclusive bins infer theirs from the bins)."""
+    entry = load_catalog().lookup(series_ticker)
+    return entry.value_grid if entry is not None else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -23,7 +24,8 @@ WINDOW_END = "2026-10-31"
 
 
 def materialize_ingest(warehouse_path: Path, start: str = WINDOW_START, end: str = WINDOW_END) -> None:
-    """Run the four ingest assets against `warehouse_path`: metadata first, then quotes for [start, end] in one run."""
+    """Run the ingest assets against `warehouse_path`: metadata first, then quotes and trades for [start, end]
+    in one run."""
     from kalshi_assets.defs import ingest
     from kalshi_assets.defs.resources import MarketDataResource, SettingsResource, WarehouseResource
 
@@ -35,10 +37,10 @@ def materialize_ingest(warehouse_path: Path, start: str = WINDOW_START, end: str
     result = dg.materialize([ingest.kalshi_series, ingest.kalshi_events, ingest.kalshi_markets], resources=resources)
     assert result.success
     defs = dg.Definitions(
-        assets=[ingest.kalshi_quotes],
-        asset_checks=[ingest.quotes_are_sound],
+        assets=[ingest.kalshi_quotes, ingest.kalshi_trades],
+        asset_checks=[ingest.quotes_are_sound, ingest.trades_are_sound],
         resources=resources,
-        jobs=[dg.define_asset_job("ingest_quotes", selection=[ingest.kalshi_quotes])],
+        jobs=[dg.define_asset_job("ingest_quotes", selection=[ingest.kalshi_quotes, ingest.kalshi_trades])],
         executor=dg.in_process_executor,
     )
     run = defs.resolve_job_def("ingest_quotes").execute_in_process(
@@ -46,6 +48,16 @@ def materialize_ingest(warehouse_path: Path, start: str = WINDOW_START, end: str
         tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
     )
     assert run.success
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _audit_log_outside_the_repository(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Resources that audit API calls default to the audit_log resource's directory, which without
+    KALSHI_AUDIT_DIR is the repository's data/audit: tests write to a temporary one instead."""
+    with pytest.MonkeyPatch.context() as patch:
+        if not os.environ.get("KALSHI_AUDIT_DIR"):
+            patch.setenv("KALSHI_AUDIT_DIR", str(tmp_path_factory.mktemp("session_audit")))
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -105,7 +105,7 @@ def build_audit_log(directory: Path) -> Path:
 
     clock = [0.0]
     with AuditLog(directory) as log:
-        registry = audited_breaker_registry(log, "pipeline", failure_threshold=2, recovery_timeout_s=10,
+        registry = audited_breaker_registry(log, "pipeline", failure_threshold=2, recovery_timeout_s=10, success_threshold=1,
                                             clock=lambda: clock[0])
         breaker = registry.get("kalshi")
 

@@ -4,7 +4,7 @@
     audit        audit verify, audit query                                       cli/audit.py
     demo         demo (the whole graph), release-runs (free a dead run's slots)  cli/demo.py
     demo-server  the demo exchange over HTTP on loopback                         cli/demo_server.py
-    doctor       checks of the setup: cli/doctor.py registers it (kalshi/doctor.py holds the logic)
+    doctor       read-only checks of the configured exchange                     cli/doctor.py
 
 Every command's --help gives an example and its defaults. An error is one line on stderr naming what
 was wrong, with exit status 1 (the full trace only with --verbose); a closed pipe (`| head`) ends quietly.
@@ -86,14 +86,14 @@ def verbose_parent() -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from kalshi_assets.cli import audit, demo, demo_server, reads
+    from kalshi_assets.cli import audit, demo, demo_server, doctor, reads
 
     parser = Parser(prog=PROG, description=DESCRIPTION, formatter_class=HelpFormatter,
                     epilog="example:\n  kalshi-assets demo && kalshi-assets events --type CPI --limit 5")
     parser.add_argument("-v", "--verbose", action="store_true", help="print the full trace of an error")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
     parents = [verbose_parent()]
-    for family in (reads, audit, demo, demo_server):  # doctor: cli/doctor.py registers here too
+    for family in (reads, audit, demo, demo_server, doctor):
         family.register(subparsers, parents)
     return parser
 

@@ -13,7 +13,7 @@ from typing import Literal
 
 import dagster as dg
 import duckdb
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from kalshi_assets import settings as project_settings
 from kalshi_assets.audit import (
@@ -25,11 +25,22 @@ from kalshi_assets.audit import (
     default_audit_directory,
     verify_configured,
 )
-from kalshi_assets.demo.exchange import DemoExchange
-from kalshi_assets.demo.source import DemoMarketData
-from kalshi_assets.kalshi.client import DEMO_BASE_URL
+from kalshi_assets.catalog import load_catalog
+from kalshi_assets.demo.exchange import HISTORICAL_CUTOFF_ENV, DemoExchange, parse_cutoff
+from kalshi_assets.demo.server.routes import DemoApi
+from kalshi_assets.demo.source import DemoMarketData, InProcessDemoClient
+from kalshi_assets.kalshi.breaker import (
+    FAILURE_THRESHOLD,
+    RECOVERY_TIMEOUT_S,
+    SUCCESS_THRESHOLD,
+    BreakerRegistry,
+    CircuitBreaker,
+)
+from kalshi_assets.kalshi.call_audit import ApiCallAuditor
+from kalshi_assets.kalshi.client import DEMO_BASE_URL, KalshiClient
+from kalshi_assets.kalshi.retry import RetryPolicy
 from kalshi_assets.kalshi.source import ApiMarketData, MarketDataSource
-from kalshi_assets.macro.alfred import API_KEY_ENV, FRED_BASE_URL, AlfredClient
+from kalshi_assets.macro.alfred import API_KEY_ENV, FRED_BASE_URL, AlfredClient, classify_fred_outcome
 from kalshi_assets.macro.demo_source import DemoVintageSource
 from kalshi_assets.macro.sources import AlfredVintageSource, VintageSource
 from kalshi_assets.trading import (
@@ -70,17 +81,68 @@ def _demo_scale() -> int:
 
 
 @cache
-def _demo_exchange(seed: int, scale: int) -> DemoExchange:
-    # One exchange per (seed, scale) per process: its event caches are what make ingestion fast.
-    return DemoExchange(seed=seed, scale=scale)
+def _demo_exchange(seed: int, scale: int, historical_cutoff: str | None, catalog: str) -> DemoExchange:
+    # One exchange per configuration per process: its event caches are what make ingestion fast.
+    cutoff = parse_cutoff(historical_cutoff, what="demo_historical_cutoff") if historical_cutoff else None
+    return DemoExchange(seed=seed, scale=scale, historical_cutoff=cutoff, catalog=load_catalog(catalog))
+
+
+# The audit log's user id of the pipeline's own API calls (ingestion, outcomes), and the process-wide
+# breakers of the APIs it reads (Kalshi's "kalshi", FRED's "alfred"), whose changes are audited.
+PIPELINE_USER_ID = "kalshi-assets-pipeline"
+_API_AUDITS: dict[str, tuple[ApiCallAuditor, BreakerRegistry]] = {}
+
+
+def api_audit(audit_directory: str) -> tuple[ApiCallAuditor, BreakerRegistry]:
+    """The auditor of API calls into the audit log at `audit_directory` and the breaker registry whose
+    state changes it records: one of each per directory per process."""
+    found = _API_AUDITS.get(audit_directory)
+    if found is None:
+        log_resource = AuditLogResource(directory=audit_directory)
+        auditor = ApiCallAuditor(log_resource.get_log, PIPELINE_USER_ID)
+        found = (auditor, BreakerRegistry(on_state_change=auditor.on_state_change))
+        _API_AUDITS[audit_directory] = found
+    return found
+
+
+class ApiResilience(dg.Config):
+    """One retry budget and the breaker around it, set together: the breaker counts a call once, after
+    all its attempts failed (a fault a retry absorbs never counts), and opens after
+    `breaker_failure_threshold` such calls in a row; retries stop when it opens."""
+
+    retry_max_attempts: int = Field(default=10, description="attempts of one call (its whole retry budget)")
+    retry_base_delay_s: float = Field(default=0.25, description="backoff: uniform(0, base * 2**n), capped")
+    retry_max_delay_s: float = Field(default=4.0, description="longest wait between two attempts")
+    breaker_failure_threshold: int = Field(default=FAILURE_THRESHOLD, description="failed calls in a row that open it")
+    breaker_recovery_timeout_s: float = Field(default=RECOVERY_TIMEOUT_S, description="seconds open before a probe")
+    breaker_success_threshold: int = Field(default=SUCCESS_THRESHOLD, description="good probes in a row that close it")
+
+    def retry_policy(self) -> RetryPolicy:
+        return RetryPolicy(max_attempts=self.retry_max_attempts, base_delay_s=self.retry_base_delay_s,
+                           max_delay_s=self.retry_max_delay_s)
+
+    def breaker(self, registry: BreakerRegistry, name: str, **overrides: object) -> CircuitBreaker:
+        return registry.get(name, failure_threshold=self.breaker_failure_threshold,
+                            recovery_timeout_s=self.breaker_recovery_timeout_s,
+                            success_threshold=self.breaker_success_threshold, **overrides)
 
 
 class MarketDataResource(dg.ConfigurableResource):
-    """Kalshi market data: the embedded demo exchange (default) or Kalshi's API through the signed client."""
+    """Kalshi market data: the embedded demo exchange (default) or Kalshi's API (both tiers) through the client.
+
+    Market data is public: without `api_key_id` and a key the API source reads unsigned. Every request of the
+    API source is an API_CALL record in the audit log at `audit_directory`, and the client's breaker changes
+    are BREAKER_STATE records (shown by `kalshi-assets status` and the `kalshi_api_breakers` asset).
+    """
 
     source: Literal["demo", "api"] = "demo"
     demo_seed: int = 7
     demo_scale: int = Field(default_factory=lambda: _demo_scale(), description=_DEMO_SCALE_HELP)
+    demo_historical_cutoff: str | None = Field(
+        default_factory=lambda: os.environ.get(HISTORICAL_CUTOFF_ENV) or None,
+        description="Demo exchange: markets settled before this UTC time (and trades before it) are served only "
+        "under /historical/*; default $KALSHI_DEMO_HISTORICAL_CUTOFF, else 90 days before the demo's now.",
+    )
     base_url: str = "https://external-api.kalshi.com/trade-api/v2"
     # Credentials: give them as EnvVars ({env: KALSHI_...}); repr=False keeps them out of reprs and logs.
     api_key_id: str | None = Field(default=None, repr=False)
@@ -91,50 +153,89 @@ class MarketDataResource(dg.ConfigurableResource):
     write_rate_per_s: float = 10.0
     series: list[str] | None = Field(
         default=None,
-        description="Series to ingest; default: every demo series, or settings.DEFAULT_SERIES for the API.",
+        description="Series to ingest; default: every demo series, or the catalog's default_series for the API.",
     )
+    resilience: ApiResilience = Field(default_factory=ApiResilience)
+    audit_directory: str = Field(
+        default_factory=lambda: str(default_audit_directory()),
+        description="Audit log of the API source's calls; defaults to the audit_log resource's directory.",
+    )
+    _client: KalshiClient | None = PrivateAttr(default=None)
+    _source: ApiMarketData | None = PrivateAttr(default=None)
 
     def tracked_series(self) -> list[str] | None:
         if self.series is not None:
             return list(self.series)
         if self.source == "demo":
             return None  # every series the demo exchange lists (replicas included at scale > 1)
-        return list(project_settings.DEFAULT_SERIES)
+        return list(load_catalog().default_series)
 
     def get_source(self) -> MarketDataSource:
         if self.source == "demo":
-            return DemoMarketData(_demo_exchange(self.demo_seed, self.demo_scale))
-        return ApiMarketData(self.get_client())
+            catalog = str(load_catalog().path)
+            return DemoMarketData(_demo_exchange(self.demo_seed, self.demo_scale, self.demo_historical_cutoff, catalog))
+        if self._source is None:  # one source per resource (per run): the historical cutoff is read once
+            self._source = ApiMarketData(self.get_client())
+        return self._source
 
-    def get_client(self):
-        """The signed Kalshi client for `source: api` (also used by the live broker)."""
-        from kalshi_assets.kalshi.client import KalshiClient
+    def get_client(self) -> KalshiClient:
+        """The Kalshi client for `source: api`: signed when a key is configured, audited, behind the "kalshi"
+        breaker of the process's API registry."""
+        if self._client is None:
+            auditor, registry = api_audit(self.audit_directory)
+            self.resilience.breaker(registry, "kalshi")
+            self._client = KalshiClient(
+                self.base_url,
+                api_key_id=self.api_key_id or None,
+                private_key_path=self.private_key_path or None,
+                private_key_pem=self.private_key_pem or None,
+                passphrase=self.passphrase or None,
+                read_rate_per_s=self.read_rate_per_s,
+                write_rate_per_s=self.write_rate_per_s,
+                retry=self.resilience.retry_policy(),
+                breaker_registry=registry,
+                breaker_name="kalshi",
+                on_request=auditor.on_request,
+            )
+        return self._client
 
-        return KalshiClient(
-            self.base_url,
-            api_key_id=self.api_key_id,
-            private_key_path=self.private_key_path,
-            private_key_pem=self.private_key_pem,
-            passphrase=self.passphrase,
-            read_rate_per_s=self.read_rate_per_s,
-            write_rate_per_s=self.write_rate_per_s,
-        )
+    def read_only_client(self) -> tuple[object, str]:
+        """(client, what it talks to) for `kalshi-assets doctor`: the same exchange and key as `get_client`,
+        but outside the pipeline's breakers and audit log (a diagnosis changes nothing)."""
+        if self.source == "demo":
+            exchange = _demo_exchange(self.demo_seed, self.demo_scale, self.demo_historical_cutoff,
+                                      str(load_catalog().path))
+            return InProcessDemoClient(DemoApi(exchange, rate_limits=None)), "demo exchange (in process)"
+        client = KalshiClient(
+            self.base_url, api_key_id=self.api_key_id or None, private_key_path=self.private_key_path or None,
+            private_key_pem=self.private_key_pem or None, passphrase=self.passphrase or None,
+            read_rate_per_s=self.read_rate_per_s, write_rate_per_s=self.write_rate_per_s,
+            retry=RetryPolicy(max_attempts=2), breaker_registry=BreakerRegistry(),
+        )  # fmt: skip
+        return client, f"{self.base_url} ({'signed' if client.authenticated else 'unsigned'})"
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        """End of a step: every buffered API_CALL record is written, the connection pool closed."""
+        if self._client is not None:
+            api_audit(self.audit_directory)[0].flush()
+            self._client.close()
+            self._client, self._source = None, None
 
 
 class SettingsResource(dg.ConfigurableResource):
     """Research settings a run may override from the launchpad (defaults from settings.py)."""
 
     purge_window_days: dict[str, int] = Field(
-        default_factory=lambda: dict(project_settings.PURGE_WINDOW_DAYS),
-        description="Purge window in days per event type; others take KALSHI_DEFAULT_PURGE_WINDOW.",
+        default_factory=lambda: project_settings.purge_windows(),
+        description="Purge window in days per event type (default: the series catalog's purge classes).",
     )
-    default_purge_window_days: int = project_settings.KALSHI_DEFAULT_PURGE_WINDOW
+    default_purge_window_days: int = project_settings.DEFAULT_PURGE_WINDOW_DAYS
     max_spread: float = project_settings.QuoteRules.max_spread
     max_staleness_hours: float = project_settings.QuoteRules.max_staleness_hours
 
     def purge_days(self, event_type: str) -> int:
-        # An override of one event type ({"CPI": 5}) keeps the others' windows from settings.py.
-        windows = {**project_settings.PURGE_WINDOW_DAYS, **self.purge_window_days}
+        # An override of one event type ({"CPI": 5}) keeps the others' windows from the catalog.
+        windows = {**project_settings.purge_windows(), **self.purge_window_days}
         return int(windows.get(event_type, self.default_purge_window_days))
 
 
@@ -243,18 +344,35 @@ class MacroResource(dg.ConfigurableResource):
     fred_api_key: str | None = Field(default=None, repr=False)
     fred_base_url: str = FRED_BASE_URL
     alfred_window_days: int = Field(default=1000, description="FRED refuses spans of more than 2000 vintage dates")
+    alfred_backoff_s: float = Field(default=1.0, description="first wait before retrying FRED (doubles each retry)")
+    audit_directory: str = Field(
+        default_factory=lambda: str(default_audit_directory()),
+        description="Audit log of the ALFRED client's calls; defaults to the audit_log resource's directory.",
+    )
 
     def get_source(self) -> VintageSource:
         """The configured source: vintages(events), now(), name."""
         if self.source == "demo":
+            # The same exchange (and its event caches) as the market data's in the default configuration;
+            # vintages do not depend on the historical cutoff.
+            cutoff = os.environ.get(HISTORICAL_CUTOFF_ENV) or None
             return DemoVintageSource(
-                _demo_exchange(self.demo_seed, self.demo_scale),
+                _demo_exchange(self.demo_seed, self.demo_scale, cutoff, str(load_catalog().path)),
                 extra_vintages=[
                     {k: v for k, v in extra.model_dump().items() if v is not None} for extra in self.extra_vintages
                 ],
             )
-        client = AlfredClient(self.fred_api_key, base_url=self.fred_base_url)
+        auditor, registry = api_audit(self.audit_directory)
+        client = AlfredClient(
+            self.fred_api_key, base_url=self.fred_base_url, on_request=auditor.on_request,
+            backoff_seconds=self.alfred_backoff_s,
+            breaker=ApiResilience().breaker(registry, "alfred", classify=classify_fred_outcome),
+        )
         return AlfredVintageSource(client, window_days=self.alfred_window_days)
+
+    def teardown_after_execution(self, context: dg.InitResourceContext) -> None:
+        if self.source == "alfred":
+            api_audit(self.audit_directory)[0].flush()
 
 
 def macro_from_environment() -> MacroResource:

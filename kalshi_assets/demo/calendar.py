@@ -2,16 +2,18 @@
 
 Dates follow the real agencies' habits closely enough for research code to meet the same shapes
 (CPI mid-month, jobs on the first Friday, GDP advance a month after the quarter, eight FOMC meetings
-a year); they are not an official calendar.
+a year); they are not an official calendar. The hour and time zone of each series' releases come from
+its catalog entry (`catalog.ReleaseRule`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
-from zoneinfo import ZoneInfo
+from datetime import date, datetime, timedelta
 
-EASTERN = ZoneInfo("America/New_York")
+from kalshi_assets.catalog import ReleaseRule
+
 MONTHS = ("JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC")
 
 # FOMC decision days (statement at 14:00 ET), eight a year.
@@ -34,11 +36,6 @@ class Release:
     period_code: str  # ticker suffix: 26SEP (a month), 26Q3 (a quarter), 26DEC (a meeting month)
     reference_period: date  # first day of the period the value describes (the meeting day for FOMC)
     release_time: datetime  # UTC, tz-aware
-
-
-def eastern(day: date, hour: int, minute: int) -> datetime:
-    """A wall-clock time in New York as a UTC instant (handles daylight saving)."""
-    return datetime.combine(day, time(hour, minute), tzinfo=EASTERN).astimezone(UTC)
 
 
 def _month_code(day: date) -> str:
@@ -67,26 +64,26 @@ def _months(first: date, last: date) -> list[date]:
     return months
 
 
-def cpi_releases(first: date, last: date) -> list[Release]:
-    """CPI for month M comes out around the 12th of M+1 at 08:30 ET."""
+def cpi_releases(first: date, last: date, at: Callable[[date], datetime]) -> list[Release]:
+    """CPI for month M comes out around the 12th of M+1 (at 08:30 ET)."""
     out = []
     for ref in _months(first - timedelta(days=62), last):
         day = _business_day_on_or_after(_next_month(ref).replace(day=11 + (ref.month % 3)))
-        out.append(Release(_month_code(ref), ref, eastern(day, 8, 30)))
+        out.append(Release(_month_code(ref), ref, at(day)))
     return [r for r in out if first <= r.release_time.date() <= last]
 
 
-def jobs_releases(first: date, last: date) -> list[Release]:
-    """The employment report for month M comes out on the first Friday of M+1 at 08:30 ET."""
+def jobs_releases(first: date, last: date, at: Callable[[date], datetime]) -> list[Release]:
+    """The employment report for month M comes out on the first Friday of M+1 (at 08:30 ET)."""
     out = []
     for ref in _months(first - timedelta(days=62), last):
         day = _weekday_on_or_after(_next_month(ref), 4)
-        out.append(Release(_month_code(ref), ref, eastern(day, 8, 30)))
+        out.append(Release(_month_code(ref), ref, at(day)))
     return [r for r in out if first <= r.release_time.date() <= last]
 
 
-def gdp_releases(first: date, last: date) -> list[Release]:
-    """The advance GDP estimate for quarter Q comes out near the end of the month after Q, 08:30 ET."""
+def gdp_releases(first: date, last: date, at: Callable[[date], datetime]) -> list[Release]:
+    """The advance GDP estimate for quarter Q comes out near the end of the month after Q (08:30 ET)."""
     out = []
     for ref in _months(first - timedelta(days=130), last):
         if ref.month not in (1, 4, 7, 10):
@@ -94,12 +91,25 @@ def gdp_releases(first: date, last: date) -> list[Release]:
         quarter = (ref.month - 1) // 3 + 1
         month_after = _next_month(_next_month(_next_month(ref)))
         day = _weekday_on_or_after(month_after.replace(day=24), 3)  # a Thursday in the last week
-        out.append(Release(f"{ref.year % 100:02d}Q{quarter}", ref, eastern(day, 8, 30)))
+        out.append(Release(f"{ref.year % 100:02d}Q{quarter}", ref, at(day)))
     return [r for r in out if first <= r.release_time.date() <= last]
 
 
-def fomc_releases(first: date, last: date) -> list[Release]:
-    """FOMC statements at 14:00 ET on the scheduled decision days."""
+def fomc_releases(first: date, last: date, at: Callable[[date], datetime]) -> list[Release]:
+    """FOMC statements on the scheduled decision days (at 14:00 ET)."""
     return [
-        Release(_month_code(day), day, eastern(day, 14, 0)) for day in FOMC_DATES if first <= day <= last
+        Release(_month_code(day), day, at(day)) for day in FOMC_DATES if first <= day <= last
     ]
+
+
+_SCHEDULES: dict[str, Callable[[date, date, Callable[[date], datetime]], list[Release]]] = {
+    "cpi": cpi_releases,
+    "jobs": jobs_releases,
+    "gdp": gdp_releases,
+    "fomc": fomc_releases,
+}
+
+
+def releases(rule: ReleaseRule, first: date, last: date) -> list[Release]:
+    """The releases of a series' schedule between two days, at its catalog release time."""
+    return _SCHEDULES[rule.schedule](first, last, rule.at)

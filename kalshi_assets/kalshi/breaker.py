@@ -58,7 +58,10 @@ StateChangeCallback = Callable[[str, str, str, BreakerStats], None]
 
 
 def classify_kalshi_outcome(exc: BaseException) -> Outcome:
-    """A Kalshi client error of 4xx other than 429 is the caller's mistake, not an API failure."""
+    """A Kalshi client error of 4xx other than 429 is the caller's mistake, not an API failure; a call
+    cut short because the breaker opened under it says nothing new about the API."""
+    if isinstance(exc, CircuitOpenError):
+        return Outcome.NEUTRAL
     if (
         isinstance(exc, KalshiError)
         and exc.status is not None
@@ -79,18 +82,26 @@ class _Permit:
         self.generation = generation
 
 
+# The integration promises: open after 5 consecutive failed calls, probe after 60 s, close after 2
+# successful probes in a row. The Kalshi client counts a call once, after its whole retry budget.
+FAILURE_THRESHOLD = 5
+RECOVERY_TIMEOUT_S = 60.0
+SUCCESS_THRESHOLD = 2
+
+
 class CircuitBreaker:
     """Opens after `failure_threshold` consecutive failures, fails fast while open, admits exactly
     one probe once `recovery_timeout_s` has passed, and closes after `success_threshold` successful
-    probes in a row (a failed probe reopens it)."""
+    probes in a row (a failed probe reopens it). While open, the `CircuitOpenError` it raises carries
+    the failure that opened it as `__cause__`."""
 
     def __init__(
         self,
         name: str,
         *,
-        failure_threshold: int = 5,
-        recovery_timeout_s: float = 30.0,
-        success_threshold: int = 1,
+        failure_threshold: int = FAILURE_THRESHOLD,
+        recovery_timeout_s: float = RECOVERY_TIMEOUT_S,
+        success_threshold: int = SUCCESS_THRESHOLD,
         classify: Callable[[BaseException], Outcome] = classify_kalshi_outcome,
         on_state_change: StateChangeCallback | None = None,
         clock: Callable[[], float] = time.monotonic,
@@ -118,6 +129,7 @@ class CircuitBreaker:
         self._calls = self._successes = self._failures = self._neutral = self._rejected = 0
         self._opened_count = 0
         self._last_failure: str | None = None
+        self._last_error: BaseException | None = None
 
     # --- state -------------------------------------------------------------------------------
 
@@ -129,6 +141,13 @@ class CircuitBreaker:
     def stats(self) -> BreakerStats:
         with self._lock:
             return self._stats_locked()
+
+    def retry_in_s(self) -> float:
+        """Seconds until an open breaker admits its next probe (0 unless open)."""
+        with self._lock:
+            if self._state is not BreakerState.OPEN:
+                return 0.0
+            return max(0.0, self.recovery_timeout_s - (self._clock() - self._opened_at))
 
     def _stats_locked(self) -> BreakerStats:
         counted = self._successes + self._failures
@@ -187,12 +206,14 @@ class CircuitBreaker:
                     waited = self._clock() - self._opened_at
                     if waited < self.recovery_timeout_s:
                         self._rejected += 1
-                        raise CircuitOpenError(self.name, self.recovery_timeout_s - waited)
+                        raise CircuitOpenError(
+                            self.name, self.recovery_timeout_s - waited, last_failure=self._last_error
+                        ) from self._last_error
                     self._transition_locked(BreakerState.HALF_OPEN, events)
                 if self._state is BreakerState.HALF_OPEN:
                     if self._probe_in_flight:
                         self._rejected += 1
-                        raise CircuitOpenError(self.name, 0.0)
+                        raise CircuitOpenError(self.name, 0.0, last_failure=self._last_error) from self._last_error
                     self._probe_in_flight = True
                     self._calls += 1
                     return _Permit(probe=True, generation=self._generation)
@@ -221,6 +242,7 @@ class CircuitBreaker:
             else:
                 self._failures += 1
                 self._last_failure = f"{type(error).__name__}: {error}" if error is not None else "failure"
+                self._last_error = error
                 if current and self._state is BreakerState.CLOSED:
                     self._consecutive_failures += 1
                     if self._consecutive_failures >= self.failure_threshold:
@@ -256,9 +278,9 @@ class BreakerRegistry:
         self,
         *,
         on_state_change: StateChangeCallback | None = None,
-        failure_threshold: int = 5,
-        recovery_timeout_s: float = 30.0,
-        success_threshold: int = 1,
+        failure_threshold: int = FAILURE_THRESHOLD,
+        recovery_timeout_s: float = RECOVERY_TIMEOUT_S,
+        success_threshold: int = SUCCESS_THRESHOLD,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._on_state_change = on_state_change

@@ -110,15 +110,19 @@ class KalshiResponseError(KalshiError):
 
 
 class CircuitOpenError(KalshiError):
-    """The circuit breaker for an API is open: the call was not attempted (fail fast)."""
+    """The circuit breaker for an API is open: the call was not attempted (fail fast), or its retries
+    stopped because other calls opened it. `last_failure` (also the `__cause__`) is the failure that
+    opened it, or this call's own last one."""
 
-    def __init__(self, breaker_name: str, retry_in_s: float) -> None:
+    def __init__(self, breaker_name: str, retry_in_s: float, *, last_failure: BaseException | None = None) -> None:
+        last = f"; last failure: {last_failure}" if last_failure is not None else ""
         super().__init__(
-            f"circuit breaker {breaker_name!r} is open; next probe allowed in {max(retry_in_s, 0.0):.1f}s",
+            f"circuit breaker {breaker_name!r} is open{last}; next probe allowed in {max(retry_in_s, 0.0):.1f}s",
             code="circuit_open",
         )
         self.breaker_name = breaker_name
         self.retry_in_s = retry_in_s
+        self.last_failure = last_failure
 
 
 _STATUS_CLASSES: dict[int, type[KalshiError]] = {

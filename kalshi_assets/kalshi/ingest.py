@@ -1,16 +1,19 @@
 """Fetch from a `MarketDataSource` and parse into frames shaped like the warehouse's ingest tables.
 
-Everything is parsed before anything is returned, so a malformed payload raises `WireFormatError`
-(naming the object) and the caller writes nothing.
+Everything is parsed and checked before anything is returned, so a malformed payload, a row outside
+the requested window or a series missing from the catalog raises (naming the object) and the caller
+writes nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pandas as pd
 
+from kalshi_assets.catalog import load_catalog
 from kalshi_assets.kalshi import parse
 from kalshi_assets.kalshi.source import MarketDataSource
 
@@ -25,10 +28,11 @@ MARKET_COLUMNS = ["market_ticker", "event_ticker", "market_type", "status", "str
                   "ingested_at"]
 QUOTE_COLUMNS = ["market_ticker", "event_ticker", "ts", "yes_bid", "yes_ask", "last_price", "volume",
                  "open_interest"]
+TRADE_COLUMNS = ["trade_id", "market_ticker", "event_ticker", "ts", "yes_price", "count", "taker_side"]
 _TIME_COLUMNS = {"ingested_at", "strike_date", "open_time", "close_time", "expected_expiration_time",
                  "latest_expiration_time", "settlement_ts", "updated_time", "ts"}
 _FLOAT_COLUMNS = {"fee_multiplier", "floor_strike", "cap_strike", "yes_bid", "yes_ask", "last_price", "volume",
-                  "open_interest", "expiration_value_num", "settlement_value"}
+                  "open_interest", "expiration_value_num", "settlement_value", "yes_price", "count"}
 
 
 def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
@@ -47,11 +51,15 @@ def _utc_now_naive() -> datetime:
 
 
 def fetch_series(source: MarketDataSource, tickers: Sequence[str] | None) -> pd.DataFrame:
+    """The series, each of which must be in the series catalog (never a NULL event type)."""
     now = _utc_now_naive()
-    return frame([parse.parse_series(obj, now) for obj in source.series(tickers)], SERIES_COLUMNS)
+    rows = [parse.parse_series(obj, now) for obj in source.series(tickers)]
+    load_catalog().require_all([row["series_ticker"] for row in rows])
+    return frame(rows, SERIES_COLUMNS)
 
 
 def fetch_events(source: MarketDataSource, series_tickers: Sequence[str]) -> pd.DataFrame:
+    load_catalog().require_all(series_tickers)
     now = _utc_now_naive()
     rows = []
     for series_ticker in series_tickers:
@@ -65,12 +73,23 @@ def fetch_events(source: MarketDataSource, series_tickers: Sequence[str]) -> pd.
     return frame(rows, EVENT_COLUMNS)
 
 
-def fetch_markets(source: MarketDataSource, event_tickers: Sequence[str]) -> pd.DataFrame:
-    """Markets of each event, tied by their exact `event_ticker` (never by prefix or title)."""
+@dataclass(frozen=True)
+class FetchedMarkets:
+    """The markets of the asked events, and the events neither tier had a market for."""
+
+    frame: pd.DataFrame
+    events_without_markets: list[str] = field(default_factory=list)
+
+
+def fetch_markets(source: MarketDataSource, event_tickers: Sequence[str]) -> FetchedMarkets:
+    """Markets of each event from both tiers, tied by their exact `event_ticker` (never by prefix or title)."""
     now = _utc_now_naive()
-    rows = []
+    rows, empty = [], []
     for event_ticker in event_tickers:
-        for obj in source.markets(event_ticker):
+        objects = source.markets(event_ticker)
+        if not objects:
+            empty.append(event_ticker)
+        for obj in objects:
             row = parse.parse_market(obj, now)
             if row["event_ticker"] != event_ticker:
                 raise parse.WireFormatError(
@@ -78,24 +97,56 @@ def fetch_markets(source: MarketDataSource, event_tickers: Sequence[str]) -> pd.
                     f"{row['event_ticker']}"
                 )
             rows.append(row)
-    return frame(rows, MARKET_COLUMNS)
+    return FetchedMarkets(frame(rows, MARKET_COLUMNS), empty)
+
+
+def _unix(moment: datetime) -> int:
+    return int(moment.replace(tzinfo=UTC).timestamp())
+
+
+def _refuse_outside(rows: list[dict], start: datetime, end: datetime, what: str) -> None:
+    """A row stamped outside [start, end) is the source's error: raise naming it before anything is
+    written (dropping it would let the partition replace delete the stored row)."""
+    for row in rows:
+        if not start <= row["ts"] < end:
+            raise parse.WireFormatError(
+                f"market {row['market_ticker']}: {what} at {row['ts']:%Y-%m-%d %H:%M:%S} is outside the "
+                f"requested window [{start:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}); nothing was written"
+            )
 
 
 def fetch_quotes(source: MarketDataSource, markets: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
-    """Hourly quotes with start < ts <= ... inside [start, end) for the given markets (ticker, event, close)."""
+    """Hourly quotes stamped inside [start, end) for the given markets (market_ticker, event_ticker)."""
     if markets.empty:
         return frame([], QUOTE_COLUMNS)
-    start_ts = int(start.replace(tzinfo=UTC).timestamp())
-    end_ts = int(end.replace(tzinfo=UTC).timestamp())
     events = dict(zip(markets["market_ticker"], markets["event_ticker"], strict=True))
-    # The API's end is inclusive and its start exclusive of the first period: ask (start-1h, end-1s] so
-    # each candle lands in exactly one daily partition: the day of its end_period_ts.
-    candles = source.candlesticks(list(events), start_ts - 1, end_ts - 1, 60)
+    # Candle routes take Unix seconds and answer the candles whose end_period_ts lies in [start_ts, end_ts]
+    # (inclusive ends, per Kalshi's OpenAPI document). Asking [start - 1 s, end - 1 s] gives exactly the
+    # candles stamped in [start, end) whether a server treats start_ts as inclusive or exclusive (candles
+    # end on whole periods, never one second before one), so each candle lands in one daily partition:
+    # the day of its end_period_ts.
+    candles = source.candlesticks(list(events), _unix(start) - 1, _unix(end) - 1, 60)
     rows = []
     for ticker, ticker_candles in candles.items():
         if ticker not in events:
             raise parse.WireFormatError(f"market {ticker}: candles returned that were not asked for")
         rows.extend(parse.parse_candlesticks(ticker_candles, ticker, events[ticker]))
-    out = frame(rows, QUOTE_COLUMNS)
-    inside = (out["ts"] >= pd.Timestamp(start)) & (out["ts"] < pd.Timestamp(end))
-    return out[inside].sort_values(["market_ticker", "ts"]).reset_index(drop=True)
+    _refuse_outside(rows, start, end, "a candle")
+    return frame(rows, QUOTE_COLUMNS).sort_values(["market_ticker", "ts"]).reset_index(drop=True)
+
+
+def fetch_trades(source: MarketDataSource, markets: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
+    """Every trade created inside [start, end) in the given markets (market_ticker, event_ticker)."""
+    if markets.empty:
+        return frame([], TRADE_COLUMNS)
+    rows = []
+    for market_ticker, event_ticker in zip(markets["market_ticker"], markets["event_ticker"], strict=True):
+        for obj in source.trades(market_ticker, _unix(start), _unix(end) - 1):
+            row = parse.parse_trade(obj)
+            if row["market_ticker"] != market_ticker:
+                raise parse.WireFormatError(
+                    f"trade {row['trade_id']}: returned for market {market_ticker} but belongs to {row['market_ticker']}"
+                )
+            rows.append({**row, "event_ticker": event_ticker})
+    _refuse_outside(rows, start, end, "a trade")
+    return frame(rows, TRADE_COLUMNS).sort_values(["ts", "trade_id"]).reset_index(drop=True)

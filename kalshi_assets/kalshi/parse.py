@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -229,18 +230,52 @@ def parse_candlesticks(
     return [parse_candlestick(candle, market_ticker, event_ticker) for candle in candles]
 
 
+TAKER_SIDES = frozenset({"yes", "no"})
+
+
 def parse_trade(obj: Mapping[str, Any]) -> dict[str, Any]:
     trade_id = _required(obj, "trade_id", "trade")
     what = f"trade {trade_id}"
     size = count(obj, "count", what)
+    if size is None:
+        raise WireFormatError(f"{what}: missing required field 'count_fp'")
+    yes_price = price_dollars(obj, "yes_price", what)
+    if yes_price is None:
+        raise WireFormatError(f"{what}: missing required field 'yes_price_dollars'")
+    taker_side = obj.get("taker_side")
+    if taker_side not in TAKER_SIDES:
+        raise WireFormatError(f"{what}: taker_side must be yes or no, got {taker_side!r}")
     return {
         "trade_id": trade_id,
         "market_ticker": _required(obj, "ticker", what),
         "ts": timestamp(_required(obj, "created_time", what), f"{what}.created_time"),
-        "yes_price": price_dollars(obj, "yes_price", what),
+        "yes_price": yes_price,
         "count": size,
-        "taker_side": obj.get("taker_side"),
+        "taker_side": taker_side,
     }
+
+
+@dataclass(frozen=True)
+class HistoricalCutoff:
+    """Kalshi's boundary between its live and historical tiers (naive UTC): markets settled before
+    `market_settled`, with their candles, and trades created before `trades_created` are historical."""
+
+    market_settled: datetime
+    trades_created: datetime
+    orders_updated: datetime
+
+
+def parse_historical_cutoff(obj: Mapping[str, Any]) -> HistoricalCutoff:
+    """The GET /historical/cutoff answer; every one of the three cutoffs is required."""
+    if not isinstance(obj, Mapping):
+        raise WireFormatError(f"historical cutoff: expected an object, got {type(obj).__name__}")
+    times = {}
+    for name in ("market_settled_ts", "trades_created_ts", "orders_updated_ts"):
+        value = timestamp(_required(obj, name, "historical cutoff"), f"historical cutoff.{name}")
+        if value is None:
+            raise WireFormatError(f"historical cutoff: {name} is the zero time")
+        times[name] = value
+    return HistoricalCutoff(times["market_settled_ts"], times["trades_created_ts"], times["orders_updated_ts"])
 
 
 def parse_orderbook(obj: Mapping[str, Any], market_ticker: str) -> dict[str, list[tuple[float, float]]]:

@@ -28,11 +28,13 @@ class RetryPolicy:
     """Exponential backoff with full jitter: attempt n waits uniform(0, min(max, base * 2**n)).
 
     A `Retry-After` from the server replaces the computed wait (capped at `max_retry_after_s`).
+    `max_attempts` is a call's whole budget: the circuit breaker counts the call once, after it (see
+    `client.py`), so at 30% transient faults a call fails only with probability 0.3**10.
     """
 
-    max_attempts: int = 6
+    max_attempts: int = 10
     base_delay_s: float = 0.25
-    max_delay_s: float = 8.0
+    max_delay_s: float = 4.0
     max_retry_after_s: float = 60.0
     rng: random.Random = field(default_factory=random.Random, compare=False, repr=False)
 

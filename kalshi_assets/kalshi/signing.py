@@ -6,7 +6,8 @@ a salt as long as the digest (32 bytes), base64 encoded.
 
 Two backends produce signatures: in-process with `cryptography` (the normal path) and, for users who
 must sign with the `openssl` binary, `OpenSSLSigner`, which hands the key and passphrase to the child
-through pipes so neither ever appears in a command line or (where `/dev/fd` exists) on disk.
+through pipes, so neither ever appears in a command line, an environment or a file (it needs `/dev/fd`:
+Linux, macOS, BSD).
 """
 
 from __future__ import annotations
@@ -17,7 +18,6 @@ import os
 import shutil
 import stat
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 from typing import Literal, Protocol
@@ -144,20 +144,28 @@ class CryptographySigner:
         return "CryptographySigner(<RSA key hidden>)"
 
 
-# A pipe holds at least this much on Linux before a writer blocks; keys are far smaller.
+# A pipe holds at least this much on Linux before a writer blocks; keys are far smaller (an RSA-4096
+# PEM is about 3.3 kB).
 _PIPE_SAFE_BYTES = 60_000
 
-KeyTransport = Literal["auto", "pipe", "tempfile"]
+# The only variables an openssl child sees: where to find its binary, libraries, configuration and
+# locale. Everything else (KALSHI_PRIVATE_KEY_PASSPHRASE, FRED_API_KEY, ...) stays in this process.
+_CHILD_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "LD_LIBRARY_PATH", "DYLD_LIBRARY_PATH",
+                      "OPENSSL_CONF", "OPENSSL_MODULES", "OPENSSL_ENGINES", "SYSTEMROOT")
+
+
+def child_environment() -> dict[str, str]:
+    """The environment of an openssl child: an allowlist, so no project secret is inherited."""
+    return {name: os.environ[name] for name in _CHILD_ENVIRONMENT if name in os.environ}
 
 
 class OpenSSLSigner:
     """Signs by running `openssl dgst`, for users who must sign with the `openssl` binary.
 
-    Secrets never reach the command line: the passphrase goes through an inherited pipe
-    (`-passin fd:N`), the key through another pipe opened as `/dev/fd/N` (`key_transport="pipe"`)
-    or, where that is impossible, through a 0600 temporary file deleted in `finally`. The message
-    goes through stdin. `start_new_session` detaches the child from any terminal so it can never
-    prompt for a passphrase.
+    Secrets reach the child through inherited pipes only: the passphrase as `-passin fd:N`, the key
+    as `/dev/fd/N`, the message on stdin; nothing is written to disk, nothing is on the command line,
+    and the child's environment is an allowlist (`child_environment`) without the project's secrets.
+    `start_new_session` detaches the child from any terminal so it can never prompt for a passphrase.
     """
 
     def __init__(
@@ -166,7 +174,6 @@ class OpenSSLSigner:
         passphrase: str | bytes | None = None,
         *,
         openssl_binary: str = "openssl",
-        key_transport: KeyTransport = "auto",
         timeout_s: float = 15.0,
     ) -> None:
         resolved = shutil.which(openssl_binary)
@@ -181,13 +188,13 @@ class OpenSSLSigner:
             raise KalshiKeyError("a passphrase containing a line break cannot be passed to openssl")
         if b"ENCRYPTED" in self._pem and self._passphrase is None:
             raise KalshiKeyError("the private key is encrypted; a passphrase is required")
-        if key_transport == "auto":
-            key_transport = (
-                "pipe" if _dev_fd_available() and len(self._pem) < _PIPE_SAFE_BYTES else "tempfile"
+        if not _dev_fd_available():
+            raise KalshiSigningError(
+                "the openssl signer passes the key through /dev/fd (Linux, macOS, BSD), which this system "
+                "lacks; use the cryptography backend"
             )
-        if key_transport == "pipe" and not _dev_fd_available():
-            raise KalshiSigningError("key_transport='pipe' needs /dev/fd (Linux, macOS, BSD)")
-        self._key_transport: Literal["pipe", "tempfile"] = key_transport
+        if len(self._pem) >= _PIPE_SAFE_BYTES:
+            raise KalshiKeyError(f"a {len(self._pem)}-byte key file is too large to pass to openssl through a pipe")
         self._timeout_s = timeout_s
         logger.warning(
             "Kalshi requests are signed with the openssl binary (%s): one process per request, "
@@ -195,38 +202,26 @@ class OpenSSLSigner:
             self._openssl,
         )
 
-    @property
-    def key_transport(self) -> str:
-        return self._key_transport
-
     def sign(self, message: bytes) -> str:
         passphrase_fd = _pipe_holding((self._passphrase or b"") + b"\n")
         key_fd: int | None = None
-        key_file: str | None = None
         try:
-            if self._key_transport == "pipe":
-                key_fd = _pipe_holding(self._pem)
-                key_source = f"/dev/fd/{key_fd}"
-            else:
-                handle, key_file = tempfile.mkstemp(prefix="kalshi-key-", suffix=".pem")  # mode 0600
-                with os.fdopen(handle, "wb") as stream:
-                    stream.write(self._pem)
-                key_source = key_file
+            key_fd = _pipe_holding(self._pem)
             command = [
                 self._openssl, "dgst", "-sha256",
-                "-sign", key_source, "-keyform", "PEM",
+                "-sign", f"/dev/fd/{key_fd}", "-keyform", "PEM",
                 "-passin", f"fd:{passphrase_fd}",
                 "-sigopt", "rsa_padding_mode:pss",
                 "-sigopt", "rsa_pss_saltlen:digest",
                 "-sigopt", "rsa_mgf1_md:sha256",
             ]  # fmt: skip
-            inherited = (passphrase_fd,) if key_fd is None else (passphrase_fd, key_fd)
             try:
                 completed = subprocess.run(  # noqa: S603 - fixed argv, no shell, no secrets in it
                     command,
                     input=message,
                     capture_output=True,
-                    pass_fds=inherited,
+                    pass_fds=(passphrase_fd, key_fd),
+                    env=child_environment(),
                     timeout=self._timeout_s,
                     start_new_session=True,
                     check=False,
@@ -237,8 +232,6 @@ class OpenSSLSigner:
             os.close(passphrase_fd)
             if key_fd is not None:
                 os.close(key_fd)
-            if key_file is not None:
-                _remove_quietly(key_file)
         if completed.returncode != 0 or not completed.stdout:
             # openssl's stderr names the failing step (bad decrypt, unsupported key); it holds no secret.
             reason = completed.stderr.decode("utf-8", "replace").strip().splitlines()[:1]
@@ -248,7 +241,7 @@ class OpenSSLSigner:
         return base64.b64encode(completed.stdout).decode("ascii")
 
     def __repr__(self) -> str:
-        return f"OpenSSLSigner({self._openssl!r}, key_transport={self._key_transport!r}, <key hidden>)"
+        return f"OpenSSLSigner({self._openssl!r}, <key hidden>)"
 
 
 def _dev_fd_available() -> bool:
@@ -269,13 +262,6 @@ def _pipe_holding(data: bytes) -> int:
     finally:
         os.close(write_fd)
     return read_fd
-
-
-def _remove_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def make_signer(

@@ -24,6 +24,8 @@ from typing import Any
 
 import requests
 
+from kalshi_assets.kalshi.breaker import CircuitBreaker, Outcome
+
 log = logging.getLogger(__name__)
 
 FRED_BASE_URL = "https://api.stlouisfed.org"
@@ -55,6 +57,15 @@ class FredError(Exception):
 
 class FredConfigError(FredError):
     """The client is not configured (no API key)."""
+
+
+def classify_fred_outcome(exc: BaseException) -> Outcome:
+    """For the ALFRED breaker: a 4xx other than 429 (a bad series id, a bad key) is the caller's, not an
+    outage; everything else that escapes the retries is a failure."""
+    status = getattr(exc, "status", None)
+    if isinstance(exc, FredError) and status is not None and 400 <= status < 500 and status != 429:
+        return Outcome.NEUTRAL
+    return Outcome.FAILURE if isinstance(exc, Exception) else Outcome.NEUTRAL
 
 
 @dataclass(frozen=True)
@@ -195,6 +206,8 @@ class AlfredClient:
         backoff_seconds: float = 1.0,
         session: requests.Session | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        breaker: CircuitBreaker | None = None,
+        on_request: Callable[[str, str, int | None, float, str | None], None] | None = None,
     ) -> None:
         key = api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")
         if not key.strip():
@@ -211,6 +224,9 @@ class AlfredClient:
         self.backoff_seconds = backoff_seconds
         self._session = session or requests.Session()
         self._sleep = sleep
+        # A call (with its retries) passes the breaker once, like the Kalshi client's calls.
+        self._breaker = breaker
+        self._on_request = on_request  # (method, path, status, elapsed_ms, error code): never the key
         _install_log_redaction()
 
     def __repr__(self) -> str:  # the key never appears in a repr
@@ -346,17 +362,33 @@ class AlfredClient:
                 )
 
     def _get_json(self, path: str, params: dict[str, str | int]) -> dict[str, Any]:
+        if self._breaker is None:
+            return self._get_json_with_retries(path, params)
+        return self._breaker.call(self._get_json_with_retries, path, params)
+
+    def _report(self, path: str, status: int | None, started: float, code: str | None) -> None:
+        if self._on_request is not None:
+            try:
+                self._on_request("GET", path, status, (time.perf_counter() - started) * 1000, code)
+            except Exception:
+                log.exception("on_request callback failed for GET %s", path)
+
+    def _get_json_with_retries(self, path: str, params: dict[str, str | int]) -> dict[str, Any]:
         url = self.base_url + path
         for attempt in range(self.max_retries + 1):
             log.debug("GET %s %s (attempt %d)", path, params, attempt + 1)  # params hold no key
+            started = time.perf_counter()
             try:
                 response = self._session.get(
                     url, params={**params, "api_key": self._api_key}, timeout=self.timeout_seconds
                 )
             except requests.RequestException as exc:
                 # requests' messages quote the URL with the key: report the exception type only.
+                self._report(path, None, started, "connection_error")
                 failure: FredError = FredError(f"GET {path} failed: {type(exc).__name__}")
             else:
+                self._report(path, response.status_code, started, None if response.status_code == 200
+                             else f"http_{response.status_code}")
                 if response.status_code == 200:
                     return self._decode(path, response)
                 failure = FredError(

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from kalshi_assets.analytics.outcomes import utc_datetime, version_number
+from kalshi_assets.catalog import FredSeriesSpec, load_catalog
 from kalshi_assets.macro.alfred import AlfredClient, Observation
 
 
@@ -105,38 +106,23 @@ def reference_period_from_ticker(event_ticker: str) -> date:
     raise SourceError(f"cannot read a reference period from event ticker {event_ticker!r}")
 
 
-@dataclass(frozen=True)
-class FredSeriesSpec:
-    """Which FRED series prints an event type, and how to bring its values to Kalshi's units."""
-
-    series_id: str
-    units: str = "lin"  # FRED's units transformation (pch = percent change, chg = change)
-    scale: float = 1.0  # multiply FRED's value by this (PAYEMS is in thousands, Kalshi in jobs)
-    decimals: int = 1  # round to the precision the agency publishes (Kalshi settles on that)
-    meeting_effective_next_day: bool = False  # a policy rate set at a meeting is in effect the next day
+def fred_series_from_catalog() -> dict[str, FredSeriesSpec]:
+    """The FRED series of every catalog series that has one, keyed by series ticker (a choice made in
+    the catalog: the FRED series closest to what each Kalshi series settles on). A series without one
+    (KXFEDDECISION, a change in basis points) settles on Kalshi's first print only."""
+    return {entry.ticker: entry.macro for entry in load_catalog().series.values() if entry.macro is not None}
 
 
-# Choice: the FRED series closest to what each Kalshi series settles on, keyed by series ticker.
-# KXFEDDECISION (a change in basis points) has no FRED series: Kalshi's settlement is its first print.
-DEFAULT_FRED_SERIES: dict[str, FredSeriesSpec] = {
-    "KXCPI": FredSeriesSpec("CPIAUCSL", units="pch", decimals=1),
-    "KXU3": FredSeriesSpec("UNRATE", decimals=1),
-    "KXPAYROLLS": FredSeriesSpec("PAYEMS", units="chg", scale=1000.0, decimals=0),
-    "KXGDP": FredSeriesSpec("A191RL1Q225SBEA", decimals=1),
-    "KXFED": FredSeriesSpec("DFEDTARU", decimals=2, meeting_effective_next_day=True),
-}
-
-_REPLICA = re.compile(r"^(?P<base>[A-Z0-9]+?)R\d+$")  # the demo's replica series: KXCPIR2 ...
-
-
-def fred_spec_for_series(series_ticker: str, specs: Mapping[str, FredSeriesSpec]) -> FredSeriesSpec | None:
-    """The FRED series of a Kalshi series: by ticker, then its pre-KX name (CPI -> KXCPI), then the
-    demo replica's base (KXCPIR2 -> KXCPI)."""
-    for candidate in (series_ticker, f"KX{series_ticker}"):
-        if candidate in specs:
-            return specs[candidate]
-    match = _REPLICA.match(series_ticker)
-    return fred_spec_for_series(match["base"], specs) if match else None
+def fred_spec_for_series(
+    series_ticker: str, specs: Mapping[str, FredSeriesSpec] | None = None
+) -> FredSeriesSpec | None:
+    """The FRED series of a Kalshi series: by ticker, else by the catalog's name for it (an older alias
+    such as CPI -> KXCPI, or a demo replica KXCPIR2 -> KXCPI). `specs` defaults to the catalog's."""
+    specs = fred_series_from_catalog() if specs is None else specs
+    if series_ticker in specs:
+        return specs[series_ticker]
+    entry = load_catalog().lookup(series_ticker)
+    return specs.get(entry.ticker) if entry is not None else None
 
 
 def vintage_time_from_realtime_start(realtime_start: date, release_time: datetime | None) -> datetime:
@@ -163,7 +149,7 @@ class AlfredVintageSource:
         window_days: int | None = 1000,  # FRED refuses requests spanning more than 2000 vintage dates
     ) -> None:
         self.client = client
-        self.series = dict(DEFAULT_FRED_SERIES if series is None else series)
+        self.series = dict(fred_series_from_catalog() if series is None else series)
         self.window_days = window_days
         self.skipped_missing = 0  # vintages FRED published as "." (counted, not stored)
         self.unmapped_events: list[str] = []

@@ -85,3 +85,48 @@ def markets_without_event(con: duckdb.DuckDBPyConnection) -> int:
         "SELECT count(*) FROM kalshi_markets m LEFT JOIN kalshi_events e USING (event_ticker) "
         "WHERE e.event_ticker IS NULL"
     ).fetchone()[0]
+
+
+def events_without_markets(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """Events for which neither of Kalshi's tiers listed a market."""
+    return [row[0] for row in con.execute(
+        "SELECT e.event_ticker FROM kalshi_events e LEFT JOIN kalshi_markets m USING (event_ticker) "
+        "WHERE m.market_ticker IS NULL ORDER BY 1"
+    ).fetchall()]
+
+
+def trade_checks(con: duckdb.DuckDBPyConnection) -> dict[str, int]:
+    """Counts of trades breaking the trade contracts (all zero when the table is sound)."""
+    row = con.execute(
+        """
+        SELECT
+            count(*) FILTER (WHERE m.market_ticker IS NOT NULL
+                             AND (t.ts < m.open_time OR t.ts > m.close_time))     AS outside_open_close,
+            count(*) FILTER (WHERE m.market_ticker IS NULL)                       AS unknown_market,
+            count(*) FILTER (WHERE t.yes_price <= 0 OR t.yes_price >= 1)          AS price_outside_unit,
+            count(*) FILTER (WHERE t.count <= 0)                                  AS not_positive_count
+        FROM kalshi_trades t LEFT JOIN kalshi_markets m USING (market_ticker)
+        """
+    ).fetchone()
+    return dict(zip(("outside_open_close", "unknown_market", "price_outside_unit", "not_positive_count"), row,
+                    strict=True))
+
+
+def markets_open_before(con: duckdb.DuckDBPyConnection, start: datetime | None, end: datetime | None,
+                        now: datetime) -> int:
+    """Markets that were open at some time in [start, end) before `now` (the whole history when start is
+    None): the ones that must have candles there."""
+    if start is None or end is None:
+        return con.execute("SELECT count(*) FROM kalshi_markets WHERE open_time < ?", [now]).fetchone()[0]
+    return con.execute(
+        "SELECT count(*) FROM kalshi_markets WHERE open_time < least(?, ?) AND close_time >= ? AND ? < ?",
+        [end, now, start, start, now],
+    ).fetchone()[0]
+
+
+def traded_volume(con: duckdb.DuckDBPyConnection, start: datetime | None, end: datetime | None) -> float:
+    """Contracts the hourly quotes say traded in [start, end) (everywhere when start is None)."""
+    if start is None or end is None:
+        return float(con.execute("SELECT coalesce(sum(volume), 0) FROM kalshi_quotes").fetchone()[0])
+    return float(con.execute("SELECT coalesce(sum(volume), 0) FROM kalshi_quotes WHERE ts >= ? AND ts < ?",
+                             [start, end]).fetchone()[0])

@@ -1022,7 +1022,8 @@ CREATE TABLE IF NOT EXISTS implied_rung_forecasts (
     PRIMARY KEY (event_ticker, horizon_days, strike)
 );
 
--- ============================== research: combinatorial purged CV, PBO, Kalshi's percentiles =======================-- docs/METHODS.md sections 3-5. Each table is rebuilt whole by its asset.
+-- ============================== research: combinatorial purged CV, PBO, Kalshi's percentiles ==============================
+-- docs/METHODS.md sections 3-5. Each table is rebuilt whole by its asset.
 
 -- Every event's role in every CPCV split (train, test, purged, embargoed), why, and the path it feeds.
 CREATE TABLE IF NOT EXISTS cpcv_splits (
@@ -1201,3 +1202,22 @@ COMMENT ON COLUMN implied_rung_forecasts.strike IS 'The rung''s strike k, in the
 COMMENT ON COLUMN implied_rung_forecasts.forecast IS 'Forecast P(X > k)';
 COMMENT ON COLUMN implied_rung_forecasts.outcome IS '1 when the first print was above k, else 0';
 
+-- ============================== ingest: trades ==============================
+-- Every public trade, from Kalshi's live (/markets/trades) and historical (/historical/trades) tiers.
+-- Partitioned by day of `ts`; keyed by Kalshi's trade_id, so a replay leaves the same rows.
+CREATE TABLE IF NOT EXISTS kalshi_trades (
+    trade_id       VARCHAR PRIMARY KEY,
+    market_ticker  VARCHAR NOT NULL,
+    event_ticker   VARCHAR NOT NULL,
+    ts             TIMESTAMP NOT NULL,
+    yes_price      DECIMAL(10, 4) NOT NULL,
+    count          DECIMAL(18, 2) NOT NULL,
+    taker_side     VARCHAR NOT NULL
+);
+COMMENT ON COLUMN kalshi_trades.trade_id IS 'Kalshi''s id of the trade (unique across tiers)';
+COMMENT ON COLUMN kalshi_trades.market_ticker IS 'The market traded (kalshi_markets.market_ticker)';
+COMMENT ON COLUMN kalshi_trades.event_ticker IS 'The market''s event (kalshi_events.event_ticker)';
+COMMENT ON COLUMN kalshi_trades.ts IS 'When the trade was executed (created_time), UTC';
+COMMENT ON COLUMN kalshi_trades.yes_price IS 'Price of the YES side in dollars; the NO side paid 1 - yes_price';
+COMMENT ON COLUMN kalshi_trades.count IS 'Contracts traded';
+COMMENT ON COLUMN kalshi_trades.taker_side IS 'Side of the taker: yes or no';

@@ -136,7 +136,7 @@ def test_raw_pagination_covers_every_market_once(server: DemoServer, exchange: D
         if not answer["cursor"]:
             break
         params["cursor"] = answer["cursor"]
-    expected = [m["ticker"] for m in exchange.markets()]
+    expected = [m["ticker"] for m in exchange.markets(tier="live")]
     assert seen == expected and len(set(seen)) == len(seen)
     assert pages == -(-len(expected) // 100)
 
@@ -145,7 +145,7 @@ def test_filters(server: DemoServer, exchange: DemoExchange) -> None:
     base = server.base_url
     settled = requests.get(base + "/events", params={"series_ticker": "KXGDP", "status": "settled"}, timeout=5).json()
     assert settled["events"] and all(e["series_ticker"] == "KXGDP" for e in settled["events"])
-    tickers = [m["ticker"] for m in exchange.markets(series_ticker="KXGDP")][:3]
+    tickers = [m["ticker"] for m in exchange.markets(series_ticker="KXGDP", tier="live")][:3]
     chosen = requests.get(base + "/markets", params={"tickers": ",".join(tickers)}, timeout=5).json()["markets"]
     assert sorted(m["ticker"] for m in chosen) == sorted(tickers)
     assert requests.get(base + "/markets", params={"mve_filter": "only"}, timeout=5).json()["markets"] == []
@@ -329,28 +329,36 @@ def test_binds_to_loopback_only(exchange: DemoExchange) -> None:
         assert requests.get(server.base_url + "/exchange/status", timeout=5).status_code == 200
 
 
-def test_cli_runs_the_server_as_a_subprocess() -> None:
-    process = subprocess.Popen(  # noqa: S603
-        [sys.executable, "-m", "kalshi_assets.cli", "demo-server", "--port", "0", "--tier", "premier"],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_cli_runs_the_server_as_a_subprocess(stop: signal.Signals) -> None:
+    """Started by a parent that blocks SIGINT (a child inherits the signal mask: a test runner or a job
+    supervisor may block it), the server still stops on SIGINT and SIGTERM."""
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        process = subprocess.Popen(  # noqa: S603
+            [sys.executable, "-m", "kalshi_assets.cli", "demo-server", "--port", "0", "--tier", "premier"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
     try:
         line = process.stdout.readline() if process.stdout else ""
         assert "serving at http://127.0.0.1:" in line, line + (process.stderr.read() if process.stderr else "")
         base_url = line.split("serving at ", 1)[1].split()[0]
-        assert base_url.endswith(API_PREFIX)
+        assert base_url.endswith(API_PREFIX) and "historical tier before 2026-08-03T00:00:00Z" in line
         assert requests.get(base_url + "/exchange/status", timeout=10).json()["exchange_active"] is True
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(stop)
         try:
-            process.wait(timeout=10)
+            # Drain both pipes while waiting: a child blocked writing to a full pipe would never exit.
+            _, errors = process.communicate(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
-            process.wait()
-    assert process.returncode == 0
+            _, errors = process.communicate()
+    assert process.returncode == 0, errors[-3000:]
 
 
 def test_cli_rejects_bad_fault_settings() -> None:

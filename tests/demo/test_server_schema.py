@@ -17,6 +17,7 @@ import collections
 import json
 import random
 from collections.abc import Iterator
+from datetime import datetime
 
 import jsonschema
 import pytest
@@ -98,7 +99,9 @@ def recorded_responses() -> Iterator[list[tuple[str, str, bytes, int, bytes]]]:
         end = int(exchange.now.timestamp())
         active = [m for m in exchange.markets(series_ticker="KXFED") if m["status"] == "active"]
         market = active[0]
-        settled = next(m for m in exchange.markets(series_ticker="KXCPI") if m["status"] == "finalized")
+        settled = next(m for m in exchange.markets(series_ticker="KXCPI", tier="live") if m["status"] == "finalized")
+        archived = exchange.markets(series_ticker="KXCPI", tier="historical")[-1]
+        archived_close = int(datetime.fromisoformat(archived["close_time"].replace("Z", "+00:00")).timestamp())
         event = exchange.event(market["event_ticker"])
         series_ticker = event["series_ticker"]
 
@@ -114,7 +117,7 @@ def recorded_responses() -> Iterator[list[tuple[str, str, bytes, int, bytes]]]:
         client.get_market(market["ticker"])
         client.get_market(settled["ticker"])
         client.get_candlesticks(series_ticker, market["ticker"], end - 3 * 86400, end, 60)
-        client.get_candlesticks("KXCPI", settled["ticker"], 0, end, 60)
+        client.get_candlesticks("KXCPI", settled["ticker"], end - 60 * 86400, end, 60)
         client.get_candlesticks_batch([m["ticker"] for m in active[:4]], end - 86400, end, 60)
         client.get_trades(market["ticker"], limit=200)
         client.get_orderbook(market["ticker"])
@@ -122,6 +125,13 @@ def recorded_responses() -> Iterator[list[tuple[str, str, bytes, int, bytes]]]:
         client.get_forecast_percentile_history(
             series_ticker, event["event_ticker"], [1000, 5000, 9000], end - 2 * 86400, end, 60
         )
+        client.get_historical_cutoff()
+        client.get_account_limits()
+        client.get_historical_markets(event_ticker=archived["event_ticker"], limit=3)
+        client.get_historical_markets(tickers=[archived["ticker"], market["ticker"]])
+        client.get_historical_market(archived["ticker"])
+        client.get_historical_candlesticks(archived["ticker"], archived_close - 50 * 86400, archived_close, 60)
+        client.get_historical_trades(archived["ticker"], limit=500)
         client.get_balance()
         placed = [
             client.place_order(market["ticker"], "yes", "buy", 2, yes_price_dollars="0.01"),
@@ -142,6 +152,11 @@ def recorded_responses() -> Iterator[list[tuple[str, str, bytes, int, bytes]]]:
             lambda: client.place_order(settled["ticker"], "yes", "buy", 1, yes_price_dollars="0.5"),
             lambda: client.get("/markets", {"limit": 5000}),
             lambda: client.get("/markets/candlesticks", {"market_tickers": market["ticker"]}),
+            lambda: client.get_market(archived["ticker"]),
+            lambda: client.get_historical_market(market["ticker"]),
+            lambda: client.get(f"/historical/markets/{archived['ticker']}/candlesticks",
+                               {"start_ts": 0, "end_ts": end, "period_interval": 60}),
+            lambda: client.get("/historical/markets", {"event_ticker": archived["event_ticker"], "series_ticker": "KXCPI"}),
         ):  # fmt: skip
             with pytest.raises(KalshiError):
                 failing()
@@ -202,6 +217,12 @@ def test_every_response_validates_against_the_openapi_schemas(
         "/portfolio/balance",
         "/portfolio/orders",
         "/portfolio/orders/{order_id}",
+        "/account/limits",
+        "/historical/cutoff",
+        "/historical/markets",
+        "/historical/markets/{ticker}",
+        "/historical/markets/{ticker}/candlesticks",
+        "/historical/trades",
     }
     statuses = {status for (_, _, status) in validated}
     assert {200, 201, 400, 401, 404, 409, 429, 500, 503} <= statuses

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 import random
+import socket
 import threading
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ from kalshi_assets.kalshi import (
     CircuitOpenError,
     KalshiAuthError,
     KalshiClient,
+    KalshiConnectionError,
     KalshiDuplicateOrder,
     KalshiKeyError,
     KalshiNotFound,
@@ -29,7 +31,7 @@ from kalshi_assets.kalshi import (
     RetryPolicy,
 )
 from kalshi_assets.kalshi import signing as signing_module
-from kalshi_assets.kalshi.client import _encode_params, dollars_string
+from kalshi_assets.kalshi.client import dollars_string, encode_params
 from kalshi_assets.kalshi.signing import CryptographySigner, load_private_key
 
 FAST_TIER = RateLimitTier("test", 10_000, 10_000)
@@ -107,6 +109,22 @@ def test_unsigned_client_reads_public_data_but_not_the_portfolio(make_client, ex
         client.get_balance()
 
 
+def test_an_order_without_a_key_fails_before_any_request_naming_the_variables(
+    make_client, server: DemoServer, recorder, exchange
+) -> None:
+    client = make_client(signed=False)
+    with pytest.raises(KalshiAuthError) as raised:
+        client.place_order(_active_market(exchange)["ticker"], "yes", "buy", 1, yes_price_dollars="0.40")
+    message = str(raised.value)
+    assert "KALSHI_API_KEY_ID" in message and "KALSHI_PRIVATE_KEY_PATH" in message and "Nothing was sent" in message
+    assert raised.value.code == "no_credentials"
+    for signed_only in (client.get_balance, client.get_orders, client.get_account_limits):
+        with pytest.raises(KalshiAuthError, match="no credentials"):
+            signed_only()
+    assert recorder.requests == [] and server.stats.total == 0
+    assert client.breaker.stats().calls == 0
+
+
 def test_callbacks_never_see_secrets(make_client, recorder, demo_private_pem: bytes, exchange) -> None:
     client = make_client()
     client.get_balance()
@@ -126,14 +144,18 @@ def test_callbacks_never_see_secrets(make_client, recorder, demo_private_pem: by
 # --- pagination -----------------------------------------------------------------------------------
 
 
-def test_pagination_returns_every_market_exactly_once(make_client, exchange, recorder) -> None:
+def test_pagination_returns_every_market_exactly_once_from_each_tier(make_client, exchange, recorder) -> None:
     client = make_client()
-    expected = [m["ticker"] for m in exchange.markets(series_ticker="KXCPI")]
+    expected = [m["ticker"] for m in exchange.markets(series_ticker="KXCPI", tier="live")]
     got = [m["ticker"] for m in client.get_markets(series_ticker="KXCPI", limit=7)]
     assert got == expected
     assert len(set(got)) == len(got)
     pages = [r for r in recorder.requests if r[1] == "/markets"]
     assert len(pages) == math.ceil(len(expected) / 7) > 3
+    archived = [m["ticker"] for m in client.get_historical_markets(series_ticker="KXCPI", limit=50)]
+    assert archived == [m["ticker"] for m in exchange.markets(series_ticker="KXCPI", tier="historical")]
+    assert len(archived) > 50 and sorted(got + archived) == sorted(m["ticker"] for m in exchange.markets(
+        series_ticker="KXCPI"))
 
 
 def test_pagination_of_events_and_trades(make_client, exchange) -> None:
@@ -336,12 +358,60 @@ def test_breaker_opens_after_five_failures_fails_fast_probes_once_and_closes(
     assert stats.success_rate == pytest.approx(2 / 8)
 
 
-def test_retries_stop_when_the_breaker_opens(make_client, server: DemoServer, recorder) -> None:
+def test_a_transient_fault_the_retries_absorb_never_counts_against_the_breaker(
+    make_client, server: DemoServer, recorder
+) -> None:
+    """One retry budget: nine failed attempts of one call (more than the breaker's threshold of five)
+    are carried by the retries, and the breaker, which counts calls, stays closed."""
     client = make_client(retry=RetryPolicy(max_attempts=10, base_delay_s=0.001))
+    server.faults.force_status(503, times=9)
+    assert client.get_exchange_status()["exchange_active"] is True
+    assert recorder.statuses() == [503] * 9 + [200]
+    stats = client.breaker.stats()
+    assert (stats.state, stats.failures, stats.successes, stats.consecutive_failures) == ("closed", 0, 1, 0)
+
+
+def test_retries_stop_when_the_breaker_opens_and_the_error_names_the_cause(
+    make_client, server: DemoServer, recorder
+) -> None:
+    """Another caller's failures open the shared breaker while this call waits to retry: it stops at
+    once, raising CircuitOpenError whose cause is its own last failure."""
+    registry = BreakerRegistry()
+    other = make_client(retry=RetryPolicy(max_attempts=1), breaker_registry=registry)
+
+    def sleep_while_the_api_fails_for_others(seconds: float) -> None:
+        if registry.get("kalshi").state == "closed":
+            for _ in range(5):
+                with pytest.raises(KalshiServerError):
+                    other.get_exchange_status()
+
+    client = make_client(retry=RetryPolicy(max_attempts=10, base_delay_s=0.001), breaker_registry=registry,
+                         sleep=sleep_while_the_api_fails_for_others)
     server.faults.configure(error_rate=1.0)
-    with pytest.raises(CircuitOpenError):
+    with pytest.raises(CircuitOpenError) as raised:
         client.get_exchange_status()
-    assert recorder.statuses() == [500] * 5
+    assert recorder.statuses() == [500] * 6, "one attempt of this call, five of the other caller's"
+    assert isinstance(raised.value.__cause__, KalshiServerError)
+    assert "last failure: GET /exchange/status: injected fault (HTTP 500" in str(raised.value)
+
+
+def test_a_dead_server_names_the_connection_failure(make_client) -> None:
+    """Nothing listens on the port: the error says the connection was refused, and once the breaker is
+    open its error says so too, with the refused connection as its cause."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]  # closed again: nothing listens there
+    registry = BreakerRegistry()
+    client = make_client(base_url=f"http://127.0.0.1:{port}/trade-api/v2", breaker_registry=registry,
+                         retry=RetryPolicy(max_attempts=3, base_delay_s=0.001))
+    for _ in range(5):
+        with pytest.raises(KalshiConnectionError, match="Connection refused"):
+            client.get_series()
+    with pytest.raises(CircuitOpenError) as raised:
+        client.get_series()
+    assert "Connection refused" in str(raised.value)
+    assert isinstance(raised.value.__cause__, KalshiConnectionError)
+    assert "Connection refused" in str(raised.value.__cause__)
 
 
 # --- orders ---------------------------------------------------------------------------------------
@@ -487,8 +557,8 @@ def test_batch_candlesticks_chunk_by_candle_budget(make_client, exchange, record
     assert len([r for r in recorder.requests if r[1] == "/markets/candlesticks"]) == 1
 
 
-def test_encode_params() -> None:
-    assert _encode_params({"a": None, "b": True, "c": False, "d": [1, 2], "e": "x", "f": 3}) == [
+def testencode_params() -> None:
+    assert encode_params({"a": None, "b": True, "c": False, "d": [1, 2], "e": "x", "f": 3}) == [
         ("b", "true"),
         ("c", "false"),
         ("d", "1"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import shutil
 import threading
 from pathlib import Path
 
@@ -147,12 +148,11 @@ def test_signer_repr_hides_the_key(rsa_key: rsa.RSAPrivateKey, plain_pem: bytes)
 # --- the OpenSSL backend -------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("transport", ["pipe", "tempfile"])
 def test_openssl_signer_produces_valid_kalshi_signatures(
-    transport: str, encrypted_pem: bytes, rsa_key: rsa.RSAPrivateKey, caplog: pytest.LogCaptureFixture
+    encrypted_pem: bytes, rsa_key: rsa.RSAPrivateKey, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.WARNING, logger="kalshi_assets.kalshi.signing"):
-        signer = OpenSSLSigner(encrypted_pem, PASSPHRASE, key_transport=transport)  # type: ignore[arg-type]
+        signer = OpenSSLSigner(encrypted_pem, PASSPHRASE)
     assert any("openssl" in record.message for record in caplog.records), "using openssl must log a warning"
     message = b"1703123456789POST/trade-api/v2/portfolio/orders"
     _verify_strict(rsa_key, message, signer.sign(message), salt_length=32)
@@ -171,9 +171,7 @@ def _cmdlines() -> list[bytes]:
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="needs /proc to watch command lines")
-@pytest.mark.parametrize("transport", ["pipe", "tempfile"])
-def test_openssl_passphrase_never_in_any_cmdline_and_no_key_file_left(
-    transport: str,
+def test_openssl_passphrase_never_in_any_cmdline_and_no_key_file_ever_written(
     encrypted_pem: bytes,
     rsa_key: rsa.RSAPrivateKey,
     tmp_path: Path,
@@ -185,7 +183,7 @@ def test_openssl_passphrase_never_in_any_cmdline_and_no_key_file_left(
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
-    signer = OpenSSLSigner(encrypted_pem, PASSPHRASE, key_transport=transport)  # type: ignore[arg-type]
+    signer = OpenSSLSigner(encrypted_pem, PASSPHRASE)
 
     stop = threading.Event()
     seen_openssl = 0
@@ -207,7 +205,7 @@ def test_openssl_passphrase_never_in_any_cmdline_and_no_key_file_left(
     try:
         # At least 25 signatures, and more (up to 300) until the watcher has caught openssl running.
         for n in range(300):
-            if n >= 25 and seen_openssl and (transport == "pipe" or key_files_seen):
+            if n >= 25 and seen_openssl:
                 break
             message = f"{n}GET/trade-api/v2/portfolio/balance".encode()
             _verify_strict(rsa_key, message, signer.sign(message), salt_length=32)
@@ -216,12 +214,7 @@ def test_openssl_passphrase_never_in_any_cmdline_and_no_key_file_left(
         watcher.join()
     assert seen_openssl > 0, "the watcher never caught an openssl process; the test proved nothing"
     assert leaks == []
-    assert list(scratch.iterdir()) == [], "a key file was left behind"
-    if transport == "tempfile":
-        # The temporary key file existed (mode 0600) only while openssl ran.
-        assert key_files_seen, "the tempfile transport should have used the scratch directory"
-    else:
-        assert key_files_seen == set(), "the pipe transport must not write the key to disk"
+    assert list(scratch.iterdir()) == [] and key_files_seen == set(), "the key must never be written to disk"
 
 
 def test_openssl_failure_is_a_signing_error_and_leaves_no_file(
@@ -231,10 +224,44 @@ def test_openssl_failure_is_a_signing_error_and_leaves_no_file(
     import tempfile
 
     monkeypatch.setattr(tempfile, "tempdir", None)
-    signer = OpenSSLSigner(encrypted_pem, "not the passphrase", key_transport="tempfile")
+    signer = OpenSSLSigner(encrypted_pem, "not the passphrase")
     with pytest.raises(KalshiSigningError, match="openssl failed"):
         signer.sign(b"message")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_temp_file_key_transport_is_gone(encrypted_pem: bytes) -> None:
+    """issue 14: a SIGKILL during signing left the plaintext key in /tmp with the temp-file transport.
+    There is no such transport any more, and a key too large for a pipe is refused, not spilled to disk."""
+    with pytest.raises(TypeError, match="key_transport"):
+        OpenSSLSigner(encrypted_pem, PASSPHRASE, key_transport="tempfile")  # type: ignore[call-arg]
+    huge = encrypted_pem.replace(b"-----END", b"X" * 70_000 + b"\n-----END")
+    with pytest.raises(KalshiKeyError, match="too large"):
+        OpenSSLSigner(huge, PASSPHRASE)
+
+
+def test_the_openssl_child_inherits_no_project_secret(
+    encrypted_pem: bytes, rsa_key: rsa.RSAPrivateKey, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """issue 14: the openssl children inherited KALSHI_PRIVATE_KEY_PASSPHRASE. A wrapper named openssl
+    records the environment it is given, then runs the real one."""
+    real = shutil.which("openssl")
+    assert real is not None
+    seen = tmp_path / "child_environment"
+    wrapper = tmp_path / "bin" / "openssl"
+    wrapper.parent.mkdir()
+    wrapper.write_text(f"#!/bin/sh\nenv > '{seen}'\nexec '{real}' \"$@\"\n")
+    wrapper.chmod(0o700)
+    secrets = {"KALSHI_PRIVATE_KEY_PASSPHRASE": PASSPHRASE, "KALSHI_PRIVATE_KEY_PEM": "pem-text",
+               "KALSHI_API_KEY_ID": "key-id", "FRED_API_KEY": "fred-key", "KALSHI_AUDIT_HMAC_KEY": "hmac"}
+    for name, value in secrets.items():
+        monkeypatch.setenv(name, value)
+    signer = OpenSSLSigner(encrypted_pem, PASSPHRASE, openssl_binary=str(wrapper))
+    _verify_strict(rsa_key, b"abc", signer.sign(b"abc"), salt_length=32)
+    environment = seen.read_text()
+    assert "PATH=" in environment, "the wrapper ran and recorded its environment"
+    for name, value in secrets.items():
+        assert name not in environment and value not in environment
 
 
 def test_openssl_signer_refuses_encrypted_key_without_passphrase(encrypted_pem: bytes) -> None:

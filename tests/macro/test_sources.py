@@ -8,10 +8,10 @@ import pytest
 
 from kalshi_assets.macro.alfred import AlfredClient
 from kalshi_assets.macro.sources import (
-    DEFAULT_FRED_SERIES,
     AlfredVintageSource,
     EventRef,
     SourceError,
+    fred_series_from_catalog,
     fred_spec_for_series,
     naive_utc,
     reference_period_from_ticker,
@@ -60,10 +60,14 @@ def test_vintage_rows_parse_and_reject_bad_input() -> None:
 
 
 def test_fred_series_by_ticker_old_name_and_replica() -> None:
-    assert fred_spec_for_series("KXCPI", DEFAULT_FRED_SERIES).series_id == "CPIAUCSL"
-    assert fred_spec_for_series("PAYROLLS", DEFAULT_FRED_SERIES).series_id == "PAYEMS"
-    assert fred_spec_for_series("KXGDPR3", DEFAULT_FRED_SERIES).series_id == "A191RL1Q225SBEA"
-    assert fred_spec_for_series("KXFEDDECISION", DEFAULT_FRED_SERIES) is None
+    catalog_series = fred_series_from_catalog()
+    assert fred_spec_for_series("KXCPI", catalog_series).series_id == "CPIAUCSL"
+    assert fred_spec_for_series("PAYROLLS").series_id == "PAYEMS"
+    assert fred_spec_for_series("KXGDPR3").series_id == "A191RL1Q225SBEA"
+    assert fred_spec_for_series("KXFEDDECISION") is None
+    payrolls = fred_spec_for_series("KXPAYROLLS")
+    assert (payrolls.units, payrolls.scale, payrolls.decimals) == ("chg", 1000.0, 0)
+    assert fred_spec_for_series("KXFED").meeting_effective_next_day is True
 
 
 def test_alfred_vintage_times_never_run_ahead_of_the_day() -> None:

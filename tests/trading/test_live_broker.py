@@ -105,28 +105,41 @@ def test_server_errors_after_retries_are_an_error_result(live_env, signed_client
 def test_circuit_open_is_a_rejection_without_any_http_call(live_env, signed_client, demo_exchange, demo_server,
                                                             audit_log) -> None:  # fmt: skip
     registry = audited_breaker_registry(audit_log, USER, failure_threshold=2, recovery_timeout_s=3600)
-    client = signed_client(breaker_registry=registry)
+    client = signed_client(breaker_registry=registry)  # a call's budget: 3 attempts
     store = MemoryOrderStore()
     router = OrderRouter(LiveBroker(client), _risk(), audit_log, user_id=USER, store=store)
-    # Two failed attempts of the exchange-status read open the breaker; its third attempt fails fast.
-    demo_server.faults.force_status(503, times=2)
-    first = router.route(_order_at_ask(demo_exchange, minute=10))
-    assert (first.status, first.reason) == ("rejected", REASON_CIRCUIT_OPEN)
+    # The breaker counts calls after their retries: two exchange-status reads that fail every attempt open it.
+    demo_server.faults.force_status(503, times=6)
+    failed = [router.route(_order_at_ask(demo_exchange, minute=10 + i)) for i in range(2)]
+    assert [(r.status, r.reason) for r in failed] == [("error", "injected_fault")] * 2
     requests_so_far = demo_server.stats.total
-    assert requests_so_far == 2
+    assert requests_so_far == 6
 
-    later = [router.route(_order_at_ask(demo_exchange, minute=11 + i)) for i in range(3)]
+    later = [router.route(_order_at_ask(demo_exchange, minute=12 + i)) for i in range(3)]
     assert [(r.status, r.reason) for r in later] == [("rejected", REASON_CIRCUIT_OPEN)] * 3
     assert demo_server.stats.total == requests_so_far  # not one HTTP call while open
     assert demo_server.api.orders == {}
+    assert "last failure" in later[0].message and "injected fault" in later[0].message
 
     records = audit_log.query()
-    assert [r["event_type"] for r in records] == [BREAKER_STATE, ORDER, ORDER, ORDER, ORDER]
-    breaker = records[0]["payload"]
+    assert [r["event_type"] for r in records] == [ORDER, BREAKER_STATE, ORDER, ORDER, ORDER, ORDER]
+    breaker = records[1]["payload"]
     assert (breaker["breaker"], breaker["from_state"], breaker["to_state"]) == ("kalshi", "closed", "open")
-    assert {r["payload"]["details"]["reason"] for r in records[1:]} == {REASON_CIRCUIT_OPEN}
-    assert set(store.statuses.values()) == {"rejected"}
+    assert [r["payload"]["details"]["reason"] for r in records if r["event_type"] == ORDER] == (
+        ["injected_fault"] * 2 + [REASON_CIRCUIT_OPEN] * 3)
+    assert set(store.statuses.values()) == {"error", "rejected"}
     assert audit_log.verify().ok
+
+
+def test_a_fault_the_retries_absorb_trades_and_leaves_the_breaker_closed(
+    live_env, signed_client, demo_exchange, demo_server, audit_log
+) -> None:
+    registry = audited_breaker_registry(audit_log, USER, failure_threshold=1, recovery_timeout_s=3600)
+    router = OrderRouter(LiveBroker(signed_client(breaker_registry=registry)), _risk(), audit_log, user_id=USER)
+    demo_server.faults.force_status(503, times=2)  # within the 3 attempts of the exchange-status read
+    assert router.route(_order_at_ask(demo_exchange, minute=30)).status == "filled"
+    assert registry.get("kalshi").state == "closed"
+    assert not [r for r in audit_log.query() if r["event_type"] == BREAKER_STATE]
 
 
 def test_breaker_recovery_is_audited_too(live_env, signed_client, demo_exchange, demo_server, audit_log) -> None:
@@ -134,10 +147,11 @@ def test_breaker_recovery_is_audited_too(live_env, signed_client, demo_exchange,
     registry = audited_breaker_registry(audit_log, USER, failure_threshold=1, recovery_timeout_s=10,
                                         clock=lambda: clock[0])  # fmt: skip
     router = OrderRouter(LiveBroker(signed_client(breaker_registry=registry)), _risk(), audit_log, user_id=USER)
-    demo_server.faults.force_status(503, times=1)
-    assert router.route(_order_at_ask(demo_exchange, minute=20)).reason == REASON_CIRCUIT_OPEN
-    clock[0] = 11.0  # the probe is allowed, succeeds, and closes the breaker
-    assert router.route(_order_at_ask(demo_exchange, minute=21)).status == "filled"
+    demo_server.faults.force_status(503, times=3)  # every attempt of one call: the breaker opens
+    assert router.route(_order_at_ask(demo_exchange, minute=20)).status == "error"
+    assert router.route(_order_at_ask(demo_exchange, minute=21)).reason == REASON_CIRCUIT_OPEN
+    clock[0] = 11.0  # probes are allowed; the status read and the order succeed: two good probes close it
+    assert router.route(_order_at_ask(demo_exchange, minute=22)).status == "filled"
     changes = [(r["payload"]["from_state"], r["payload"]["to_state"])
                for r in audit_log.query() if r["event_type"] == BREAKER_STATE]  # fmt: skip
     assert changes == [("closed", "open"), ("open", "half_open"), ("half_open", "closed")]
