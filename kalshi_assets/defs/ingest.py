@@ -12,7 +12,6 @@ from datetime import UTC, datetime, timedelta
 import dagster as dg
 import pandas as pd
 
-from kalshi_assets import settings
 from kalshi_assets.defs.metadata import WRITER_POOL, partition_row_counts, table_metadata
 from kalshi_assets.defs.partitions import daily_partitions
 from kalshi_assets.defs.resources import MarketDataResource, WarehouseResource
@@ -20,7 +19,6 @@ from kalshi_assets.kalshi import ingest as fetch
 from kalshi_assets.kalshi.source import MarketDataSource
 from kalshi_assets.warehouse import ingest as reads
 from kalshi_assets.warehouse import writes
-
 
 
 @dg.asset(group_name="ingest", pool=WRITER_POOL, kinds={"duckdb"})
