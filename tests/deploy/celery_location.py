@@ -28,6 +28,13 @@ def lake_rows(context: dg.AssetExecutionContext) -> dg.MaterializeResult:
     folder = Path(os.environ["GROUNDWORK_DIR"])
     first = context.partition_key_range.start
     (folder / f"started-{first}").write_text(str(os.getpid()))
+    # With the run tag groundwork/rendezvous=N, a step waits until N steps have begun: each worker runs one
+    # task at a time, so N steps begun together must be on N different workers.
+    wanted = int(context.run.tags.get("groundwork/rendezvous", "0"))
+    (folder / f"rendezvous-{first}").touch()
+    deadline = time.monotonic() + 60
+    while len(list(folder.glob("rendezvous-*"))) < wanted and time.monotonic() < deadline:
+        time.sleep(0.2)
     deadline = time.monotonic() + 120
     while (folder / f"hold-{first}").exists() and time.monotonic() < deadline:
         time.sleep(0.2)
