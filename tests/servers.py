@@ -71,9 +71,11 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def _die_with_parent() -> None:
-    """preexec_fn: runs after the uid switch, which would otherwise clear the parent-death signal."""
-    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+def _die_with_parent(stop_signal: int) -> Callable[[], None]:
+    """A preexec_fn (it runs after the uid switch, which would otherwise clear the parent-death signal)."""
+    def arrange() -> None:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, stop_signal)
+    return arrange
 
 
 @dataclass(frozen=True)
@@ -233,7 +235,7 @@ def _launch_postgres(bin_dir: Path, data: Path, directory: Path, port: int, run_
                "-c", "full_page_writes=off", "-c", "max_connections=200", "-c", "shared_buffers=32MB"]
     with log.open("w") as out:
         process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, cwd=directory,
-                                   preexec_fn=_die_with_parent, **run_as.popen_kwargs)
+                                   preexec_fn=_die_with_parent(signal.SIGINT), **run_as.popen_kwargs)
     return process, log
 
 
@@ -304,7 +306,7 @@ def start_redis(server_path: Path, attempts: int = 3) -> RedisServer:
             log = directory / f"redis-{attempt}.log"
             with log.open("w") as out:
                 process = subprocess.Popen([str(server_path), str(config)], stdout=out, stderr=subprocess.STDOUT,
-                                           cwd=directory, preexec_fn=_die_with_parent)
+                                           cwd=directory, preexec_fn=_die_with_parent(signal.SIGTERM))
 
             def pong(port: int = port) -> bool:
                 try:
