@@ -159,10 +159,6 @@ class PostgresServer:
     def dsn(self, dbname: str = "postgres") -> str:
         return f"host={self.host} port={self.port} user={self.user} dbname={dbname}"
 
-    def url(self, dbname: str = "postgres") -> str:
-        """A SQLAlchemy-style URL without the password (libpq then reads PGPASSWORD / PGPASSFILE)."""
-        return f"postgresql://{self.user}@{self.host}:{self.port}/{dbname}"
-
     @property
     def env(self) -> dict[str, str]:
         """Environment for a client process: libpq reads the password from PGPASSFILE."""
@@ -357,12 +353,3 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         stop_redis(server)
-
-
-_database_counter = iter(range(1, 1_000_000))
-
-
-@pytest.fixture()
-def postgres_database(postgres_server: PostgresServer) -> str:
-    """A fresh, empty database for one test; returns its libpq keyword string (no password in it)."""
-    return postgres_server.create_database(f"test_{os.getpid()}_{next(_database_counter)}")

@@ -48,8 +48,8 @@ class Lake:
 
 
 def attach(lake: Lake, retries: int | None = None) -> duckdb.DuckDBPyConnection:
-    """A connection with the lake attached as `lake`; libpq reads the password from PGPASSFILE."""
-    os.environ["PGPASSFILE"] = lake.passfile
+    """A connection with the lake attached as `lake`; libpq reads the password from PGPASSFILE (set by the
+    `lake` fixture here, by `worker_main` in the workers)."""
     con = duckdb.connect()
     load_lake_extensions(con)
     con.execute(f"ATTACH {literal('ducklake:postgres:' + lake.dsn)} AS lake "
@@ -159,6 +159,7 @@ class Sync:
 
 
 def worker_main(lake: Lake, sync: Sync, inbox, outbox) -> None:
+    os.environ["PGPASSFILE"] = lake.passfile
     try:
         con = attach(lake)
         outbox.send("ready")
@@ -206,9 +207,17 @@ class Worker:
 
 
 @pytest.fixture(scope="module")
-def lake(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Lake:
+def lake(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lake]:
     dsn = postgres_server.create_database(f"lake_groundwork_{os.getpid()}")
-    return Lake(dsn=dsn, data_path=str(tmp_path_factory.mktemp("lake_data")), passfile=str(postgres_server.passfile))
+    saved = os.environ.get("PGPASSFILE")
+    os.environ["PGPASSFILE"] = str(postgres_server.passfile)
+    try:
+        yield Lake(dsn=dsn, data_path=str(tmp_path_factory.mktemp("lake_data")), passfile=str(postgres_server.passfile))
+    finally:
+        if saved is None:
+            os.environ.pop("PGPASSFILE", None)
+        else:
+            os.environ["PGPASSFILE"] = saved
 
 
 @pytest.fixture(scope="module")
