@@ -34,6 +34,12 @@ test: install
 ui: install dagster-home
 	$(BIN)/dagster dev -w workspace.yaml
 
+# The distributed path alone (docs/DEPLOY.md): Debian's PostgreSQL and Redis, then the tests that start them.
+.PHONY: test-distributed
+test-distributed: install
+	bash scripts/install_services.sh
+	$(BIN)/python -m pytest -q tests/test_servers.py tests/warehouse/test_lake_groundwork.py tests/deploy
+
 lint: install
 	$(BIN)/ruff check kalshi_assets tests benchmarks
 

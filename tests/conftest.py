@@ -12,6 +12,9 @@ import pytest
 from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from hypothesis import settings as hypothesis_settings
 
+# Real PostgreSQL and Redis servers for the distributed tests (session fixtures; see tests/servers.py).
+pytest_plugins = ("tests.servers",)
+
 # CI runs the property tests on fixed examples, so a red run is reproducible and never a coin toss;
 # locally hypothesis keeps exploring new examples.
 hypothesis_settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
