@@ -15,7 +15,8 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 
 from kalshi_assets import settings
 from kalshi_assets.catalog import CATALOG_ENV, PACKAGED_CATALOG, CatalogError, load_catalog
-from kalshi_assets.defs import distributions, ingest, outcomes, research
+from kalshi_assets.defs import distributions, ingest, outcomes
+from kalshi_assets.defs.research import backtests, features, folds, promotion, scoring
 from kalshi_assets.defs.resources import (
     MacroResource,
     MarketDataResource,
@@ -154,10 +155,10 @@ def test_a_series_added_only_in_the_catalog_flows_to_the_research_tables(
     ).success
     assert dg.materialize([outcomes.outcomes_first_print, outcomes.outcomes_revisions, outcomes.outcomes_latest,
                            outcomes.event_labels], resources=resources).success
-    research_assets = [research.event_features, research.walkforward_folds, research.walkforward_results,
-                       research.promotion_decisions, research.implied_forecast_scores]
+    research_assets = [features.event_features, folds.walkforward_folds, backtests.walkforward_results,
+                       folds.cpcv_splits, backtests.cpcv_paths, promotion.promotion_decisions, scoring.implied_forecast_scores]
     assert dg.materialize(research_assets, resources=resources, run_config={"ops": {"walkforward_folds": {
-        "config": {"n_test_events": 2, "min_train_events": 4, "embargo_days": 2.0}}}}).success
+        "config": {"n_test_events": 2, "min_train_events": 4}}}}).success
 
     def count(sql: str) -> int:
         return table_rows(path, sql)[0][0]

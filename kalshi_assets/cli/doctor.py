@@ -31,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction, parents: Sequence[argparse.
         subparsers, "doctor",
         "read-only checks of the configured exchange: status, cutoffs, clock skew, key, rate tier, series; exit 1 "
         "on any problem",
-        "KALSHI_SOURCE=api kalshi-assets doctor\nkalshi-assets doctor --json",
+        "kalshi-assets doctor --json\nKALSHI_SOURCE=api kalshi-assets doctor",
         run_doctor, parents,
         description="Read-only checks of the exchange the environment configures (KALSHI_SOURCE, KALSHI_BASE_URL,\n"
                     "KALSHI_API_KEY_ID, ...): exchange status, the three historical cutoffs, clock skew from the\n"

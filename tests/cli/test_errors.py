@@ -67,11 +67,12 @@ def invocations(warehouse: Path, audit_dir: Path) -> dict[str, dict[str, list[st
                          "prints": ["release-runs", "--help"]},
         "demo-server": {"ticker": ["demo-server", UNKNOWN], "date": ["demo-server", "--start", BAD_DATE],
                         "prints": ["demo-server", "--help"]},
+        "doctor": {"ticker": ["doctor", UNKNOWN], "date": ["doctor", "--since", BAD_DATE], "prints": ["doctor", "--help"]},
     }
 
 
 COMMANDS = ["events", "markets", "distributions", "outcomes", "promotions", "status", "audit verify", "audit query",
-            "demo", "release-runs", "demo-server"]
+            "demo", "release-runs", "demo-server", "doctor"]
 
 
 def _leaf_commands(parser: argparse.ArgumentParser, prefix: tuple[str, ...] = ()) -> list[tuple[str, ...]]:

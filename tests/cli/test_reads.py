@@ -46,8 +46,8 @@ def test_type_filters_ignore_case_and_an_unknown_type_is_named(warehouse: Path, 
     assert status == 0 and [r["event_ticker"] for r in json.loads(out)] == [sw.CPI]
     status, out, err = run(capsys, "events", "--type", "inflation", "--warehouse", str(warehouse))
     assert status == 1 and out == ""
-    assert err.strip() == ("kalshi-assets events: unknown event type 'inflation'; one of CPI, FOMC, UNEMPLOYMENT, "
-                           "GDP, PAYROLLS")
+    assert err.strip() == ("kalshi-assets events: unknown event type 'inflation'; one of CPI, UNEMPLOYMENT, "
+                           "PAYROLLS, GDP, FOMC")
 
 
 def test_a_limit_that_cuts_says_so(warehouse: Path, capsys) -> None:

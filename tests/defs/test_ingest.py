@@ -230,17 +230,18 @@ def test_a_check_counting_zero_rows_where_rows_are_expected_fails(warehouse_copy
 
 
 def test_zero_rows_where_none_are_expected_pass(tmp_path: Path) -> None:
-    """A day after the source's present: markets are listed, but none was open before now, so no quotes are
-    expected; and no quoted volume, so no trades."""
+    """A day on which no market of the tracked series was open (GDP between two releases' listings): markets
+    are listed, but none traded that day, so no quotes are expected; and no quoted volume, so no trades."""
     path = tmp_path / "w.duckdb"
+    gdp_only = MarketDataResource(series=["KXGDP"])
     assert dg.materialize([ingest.kalshi_series, ingest.kalshi_events, ingest.kalshi_markets],
-                          resources=resources(path)).success
+                          resources=resources(path, gdp_only)).success
     result = dg.materialize([ingest.kalshi_quotes, ingest.kalshi_trades, ingest.quotes_are_sound,
-                             ingest.trades_are_sound], partition_key="2026-11-20", resources=resources(path))
+                             ingest.trades_are_sound], partition_key="2024-10-26", resources=resources(path, gdp_only))
     assert result.success
     assert {e.check_name: (e.passed, e.metadata["rows"].value, e.metadata["scope"].value)
             for e in result.get_asset_check_evaluations()} == {
-        "quotes_are_sound": (True, 0, "2026-11-20..2026-11-21"), "trades_are_sound": (True, 0, "2026-11-20..2026-11-21")}
+        "quotes_are_sound": (True, 0, "2024-10-26..2024-10-27"), "trades_are_sound": (True, 0, "2024-10-26..2024-10-27")}
 
 
 def test_an_empty_answer_for_open_markets_fails_and_keeps_the_stored_quotes(warehouse_copy: Path) -> None:
