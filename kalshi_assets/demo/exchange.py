@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -58,6 +59,8 @@ def count_fp(count: float) -> str:
 
 
 def iso(ts: datetime | float) -> str:
+    if type(ts) is int:  # the hot path (a trade's created_time): no datetime object needed
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
     if not isinstance(ts, datetime):
         ts = datetime.fromtimestamp(ts, tz=UTC)
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -366,9 +369,16 @@ class DemoExchange(DemoSimulation):
         event = self.demo_event(event_ticker)
         i = event.market_tickers.index(ticker)
         out = []
-        for j in np.flatnonzero(event.volume[i] > 0):
-            hour_end = int(event.hours[j])
-            volume, price = int(event.volume[i, j]), int(event.last_cents[i, j])
+        # Every print of an hour is created inside (hour_end - 1 h, hour_end): hours that cannot reach the
+        # window are skipped before any trade is built (the check per trade below still decides).
+        traded = np.flatnonzero(event.volume[i] > 0)
+        if min_ts is not None:
+            traded = traded[event.hours[traded] > min_ts]
+        if max_ts is not None:
+            traded = traded[event.hours[traded] - _HOUR < max_ts]
+        for hour_end, volume, price in zip(event.hours[traded].tolist(), event.volume[i, traded].tolist(),
+                                           event.last_cents[i, traded].tolist(), strict=True):
+            hour_end, volume, price = int(hour_end), int(volume), int(price)
             prints = min(volume, 3)
             sizes = [volume // prints + (1 if k < volume % prints else 0) for k in range(prints)]
             for k, size in enumerate(sizes):

@@ -292,6 +292,35 @@ TAKER_SIDES = frozenset({"yes", "no"})
 
 
 def parse_trade(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """One trade -> a row; a well-formed current-shape trade through a fast path (same row)."""
+    row = _current_trade(obj)
+    return row if row is not None else _parse_trade(obj)
+
+
+def _current_trade(obj: Any) -> dict[str, Any] | None:
+    """The row _parse_trade gives a well-formed current-shape trade (dollar strings, `count_fp`, a
+    whole-second UTC created_time ending in Z), without building its error context; None otherwise."""
+    try:
+        trade_id, ticker, created = obj["trade_id"], obj["ticker"], obj["created_time"]
+        size_text, price_text, taker_side = obj["count_fp"], obj["yes_price_dollars"], obj["taker_side"]
+    except (KeyError, TypeError):
+        return None
+    if (type(trade_id) is not str or not trade_id or type(ticker) is not str or not ticker
+            or type(size_text) is not str or type(price_text) is not str or taker_side not in TAKER_SIDES
+            or type(created) is not str or len(created) != 20 or created[-1] != "Z"):
+        return None
+    try:
+        size, yes_price = float(size_text), float(price_text)
+        ts = datetime.fromisoformat(created[:-1])  # naive: the Z says UTC
+    except ValueError:
+        return None
+    if not (0.0 <= size < _INF and 0.0 <= yes_price <= 1.0) or ts.year <= 1 or ts.tzinfo is not None:
+        return None
+    return {"trade_id": trade_id, "market_ticker": ticker, "ts": ts, "yes_price": yes_price, "count": size,
+            "taker_side": taker_side}
+
+
+def _parse_trade(obj: Mapping[str, Any]) -> dict[str, Any]:
     trade_id = _required(obj, "trade_id", "trade")
     what = f"trade {trade_id}"
     size = count(obj, "count", what)

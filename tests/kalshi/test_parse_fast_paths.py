@@ -1,5 +1,5 @@
-"""parse_candlesticks (fast path for the current candle shape) gives exactly what parse_candlestick gives
-candle by candle, or raises the same error, for well-formed, legacy and malformed candles alike."""
+"""The fast paths of parse_candlesticks and parse_trade (current shapes) give exactly what the full parse
+gives, row for row, or raise the same error, for well-formed, legacy and malformed payloads alike."""
 
 from __future__ import annotations
 
@@ -76,3 +76,40 @@ def test_bid_above_ask_still_raises_naming_the_candle() -> None:
               "yes_ask": {"close_dollars": "0.5000"}, "price": {}, "volume_fp": "0.00", "open_interest_fp": "0.00"}
     with pytest.raises(parse.WireFormatError, match="market M candle at 1767225600: yes_bid 0.6 is above yes_ask 0.5"):
         parse.parse_candlesticks([candle], "M", "E")
+
+
+TIME_TEXT = st.one_of(
+    st.integers(1_700_000_000, 1_800_000_000).map(
+        lambda t: __import__("time").strftime("%Y-%m-%dT%H:%M:%SZ", __import__("time").gmtime(t))),
+    st.sampled_from(["0001-01-01T00:00:00Z", "2026-01-01T00:00:00+01:00", "2026-01-01T00:00:00.5Z",
+                     "2026-13-01T00:00:00Z", "", "yesterday", "2026-01-01 00:00:00Z"]),
+)
+
+
+@st.composite
+def trades(draw) -> dict:
+    trade = {
+        "trade_id": draw(st.one_of(st.uuids().map(str), ANY_VALUE)),
+        "ticker": draw(st.one_of(st.just("M"), ANY_VALUE)),
+        draw(st.sampled_from(["count_fp", "count_fp", "count"])): draw(st.one_of(COUNT_TEXT, ANY_VALUE)),
+        draw(st.sampled_from(["yes_price_dollars", "yes_price_dollars", "yes_price"])): draw(
+            st.one_of(DOLLAR_TEXT, ANY_VALUE)),
+        "taker_side": draw(st.sampled_from(["yes", "no", "YES", None])),
+        "created_time": draw(st.one_of(TIME_TEXT, ANY_VALUE)),
+    }
+    for key in draw(st.lists(st.sampled_from(list(trade)), max_size=2)):
+        trade.pop(key, None)
+    return trade
+
+
+def _outcome(parse_one, obj: dict) -> tuple[str, object]:
+    try:
+        return "row", parse_one(obj)
+    except parse.WireFormatError as error:
+        return "error", str(error)
+
+
+@settings(max_examples=400, deadline=None)
+@given(trades())
+def test_parse_trade_fast_path_equals_the_full_parse_on_any_trade(trade: dict) -> None:
+    assert _outcome(parse.parse_trade, trade) == _outcome(parse._parse_trade, trade)
