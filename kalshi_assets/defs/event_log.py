@@ -10,7 +10,7 @@ This subclass stores the same events, with the same rows in the same shards, but
 - keeps one pooled engine per shard instead of one engine per statement (no checkpoint per event);
 - writes the batches Dagster hands it (the planned events of a run, the materializations of a
   partitioned step) in one transaction per shard, Dagster does that when DAGSTER_EVENT_BATCH_SIZE is
-  set, which importing this module does (it is imported by every process that loads dagster.yaml);
+  set, which importing this module does (the runner of the main job imports it);
 - runs SQLite with synchronous=NORMAL, the setting SQLite recommends with WAL: a power cut can lose
   the last committed events, never corrupt the file. Deployments that need more use Postgres
   (deploy/dagster.yaml).
@@ -25,7 +25,7 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 
 import sqlalchemy as sa
-from dagster import EventLogEntry, Field, StringSource
+from dagster import EventLogEntry, StringSource
 
 # Private Dagster APIs: Dagster 1.13 has no public base class for a custom event log storage; the
 # storage is named by module and class in dagster.yaml, and these are the SQLite storage it extends.
@@ -39,30 +39,34 @@ os.environ.setdefault("DAGSTER_EVENT_BATCH_SIZE", EVENT_BATCH_SIZE)
 MAX_OPEN_SHARDS = 8
 
 
-def _default_base_dir() -> str:
-    """Where Dagster's default SQLite event log lives under $DAGSTER_HOME (history kept as it was)."""
-    home = os.environ.get("DAGSTER_HOME")
-    if not home:
-        raise ValueError("BatchedSqliteEventLogStorage needs base_dir in its config or DAGSTER_HOME set")
-    return os.path.join(home, "history", "runs", "")
+def event_log_directory(home: str | os.PathLike) -> str:
+    """Where Dagster's default SQLite event log of an instance home lives (its history stays readable)."""
+    return os.path.join(os.fspath(home), "history", "runs", "")
+
+
+def batched_event_log(home: str | os.PathLike) -> dict:
+    """Instance overrides (InstanceRef.from_dir) that store a home's events through this storage, in the
+    files Dagster's default SQLite storage of that home uses (the runner applies them only to such a home)."""
+    return {"event_log_storage": {"module": __name__, "class": BatchedSqliteEventLogStorage.__name__,
+                                  "config": {"base_dir": event_log_directory(home)}}}
 
 
 class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
     """SqliteEventLogStorage with pooled engines and one transaction per shard for a batch of events."""
 
-    def __init__(self, base_dir: str | None = None, inst_data=None) -> None:
+    def __init__(self, base_dir: str, inst_data=None) -> None:
         self._engines: OrderedDict[str, sa.Engine] = OrderedDict()
         self._batch_connections: dict[str, sa.Connection] = {}
-        super().__init__(base_dir or _default_base_dir(), inst_data=inst_data)
+        super().__init__(base_dir, inst_data=inst_data)
         self._db_lock = threading.RLock()  # a batch holds it while store_event takes it again
 
     @classmethod
     def config_type(cls):
-        return {"base_dir": Field(StringSource, is_required=False)}
+        return {"base_dir": StringSource}
 
     @classmethod
     def from_config_value(cls, inst_data, config_value) -> BatchedSqliteEventLogStorage:
-        return cls(base_dir=config_value.get("base_dir"), inst_data=inst_data)
+        return cls(base_dir=config_value["base_dir"], inst_data=inst_data)
 
     def _engine(self, shard: str) -> sa.Engine:
         engine = self._engines.pop(shard, None)

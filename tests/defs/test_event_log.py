@@ -1,5 +1,6 @@
-"""defs/event_log.py: the repository's dagster.yaml stores events through BatchedSqliteEventLogStorage,
-which keeps every per-partition event (the UI's per-partition status) while writing batches at once."""
+"""defs/event_log.py: the main job's instance (runner.instance_for_cli) stores events through
+BatchedSqliteEventLogStorage, which keeps every per-partition event (the UI's per-partition status) in the
+files Dagster's own SQLite storage reads, while writing batches at once."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import dagster as dg
 import pytest
 
 from kalshi_assets.defs.event_log import BatchedSqliteEventLogStorage
+from kalshi_assets.defs.runner import instance_for_cli
 
 REPO = Path(__file__).resolve().parents[2]
 DAYS = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_date="2026-01-11")
@@ -38,7 +40,7 @@ def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     home.mkdir()
     shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
     monkeypatch.setenv("DAGSTER_HOME", str(home))
-    with dg.DagsterInstance.get() as instance:
+    with instance_for_cli() as instance:
         yield instance
 
 
@@ -46,7 +48,7 @@ def _events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType
     return [e for e in instance.all_logs(run_id) if e.dagster_event and e.dagster_event.event_type == kind]
 
 
-def test_the_repository_instance_uses_the_batched_storage_under_dagster_home(instance) -> None:
+def test_the_main_jobs_instance_uses_the_batched_storage_on_dagster_homes_files(instance) -> None:
     storage = instance.event_log_storage
     assert isinstance(storage, BatchedSqliteEventLogStorage)
     assert Path(storage._base_dir) == Path(os.environ["DAGSTER_HOME"]) / "history" / "runs"
@@ -64,10 +66,24 @@ def test_a_single_run_backfill_keeps_one_planned_and_one_materialization_event_p
             (name, key) for name in ("downstream_days", "upstream_days") for key in keys)
     for asset in (upstream_days, downstream_days):
         assert instance.get_materialized_partitions(asset.key) == set(keys)
+    with dg.DagsterInstance.get() as stock:  # what the UI opens: the home's dagster.yaml, Dagster's storage
+        assert not isinstance(stock.event_log_storage, BatchedSqliteEventLogStorage)
+        assert len(_events(stock, result.run_id, dg.DagsterEventType.ASSET_MATERIALIZATION)) == 2 * len(keys)
+        assert stock.get_materialized_partitions(downstream_days.key) == set(keys)
     # A second run of the same days adds its own events next to the first run's (nothing overwritten).
     again = dg.materialize([upstream_days], instance=instance, tags=RANGE_TAGS)
     assert len(_events(instance, again.run_id, dg.DagsterEventType.ASSET_MATERIALIZATION)) == len(keys)
     assert len(_events(instance, result.run_id, dg.DagsterEventType.ASSET_MATERIALIZATION)) == 2 * len(keys)
+
+
+def test_a_home_with_its_own_storage_keeps_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(f"event_log_storage:\n  module: dagster._core.storage.event_log\n"
+                                       f"  class: SqliteEventLogStorage\n  config:\n    base_dir: {tmp_path / 'events'}\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with instance_for_cli() as instance:
+        assert type(instance.event_log_storage).__name__ == "SqliteEventLogStorage"
 
 
 def test_a_failed_backfill_keeps_one_planned_event_per_partition_and_no_materialization(instance) -> None:
