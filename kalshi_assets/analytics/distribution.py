@@ -26,6 +26,7 @@ from kalshi_assets.analytics.distribution_ladders import (
 )
 from kalshi_assets.analytics.distribution_ladders import (
     bin_ladders,
+    bin_moments,
     count_in,
     segment_median,
     segment_starts,
@@ -39,8 +40,6 @@ from kalshi_assets.analytics.snapshot_schema import (
     DIRECTION_SURVIVAL,
     DIRECTION_SURVIVAL_AND_CDF,
     DIRECTION_UNRESOLVED,
-    QUANTILE_COLUMNS,
-    QUANTILE_LEVELS,
     SNAPSHOT_SCHEMA,
     STATUS_DIRECTION_UNRESOLVED,
     STATUS_EMPTY_LADDER,
@@ -369,69 +368,6 @@ def _ladder_bins(rungs: _Rungs, g: np.ndarray, is_bins: np.ndarray, n: int, para
     return tuple(column[order] for column in merged), post_monotone_broken
 
 
-def _moments_and_quantiles(bins: tuple[np.ndarray, ...], ok: np.ndarray, n: int,
-                           out: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Mean, spread, shape, quantiles and tail masses of every ok snapshot from its bins.
-    Returns (has_bins, total mass) per snapshot and the cdf at each bin's upper edge."""
-    bseg, blo, bhi, bmass, btail_lo, btail_hi = bins
-    has_bins = np.bincount(bseg, minlength=n) > 0
-    if np.any(ok & ~has_bins):
-        raise AssertionError("internal: a snapshot with status ok has no bins")
-    support = 0.5 * (blo + bhi)
-    total = np.bincount(bseg, weights=bmass, minlength=n)
-    denominator = np.where(has_bins, total, 1.0)
-    mean = np.bincount(bseg, weights=bmass * support, minlength=n) / denominator
-    dev = support - mean[bseg]
-    weighted_dev2 = bmass * dev * dev
-    var = np.bincount(bseg, weights=weighted_dev2, minlength=n) / denominator
-    m3 = np.bincount(bseg, weights=weighted_dev2 * dev, minlength=n) / denominator
-    m4 = np.bincount(bseg, weights=weighted_dev2 * dev * dev, minlength=n) / denominator
-    std = np.sqrt(np.maximum(var, 0.0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        spread_ok = std > 1e-12 * (1.0 + np.abs(mean))
-        skew = np.where(spread_ok, m3 / std**3, np.nan)
-        kurt = np.where(spread_ok, m4 / std**4 - 3.0, np.nan)
-    starts, counts = segment_starts(bseg, n)
-    cum = np.cumsum(bmass)
-    base = np.where(counts > 0, cum[np.minimum(starts, len(cum) - 1)] - bmass[np.minimum(starts, len(cum) - 1)],
-                    0.0) if len(cum) else np.zeros(n)
-    cdf = np.clip(cum - base[bseg], 0.0, 1.0)
-    quantiles = _quantiles(bins, cdf, starts, counts, ok, n)
-    tail_lo_mass = np.bincount(bseg, weights=np.where(btail_lo, bmass, 0.0), minlength=n)
-    tail_hi_mass = np.bincount(bseg, weights=np.where(btail_hi, bmass, 0.0), minlength=n)
-    out["mean"] = np.where(ok, mean, np.nan)
-    out["std"] = np.where(ok, std, np.nan)
-    out["skew"] = np.where(ok, skew, np.nan)
-    out["excess_kurtosis"] = np.where(ok, kurt, np.nan)
-    for j, col in enumerate(QUANTILE_COLUMNS):
-        out[col] = np.where(ok, quantiles[:, j], np.nan)
-    out["tail_mass_lower"] = np.where(ok, tail_lo_mass, np.nan)
-    out["tail_mass_upper"] = np.where(ok, tail_hi_mass, np.nan)
-    out["tail_mass"] = np.where(ok, tail_lo_mass + tail_hi_mass, np.nan)
-    out["n_bins"] = np.where(ok, counts, 0).astype(np.int64)
-    return has_bins, total, cdf
-
-
-def _quantiles(bins: tuple[np.ndarray, ...], cdf: np.ndarray, starts: np.ndarray, counts: np.ndarray,
-               ok: np.ndarray, n: int) -> np.ndarray:
-    """QUANTILE_LEVELS of every ok snapshot, interpolated linearly inside the bin that crosses each level."""
-    bseg, blo, bhi, bmass = bins[:4]
-    quantiles = np.full((n, len(QUANTILE_LEVELS)), np.nan)
-    ok_idx = np.flatnonzero(ok)
-    if len(ok_idx):
-        key = 2.0 * bseg + cdf                       # sorted: cdf in [0, 1] rises within a segment
-        for j, level in enumerate(QUANTILE_LEVELS):
-            idx = np.searchsorted(key, 2.0 * ok_idx + level - 1e-12, side="left")
-            idx = np.minimum(idx, starts[ok_idx] + counts[ok_idx] - 1)
-            before = cdf[idx] - bmass[idx]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                frac = np.clip(np.where(bmass[idx] > 0, (level - before) / bmass[idx], 0.0), 0.0, 1.0)
-            quantiles[ok_idx, j] = blo[idx] + frac * (bhi[idx] - blo[idx])
-        # Invalid (overlapping) bins can give crossing quantiles; keep them ordered.
-        quantiles[ok_idx] = np.maximum.accumulate(quantiles[ok_idx], axis=1)
-    return quantiles
-
-
 def _constraints(direction: np.ndarray, ok: np.ndarray, has_bins: np.ndarray, total: np.ndarray,
                  post_monotone_broken: np.ndarray, n: int, params: DistributionParams,
                  out: dict[str, np.ndarray]) -> np.ndarray:
@@ -527,7 +463,7 @@ def _compute(
     out["value_grid"] = g = _value_grid(rungs, grid, is_bins, n)
     bins, post_monotone_broken = _ladder_bins(rungs, g, is_bins, n, params, out, status)
     ok = status == _S_OK
-    has_bins, total, cdf = _moments_and_quantiles(bins, ok, n, out)
+    has_bins, total, cdf = bin_moments(bins, ok, n, out)
     post = _constraints(direction, ok, has_bins, total, post_monotone_broken, n, params, out)
     _quality(post, ok, params, out)
     out["status"] = _STATUS_NAMES[status]

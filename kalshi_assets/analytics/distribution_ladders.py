@@ -1,5 +1,6 @@
 """Ladder repair for implied distributions (docs/METHODS.md section 1): the pool-adjacent-violators fit,
-threshold ladders turned into bins, bin ladders validated and renormalized; segment helpers.
+threshold ladders turned into bins, bin ladders validated and renormalized, the moments and quantiles of
+the bins; segment helpers.
 
 All on flat numpy arrays segmented by snapshot (`seg`), like analytics/distribution.py, whose core calls
 these. Pure: no I/O, no dagster.
@@ -11,7 +12,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from kalshi_assets.analytics.snapshot_schema import STATUS_TOO_FEW_RUNGS, STATUS_ZERO_TOTAL_MASS, STATUSES
+from kalshi_assets.analytics.snapshot_schema import (
+    QUANTILE_COLUMNS,
+    QUANTILE_LEVELS,
+    STATUS_TOO_FEW_RUNGS,
+    STATUS_ZERO_TOTAL_MASS,
+    STATUSES,
+)
 
 if TYPE_CHECKING:
     from kalshi_assets.analytics.distribution import DistributionParams
@@ -230,3 +237,66 @@ def bin_ladders(
         np.bincount(seg[1:], weights=gap_mass, minlength=n), 1.0)[computed]
     out["bin_support_is_ordered"][count_in(seg[1:], unordered, n) > 0] = False
     return seg, lo_f, hi_f, mass, tail_lo, tail_hi
+
+
+def bin_moments(bins: tuple[np.ndarray, ...], ok: np.ndarray, n: int,
+                           out: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Mean, spread, shape, quantiles and tail masses of every ok snapshot from its bins.
+    Returns (has_bins, total mass) per snapshot and the cdf at each bin's upper edge."""
+    bseg, blo, bhi, bmass, btail_lo, btail_hi = bins
+    has_bins = np.bincount(bseg, minlength=n) > 0
+    if np.any(ok & ~has_bins):
+        raise AssertionError("internal: a snapshot with status ok has no bins")
+    support = 0.5 * (blo + bhi)
+    total = np.bincount(bseg, weights=bmass, minlength=n)
+    denominator = np.where(has_bins, total, 1.0)
+    mean = np.bincount(bseg, weights=bmass * support, minlength=n) / denominator
+    dev = support - mean[bseg]
+    weighted_dev2 = bmass * dev * dev
+    var = np.bincount(bseg, weights=weighted_dev2, minlength=n) / denominator
+    m3 = np.bincount(bseg, weights=weighted_dev2 * dev, minlength=n) / denominator
+    m4 = np.bincount(bseg, weights=weighted_dev2 * dev * dev, minlength=n) / denominator
+    std = np.sqrt(np.maximum(var, 0.0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        spread_ok = std > 1e-12 * (1.0 + np.abs(mean))
+        skew = np.where(spread_ok, m3 / std**3, np.nan)
+        kurt = np.where(spread_ok, m4 / std**4 - 3.0, np.nan)
+    starts, counts = segment_starts(bseg, n)
+    cum = np.cumsum(bmass)
+    base = np.where(counts > 0, cum[np.minimum(starts, len(cum) - 1)] - bmass[np.minimum(starts, len(cum) - 1)],
+                    0.0) if len(cum) else np.zeros(n)
+    cdf = np.clip(cum - base[bseg], 0.0, 1.0)
+    quantiles = bin_quantiles(bins, cdf, starts, counts, ok, n)
+    tail_lo_mass = np.bincount(bseg, weights=np.where(btail_lo, bmass, 0.0), minlength=n)
+    tail_hi_mass = np.bincount(bseg, weights=np.where(btail_hi, bmass, 0.0), minlength=n)
+    out["mean"] = np.where(ok, mean, np.nan)
+    out["std"] = np.where(ok, std, np.nan)
+    out["skew"] = np.where(ok, skew, np.nan)
+    out["excess_kurtosis"] = np.where(ok, kurt, np.nan)
+    for j, col in enumerate(QUANTILE_COLUMNS):
+        out[col] = np.where(ok, quantiles[:, j], np.nan)
+    out["tail_mass_lower"] = np.where(ok, tail_lo_mass, np.nan)
+    out["tail_mass_upper"] = np.where(ok, tail_hi_mass, np.nan)
+    out["tail_mass"] = np.where(ok, tail_lo_mass + tail_hi_mass, np.nan)
+    out["n_bins"] = np.where(ok, counts, 0).astype(np.int64)
+    return has_bins, total, cdf
+
+
+def bin_quantiles(bins: tuple[np.ndarray, ...], cdf: np.ndarray, starts: np.ndarray, counts: np.ndarray,
+               ok: np.ndarray, n: int) -> np.ndarray:
+    """QUANTILE_LEVELS of every ok snapshot, interpolated linearly inside the bin that crosses each level."""
+    bseg, blo, bhi, bmass = bins[:4]
+    quantiles = np.full((n, len(QUANTILE_LEVELS)), np.nan)
+    ok_idx = np.flatnonzero(ok)
+    if len(ok_idx):
+        key = 2.0 * bseg + cdf                       # sorted: cdf in [0, 1] rises within a segment
+        for j, level in enumerate(QUANTILE_LEVELS):
+            idx = np.searchsorted(key, 2.0 * ok_idx + level - 1e-12, side="left")
+            idx = np.minimum(idx, starts[ok_idx] + counts[ok_idx] - 1)
+            before = cdf[idx] - bmass[idx]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                frac = np.clip(np.where(bmass[idx] > 0, (level - before) / bmass[idx], 0.0), 0.0, 1.0)
+            quantiles[ok_idx, j] = blo[idx] + frac * (bhi[idx] - blo[idx])
+        # Invalid (overlapping) bins can give crossing quantiles; keep them ordered.
+        quantiles[ok_idx] = np.maximum.accumulate(quantiles[ok_idx], axis=1)
+    return quantiles
