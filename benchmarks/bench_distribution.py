@@ -37,10 +37,14 @@ warnings.filterwarnings("ignore")
 from scipy.optimize import isotonic_regression  # noqa: E402
 
 from kalshi_assets.analytics.distribution import DistributionParams  # noqa: E402
+from kalshi_assets.analytics.snapshot_rows import snapshot_rows  # noqa: E402
 from kalshi_assets.defs import distributions as stage  # noqa: E402
+from kalshi_assets.defs.partitions import chunks  # noqa: E402
 from kalshi_assets.demo.exchange import DEMO_END, DEMO_START, DemoExchange  # noqa: E402
 from kalshi_assets.demo.source import DemoMarketData  # noqa: E402
 from kalshi_assets.kalshi import ingest as fetch  # noqa: E402
+from kalshi_assets.kalshi.forecasts import fetch_forecast_percentiles  # noqa: E402
+from kalshi_assets.settings import value_grid_for_series  # noqa: E402
 from kalshi_assets.warehouse import db, writes  # noqa: E402
 from kalshi_assets.warehouse import distributions as store  # noqa: E402
 from kalshi_assets.warehouse import ingest as reads  # noqa: E402
@@ -71,7 +75,7 @@ def build_warehouse(path: Path, scale: int) -> None:
             writes.replace_window(con, "kalshi_quotes", fetch.fetch_quotes(source, markets, chunk, chunk_end), "ts",
                                   chunk, chunk_end)
             events = store.events_active_during(con, chunk, chunk_end)
-            store.replace_percentile_window(con, stage._fetch_percentiles(source, events, chunk, chunk_end),
+            store.replace_percentile_window(con, fetch_forecast_percentiles(source, events, chunk, chunk_end),
                                             chunk, chunk_end)
             chunk = chunk_end
     print(f"  built scale {scale} warehouse in {time.perf_counter() - began:.0f} s: {path}", flush=True)
@@ -125,43 +129,53 @@ def reference_snapshot(quotes: pd.DataFrame, markets: pd.DataFrame, ts: pd.Times
 # --- measuring (in a fresh child process) ------------------------------------------------------------
 
 
-def measure(path: Path, loop_sample: int) -> dict:
-    params = DistributionParams()
-    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+def _snapshot_rows(inputs: store.SnapshotInputs, params: DistributionParams) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The rows distribution_snapshots writes for one chunk, as the asset computes them."""
+    snapshots, bins, problems = snapshot_rows(
+        inputs.snapshots, inputs.rungs, params, "bench", key_columns=store.KEY_COLUMNS,
+        grid_columns=store.GRID_COLUMNS, snapshot_columns=store.SNAPSHOT_TABLE_COLUMNS,
+        bin_columns=store.BIN_TABLE_COLUMNS, value_grid_for_series=value_grid_for_series)
+    if problems:
+        raise SystemExit("implied distributions broke their schema:\n" + "\n".join(problems))
+    return snapshots, bins
 
-    # The computation first (so the peak RSS is its own), chunk by chunk as the asset runs it.
-    sql_s = compute_s = 0.0
-    n_snapshots = n_rungs = 0
+
+def _time_computation(path: Path, params: DistributionParams) -> dict:
+    """The computation chunk by chunk as the asset runs it (first, so the peak RSS is its own)."""
+    timed = {"sql_s": 0.0, "compute_s": 0.0, "snapshots": 0, "rungs": 0}
     grids = []
     largest = (0, None, None)
     with db.connection(path, read_only=True) as con:
-        for start, end in stage._chunks(*HISTORY):
+        for start, end in chunks(*HISTORY, stage.CHUNK):
             began = time.perf_counter()
             inputs = store.load_snapshot_inputs(con, start, end)
             loaded = time.perf_counter()
-            snapshots, bins = stage._snapshot_rows(inputs, params, "bench")
-            done = time.perf_counter()
-            sql_s += loaded - began
-            compute_s += done - loaded
-            n_snapshots += len(snapshots)
-            n_rungs += len(inputs.rungs)
+            snapshots, bins = _snapshot_rows(inputs, params)
+            timed["sql_s"] += loaded - began
+            timed["compute_s"] += time.perf_counter() - loaded
+            timed["snapshots"] += len(snapshots)
+            timed["rungs"] += len(inputs.rungs)
             if len(inputs.rungs) >= largest[0]:
                 largest = (len(inputs.rungs), start, end)
             grids.append(snapshots[["event_ticker", "snapshot_ts", "series_ticker", "mean", "median", "quality_low"]])
             last_chunk = (snapshots, bins, start, end)
-    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    total_s = sql_s + compute_s
-    # Python-heap peak (numpy arrays and frames) of the largest chunk, traced in a separate, untimed pass.
+    timed["total_s"] = timed["sql_s"] + timed["compute_s"]
+    return {**timed, "computed": pd.concat(grids, ignore_index=True), "largest": largest, "last_chunk": last_chunk}
+
+
+def _chunk_heap_peak(path: Path, params: DistributionParams, start: datetime, end: datetime) -> float:
+    """Python-heap peak (numpy arrays and frames) of one chunk, traced in a separate, untimed pass."""
     with db.connection(path, read_only=True) as con:
         tracemalloc.start()
-        inputs = store.load_snapshot_inputs(con, largest[1], largest[2])
-        stage._snapshot_rows(inputs, params, "bench")
-        chunk_heap_peak = tracemalloc.get_traced_memory()[1]
+        inputs = store.load_snapshot_inputs(con, start, end)
+        _snapshot_rows(inputs, params)
+        peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        del inputs
-    computed = pd.concat(grids, ignore_index=True)
+    return peak
 
-    # The floor: a plain scan of the same quotes into pandas (best of two).
+
+def _scan_floor(path: Path) -> dict:
+    """The floor: a plain scan of the same quotes into pandas (best of two), and what the loop needs."""
     with db.connection(path, read_only=True) as con:
         scans = []
         for _ in range(2):
@@ -173,9 +187,12 @@ def measure(path: Path, loop_sample: int) -> dict:
         aggregate_scan = time.perf_counter() - began
         markets = con.execute("SELECT * FROM kalshi_markets").df()
         series_of = dict(con.execute("SELECT event_ticker, series_ticker FROM kalshi_events").fetchall())
-    n_quotes = len(quotes)
+    return {"scan_s": min(scans), "aggregate_scan_s": aggregate_scan, "quotes": quotes, "markets": markets,
+            "series_of": series_of}
 
-    # Write of the last chunk (one transaction, both tables) on a scratch copy of the file.
+
+def _time_write(path: Path, last_chunk: tuple) -> tuple[float, int]:
+    """Write of one chunk (one transaction, both tables) on a scratch copy of the file."""
     with tempfile.TemporaryDirectory() as tmp:
         scratch = Path(tmp) / "scratch.duckdb"
         scratch.write_bytes(path.read_bytes())
@@ -183,45 +200,52 @@ def measure(path: Path, loop_sample: int) -> dict:
             snapshots, bins, start, end = last_chunk
             began = time.perf_counter()
             store.replace_snapshot_window(con, snapshots, bins, start, end)
-            write_s = time.perf_counter() - began
-            write_rows = len(snapshots) + len(bins)
+            return time.perf_counter() - began, len(snapshots) + len(bins)
 
-    # The per-snapshot pandas loop on a random sample, extrapolated.
+
+def _pandas_loop(floor: dict, computed: pd.DataFrame, loop_sample: int, params: DistributionParams) -> dict:
+    """The per-snapshot pandas loop on a random sample of snapshots, and its agreement with the means."""
     rng = np.random.default_rng(0)
     sample = computed.iloc[rng.choice(len(computed), size=min(loop_sample, len(computed)), replace=False)]
-    quotes_by_event = dict(tuple(quotes.groupby("event_ticker")))
-    markets_by_event = dict(tuple(markets.groupby("event_ticker")))
-    from kalshi_assets.settings import value_grid_for_series
-
+    quotes_by_event = dict(tuple(floor["quotes"].groupby("event_ticker")))
+    markets_by_event = dict(tuple(floor["markets"].groupby("event_ticker")))
     began = time.perf_counter()
     agree = []
     for row in sample.itertuples():
+        grid = value_grid_for_series(floor["series_of"][row.event_ticker]) or 0.0
         ref = reference_snapshot(quotes_by_event[row.event_ticker], markets_by_event[row.event_ticker],
-                                 row.snapshot_ts, value_grid_for_series(series_of[row.event_ticker]) or 0.0, params)
+                                 row.snapshot_ts, grid, params)
         agree.append((ref["mean"], row.mean))
-    loop_s = time.perf_counter() - began
-    per_snapshot_loop = loop_s / len(sample)
+    per_snapshot = (time.perf_counter() - began) / len(sample)
     both = np.array([a for a in agree if not (np.isnan(a[0]) or np.isnan(a[1]))])
+    return {"loop_sample": len(sample), "loop_per_snapshot_ms": per_snapshot * 1e3,
+            "loop_extrapolated_s": per_snapshot * len(computed) + floor["scan_s"],
+            "loop_mean_agreement": float(np.median(np.abs(both[:, 0] - both[:, 1]))) if len(both) else float("nan")}
+
+
+def measure(path: Path, loop_sample: int) -> dict:
+    params = DistributionParams()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    timed = _time_computation(path, params)
+    rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    rungs, start, end = timed["largest"]
+    heap_peak = _chunk_heap_peak(path, params, start, end)
+    floor = _scan_floor(path)
+    write_s, write_rows = _time_write(path, timed["last_chunk"])
+    loop = _pandas_loop(floor, timed["computed"], loop_sample, params)
     return {
-        "quotes": n_quotes,
-        "snapshots": n_snapshots,
-        "rungs": n_rungs,
-        "scan_s": min(scans),
-        "aggregate_scan_s": aggregate_scan,
-        "sql_s": sql_s,
-        "compute_s": compute_s,
-        "total_s": total_s,
+        "quotes": len(floor["quotes"]),
+        **{key: timed[key] for key in ("snapshots", "rungs", "sql_s", "compute_s", "total_s")},
+        "scan_s": floor["scan_s"],
+        "aggregate_scan_s": floor["aggregate_scan_s"],
         "write_s": write_s,
         "write_rows": write_rows,
         "peak_rss_mib": rss_after / 1024,
         "baseline_rss_mib": rss_before / 1024,
-        "chunk_heap_peak_mib": chunk_heap_peak / 2**20,
-        "largest_chunk_rungs": largest[0],
-        "loop_sample": len(sample),
-        "loop_per_snapshot_ms": per_snapshot_loop * 1e3,
-        "loop_extrapolated_s": per_snapshot_loop * n_snapshots + min(scans),
-        "loop_mean_agreement": float(np.median(np.abs(both[:, 0] - both[:, 1]))) if len(both) else float("nan"),
-        "quality_low_share": float(computed["quality_low"].mean()),
+        "chunk_heap_peak_mib": heap_peak / 2**20,
+        "largest_chunk_rungs": rungs,
+        **loop,
+        "quality_low_share": float(timed["computed"]["quality_low"].mean()),
     }
 
 

@@ -7,7 +7,7 @@ import dagster as dg
 
 from kalshi_assets.catalog import load_catalog
 from kalshi_assets.defs import audit as audit_stage
-from kalshi_assets.defs import automation, ingest, monitoring, pictures
+from kalshi_assets.defs import automation, ingest, ingest_percentiles, monitoring, pictures
 from kalshi_assets.defs import distributions as distributions_stage
 from kalshi_assets.defs import outcomes as outcomes_stage
 from kalshi_assets.defs import research as research_stage
@@ -23,7 +23,7 @@ from kalshi_assets.defs.resources import (
 from kalshi_assets.kalshi.client import CREDENTIAL_VARIABLES
 
 # Each stage module exposes its own `defs`; they are merged here with the shared resources.
-_STAGES = [ingest.defs, outcomes_stage.defs, distributions_stage.defs, pictures.defs, monitoring.defs, automation.defs,
+_STAGES = [ingest.defs, ingest_percentiles.defs, outcomes_stage.defs, distributions_stage.defs, pictures.defs, monitoring.defs, automation.defs,
            trading_stage.defs, research_stage.defs, audit_stage.defs]
 
 

@@ -21,6 +21,17 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from kalshi_assets.analytics.distribution_ladders import (
+    antitonic_regression_segments as antitonic_regression_segments,  # public here too (tests, callers)
+)
+from kalshi_assets.analytics.distribution_ladders import (
+    bin_ladders,
+    bin_moments,
+    count_in,
+    segment_median,
+    segment_starts,
+    threshold_bins,
+)
 from kalshi_assets.analytics.snapshot_schema import (
     BIN_SCHEMA,
     CONSTRAINTS,
@@ -29,8 +40,6 @@ from kalshi_assets.analytics.snapshot_schema import (
     DIRECTION_SURVIVAL,
     DIRECTION_SURVIVAL_AND_CDF,
     DIRECTION_UNRESOLVED,
-    QUANTILE_COLUMNS,
-    QUANTILE_LEVELS,
     SNAPSHOT_SCHEMA,
     STATUS_DIRECTION_UNRESOLVED,
     STATUS_EMPTY_LADDER,
@@ -212,218 +221,215 @@ def contract_probabilities(
     return prob, np.where(np.isnan(prob), np.nan, weight), source, two_sided
 
 
-def antitonic_regression_segments(y: np.ndarray, w: np.ndarray, seg: np.ndarray) -> np.ndarray:
-    """Weighted non-increasing least-squares fit within each segment, all segments at once.
-
-    Pool-adjacent-violators: every pass merges, in every segment, each maximal run of adjacent blocks
-    whose means increase (merging any adjacent violators in any order reaches the unique optimum, and a
-    run of violators stays violating as it is merged left to right). `seg` must be sorted; within a
-    segment the order of `y` is the order of the constraint. Weights must be positive.
-    """
-    y = np.asarray(y, dtype=np.float64)
-    w = np.asarray(w, dtype=np.float64)
-    seg = np.asarray(seg)
-    n = len(y)
-    if not (len(w) == n == len(seg)):
-        raise ValueError("y, w and seg must have one length")
-    if n == 0:
-        return y.copy()
-    if not np.all(w > 0):
-        raise ValueError("isotonic weights must be positive")
-    if np.any(seg[1:] < seg[:-1]):
-        raise ValueError("seg must be sorted")
-    block_sum = w * y
-    block_weight = w.copy()
-    block_seg = seg.copy()
-    block_start = np.arange(n)
-    while True:
-        mean = block_sum / block_weight
-        violates = (block_seg[1:] == block_seg[:-1]) & (mean[1:] > mean[:-1])
-        if not violates.any():
-            break
-        starts_block = np.ones(len(mean), dtype=bool)
-        starts_block[1:] = ~violates
-        group = np.cumsum(starts_block) - 1
-        block_sum = np.bincount(group, weights=block_sum)
-        block_weight = np.bincount(group, weights=block_weight)
-        block_seg = block_seg[starts_block]
-        block_start = block_start[starts_block]
-    lengths = np.diff(np.append(block_start, n))
-    return np.repeat(mean, lengths)
+# --- the vectorized core, in named stages ----------------------------------------------------------
 
 
-def _segment_starts(seg: np.ndarray, n_segments: int) -> tuple[np.ndarray, np.ndarray]:
-    counts = np.bincount(seg, minlength=n_segments)
-    return np.cumsum(counts) - counts, counts
+@dataclass(frozen=True)
+class _Rungs:
+    """Per rung: the snapshot it belongs to (`seg`), its strike fields, its price and how it resolved."""
+
+    seg: np.ndarray
+    stype: np.ndarray
+    floor: np.ndarray
+    cap: np.ndarray
+    res_g: np.ndarray    # a greater / greater_or_equal rung with a finite floor
+    res_l: np.ndarray    # a less / less_or_equal rung with a finite cap
+    res_b: np.ndarray    # a between rung with floor <= cap
+    prob: np.ndarray
+    weight: np.ndarray
+    used: np.ndarray     # resolved and priced
 
 
-def _segment_median(seg: np.ndarray, values: np.ndarray, n_segments: int) -> np.ndarray:
-    """Median of `values` per segment (NaN ignored; NaN for a segment without values)."""
-    keep = ~np.isnan(values)
-    seg, values = seg[keep], values[keep]
-    order = np.lexsort((values, seg))
-    seg, values = seg[order], values[order]
-    starts, counts = _segment_starts(seg, n_segments)
-    out = np.full(n_segments, np.nan)
-    has = counts > 0
-    lo = starts[has] + (counts[has] - 1) // 2
-    hi = starts[has] + counts[has] // 2
-    out[has] = 0.5 * (values[lo] + values[hi])
+def _empty_columns(n: int) -> dict[str, np.ndarray]:
+    """Every snapshot column at its value for a snapshot that could not be computed."""
+    out: dict[str, np.ndarray] = {}
+    for name, kind in SNAPSHOT_SCHEMA:
+        if kind == "f":
+            out[name] = np.full(n, np.nan)
+        elif kind == "i":
+            out[name] = np.zeros(n, dtype=np.int64)
+        elif kind == "b":
+            out[name] = np.ones(n, dtype=bool) if name == "bin_support_is_ordered" else np.zeros(n, dtype=bool)
     return out
 
 
-def _is_sorted_by(seg: np.ndarray, *keys: np.ndarray) -> bool:
-    """True when rows are already in lexicographic order of (seg, *keys): the sort can be skipped."""
-    if len(seg) < 2:
-        return True
-    ahead = seg[1:] > seg[:-1]
-    tie = seg[1:] == seg[:-1]
-    for key in keys:
-        ahead |= tie & (key[1:] > key[:-1])
-        tie &= key[1:] == key[:-1]
-    return bool(np.all(ahead | tie))
-
-
-def _count(seg: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
-    return np.bincount(seg[mask], minlength=n).astype(np.int64)
-
-
-# --- the vectorized core ---------------------------------------------------------------------------
-
-
-def _threshold_bins(
-    seg: np.ndarray, cut: np.ndarray, surv: np.ndarray, weight: np.ndarray, n: int, params: DistributionParams,
-    out: dict[str, np.ndarray], status: np.ndarray,
-) -> tuple[np.ndarray, ...]:
-    """Repair threshold ladders and turn them into bins. Inputs are the priced threshold rungs of
-    snapshots still ok, in value coordinates (cut) with S(cut). Returns bin arrays."""
-    if not _is_sorted_by(seg, cut):
-        order = np.lexsort((cut, seg))
-        seg, cut, surv, weight = seg[order], cut[order], surv[order], weight[order]
-    # Two rungs on one cut (greater 3 and less_or_equal 3) state one S value: pool them by weight.
-    dup = np.zeros(len(seg), dtype=bool)
-    dup[1:] = (seg[1:] == seg[:-1]) & (np.abs(cut[1:] - cut[:-1]) <= 1e-12 * (1 + np.abs(cut[1:])))
-    group = np.cumsum(~dup) - 1
-    wsum = np.bincount(group, weights=weight)
-    surv = np.bincount(group, weights=weight * surv) / wsum
-    weight, seg, cut = wsum, seg[~dup], cut[~dup]
-
-    distinct = np.bincount(seg, minlength=n)
-    too_few = (distinct > 0) & (distinct < params.min_rungs)
-    status[too_few] = _S_TOO_FEW
-    keep = ~too_few[seg]
-    seg, cut, surv, weight = seg[keep], cut[keep], surv[keep], weight[keep]
-    computed = np.bincount(seg, minlength=n) > 0
-
-    same = seg[1:] == seg[:-1]
-    rise = np.where(same, surv[1:] - surv[:-1], 0.0)
-    violating = rise > 1e-12
-    out["monotonic_violations_pre"] += _count(seg[1:], violating, n)
-    out["monotonic_violation_magnitude"][computed] = np.bincount(
-        seg[1:], weights=np.where(violating, rise, 0.0), minlength=n)[computed]
-    # Only ladders with a violation need the pool-adjacent-violators passes.
-    needs_repair = (out["monotonic_violations_pre"] > 0)[seg]
-    repaired = surv.copy()
-    repaired[needs_repair] = antitonic_regression_segments(surv[needs_repair], weight[needs_repair], seg[needs_repair])
-    repaired = np.clip(repaired, 0.0, 1.0)
-    out["isotonic_adjustment_magnitude"][computed] = np.bincount(
-        seg, weights=np.abs(repaired - surv), minlength=n)[computed]
-    out["renormalization_delta"][computed] = 0.0  # bins from a ladder sum to 1 by construction
-    out["bin_gap_mass_estimate"][computed] = 0.0  # and are contiguous by construction
-    post_rise = np.where(same, repaired[1:] - repaired[:-1], 0.0) > 1e-12
-    post_monotone_broken = _count(seg[1:], post_rise, n) > 0
-
-    # Bins: P(X <= k1) = 1 - S1, P(k_i < X <= k_i+1) = S_i - S_i+1, P(X > kn) = Sn.
-    m = len(seg)
-    first = np.ones(m, dtype=bool)
-    first[1:] = ~same
-    last = np.ones(m, dtype=bool)
-    last[:-1] = ~same
-    rank = np.cumsum(first) - 1                      # ordinal of the segment among threshold segments
-    next_cut = np.append(cut[1:], np.nan)
-    prev_cut = np.insert(cut[:-1], 0, np.nan)
-    prev_surv = np.insert(repaired[:-1], 0, np.nan)
-    lower = np.where(first, cut - 2.0 * (next_cut - cut), prev_cut)
-    mass = np.where(first, 1.0 - repaired, prev_surv - repaired)
-    n_out = m + int(first.sum())
-    b_seg = np.empty(n_out, dtype=np.int64)
-    b_lo = np.empty(n_out)
-    b_hi = np.empty(n_out)
-    b_mass = np.empty(n_out)
-    b_tail_lo = np.zeros(n_out, dtype=bool)
-    b_tail_hi = np.zeros(n_out, dtype=bool)
-    pos = np.arange(m) + rank
-    b_seg[pos], b_lo[pos], b_hi[pos], b_mass[pos], b_tail_lo[pos] = seg, lower, cut, mass, first
-    tail_pos = np.flatnonzero(last) + rank[last] + 1
-    width_last = cut[last] - prev_cut[last]
-    b_seg[tail_pos] = seg[last]
-    b_lo[tail_pos] = cut[last]
-    b_hi[tail_pos] = cut[last] + 2.0 * width_last
-    b_mass[tail_pos] = repaired[last]
-    b_tail_hi[tail_pos] = True
-    return b_seg, b_lo, b_hi, np.maximum(b_mass, 0.0), b_tail_lo, b_tail_hi, post_monotone_broken
-
-
-def _bin_ladders(
-    seg: np.ndarray, lo: np.ndarray, hi: np.ndarray, r: np.ndarray, fallback_width: np.ndarray, n: int,
-    params: DistributionParams, out: dict[str, np.ndarray], status: np.ndarray,
-) -> tuple[np.ndarray, ...]:
-    """Validate and renormalize mutually exclusive bins (open tails have an infinite edge)."""
-    if not _is_sorted_by(seg, lo, hi):
-        order = np.lexsort((hi, lo, seg))
-        seg, lo, hi, r = seg[order], lo[order], hi[order], r[order]
-    counts = np.bincount(seg, minlength=n)
-    too_few = (counts > 0) & (counts < params.min_rungs)
-    total = np.bincount(seg, weights=r, minlength=n)
-    zero = (counts > 0) & ~too_few & (total <= 0)
-    status[too_few] = _S_TOO_FEW
-    status[zero] = _S_ZERO_MASS
-    keep = ~(too_few | zero)[seg]
-    seg, lo, hi, r = seg[keep], lo[keep], hi[keep], r[keep]
-    computed = np.bincount(seg, minlength=n) > 0
-    out["renormalization_delta"][computed] = total[computed] - 1.0
-    out["isotonic_adjustment_magnitude"][computed] = 0.0
-    out["monotonic_violation_magnitude"][computed] = 0.0
-    mass = r / total[seg]
-
-    same = seg[1:] == seg[:-1]
-    scale = np.where(np.isfinite(hi[:-1]), np.abs(hi[:-1]), 0.0)
-    tol = 1e-9 * (1.0 + scale)
+def _directions(seg: np.ndarray, stype: np.ndarray, floor: np.ndarray, cap: np.ndarray, n: int,
+                params: DistributionParams, out: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
+    """Direction, per rung then per snapshot, from strike_type and the strike fields only.
+    Returns (res_g, res_l, res_b, resolved) per rung and the direction code per snapshot."""
+    is_g = (stype == _GT) | (stype == _GE)
+    is_l = (stype == _LT) | (stype == _LE)
+    res_g = is_g & np.isfinite(floor)
+    res_l = is_l & np.isfinite(cap)
     with np.errstate(invalid="ignore"):
-        overlap = same & (lo[1:] < hi[:-1] - tol)
-        gap_width = lo[1:] - hi[:-1]
-        gap = same & (gap_width > tol)
-
-    # Open tails get a finite edge one adjacent-bin width beyond their strike (METHODS: support points).
-    width = hi - lo
-    finite_width = np.isfinite(width)
-    next_width = np.append(width[1:], np.nan)
-    next_same = np.append(same, False)
-    prev_width = np.insert(width[:-1], 0, np.nan)
-    prev_same = np.insert(same, 0, False)
-    tail_lo = np.isinf(lo)
-    tail_hi = np.isinf(hi)
-    use_next = next_same & np.isfinite(next_width)
-    use_prev = prev_same & np.isfinite(prev_width)
-    lo_width = np.where(use_next, next_width, fallback_width[seg])
-    hi_width = np.where(use_prev, prev_width, fallback_width[seg])
-    lo_f = np.where(tail_lo, hi - 2.0 * lo_width, lo)
-    hi_f = np.where(tail_hi, lo + 2.0 * hi_width, hi)
-    support = 0.5 * (lo_f + hi_f)
-    unordered = same & ~(support[1:] > support[:-1])
-
-    finite_f = np.where(np.isfinite(hi_f - lo_f), hi_f - lo_f, np.nan)
+        res_b = (stype == _BT) & np.isfinite(floor) & np.isfinite(cap) & (floor <= cap)
+    resolved = res_g | res_l | res_b
+    n_contracts = np.bincount(seg, minlength=n).astype(np.int64)
+    n_resolved = count_in(seg, resolved, n)
+    n_g, n_l, n_b = count_in(seg, res_g, n), count_in(seg, res_l, n), count_in(seg, res_b, n)
     with np.errstate(invalid="ignore", divide="ignore"):
-        density = mass / np.maximum(np.where(finite_width, width, finite_f), 1e-12)
-        pair_gap = np.where(gap, gap_width, 0.0)
-        gap_mass = np.where(gap, 0.5 * (density[:-1] + density[1:]) * pair_gap, 0.0)
-    gap_mass = np.nan_to_num(gap_mass, nan=0.0, posinf=1.0)
-    out["bin_overlap_count"] += _count(seg[1:], overlap, n)
-    out["bin_gap_count"] += _count(seg[1:], gap, n)
-    out["bin_gap_mass_estimate"][computed] = np.minimum(
-        np.bincount(seg[1:], weights=gap_mass, minlength=n), 1.0)[computed]
-    out["bin_support_is_ordered"][_count(seg[1:], unordered, n) > 0] = False
-    return seg, lo_f, hi_f, mass, tail_lo, tail_hi
+        confidence = np.where(n_contracts > 0, n_resolved / np.maximum(n_contracts, 1), 0.0)
+    direction = np.full(n, _D_UNRESOLVED, dtype=np.int64)
+    direction[(n_b == 0) & (n_g > 0) & (n_l == 0)] = _D_SURVIVAL
+    direction[(n_b == 0) & (n_g == 0) & (n_l > 0)] = _D_CDF
+    direction[(n_b == 0) & (n_g > 0) & (n_l > 0)] = _D_BOTH
+    direction[n_b > 0] = _D_BINS
+    direction[(n_resolved == 0) | (confidence < params.min_direction_confidence)] = _D_UNRESOLVED
+    out["n_contracts"] = n_contracts
+    out["n_resolved"] = n_resolved
+    out["direction_confidence"] = confidence
+    return res_g, res_l, res_b, resolved, direction
+
+
+def _price_columns(seg: np.ndarray, resolved: np.ndarray, floor: np.ndarray, cap: np.ndarray, bid: np.ndarray,
+                   ask: np.ndarray, last: np.ndarray, quote_age: np.ndarray, trade_age: np.ndarray,
+                   depth: np.ndarray, n: int, params: DistributionParams,
+                   out: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each rung's probability and weight, and the per-snapshot counts, shares and medians of the
+    quotes used. Returns (prob, weight, used) per rung."""
+    prob, weight, source, two_sided = contract_probabilities(bid, ask, last, quote_age, trade_age, params)
+    used = resolved & (source > 0)
+    n_contracts = out["n_contracts"]
+    out["n_quotes_used"] = n_used = count_in(seg, used, n)
+    out["n_quotes_mid"] = count_in(seg, resolved & (source == SOURCE_MID), n)
+    out["n_quotes_last_trade"] = count_in(seg, resolved & (source == SOURCE_LAST_TRADE), n)
+    out["n_excluded_missing"] = count_in(seg, resolved & (source == EXCLUDED_MISSING), n)
+    out["n_excluded_stale"] = count_in(seg, resolved & (source == EXCLUDED_STALE), n)
+    out["n_excluded_unpriced"] = count_in(seg, resolved & (source == EXCLUDED_UNPRICED), n)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        out["coverage_share"] = np.where(n_contracts > 0, n_used / np.maximum(n_contracts, 1), 0.0)
+        out["two_sided_share"] = np.where(n_used > 0, count_in(seg, used & two_sided, n) / np.maximum(n_used, 1),
+                                          np.nan)
+    spread = np.where(used & two_sided, ask - bid, np.nan)
+    out["median_spread"] = segment_median(seg, spread, n)
+    out["median_quote_age_hours"] = segment_median(seg, np.where(used, quote_age, np.nan), n)
+    out["median_depth"] = segment_median(seg, np.where(used, depth, np.nan), n)
+    fin_floor, fin_cap = np.isfinite(floor), np.isfinite(cap)
+    strikes_lo = np.where(used & fin_floor, floor, np.where(used & fin_cap, cap, np.inf))
+    strikes_hi = np.where(used & fin_cap, cap, np.where(used & fin_floor, floor, -np.inf))
+    smin = np.full(n, np.inf)
+    smax = np.full(n, -np.inf)
+    np.minimum.at(smin, seg, strikes_lo)
+    np.maximum.at(smax, seg, strikes_hi)
+    out["strike_min"] = np.where(np.isfinite(smin), smin, np.nan)
+    out["strike_max"] = np.where(np.isfinite(smax), smax, np.nan)
+    return prob, weight, used
+
+
+def _value_grid(rungs: _Rungs, grid: np.ndarray, is_bins: np.ndarray, n: int) -> np.ndarray:
+    """The value grid: given per snapshot, else continuous for threshold ladders and, for bins, the
+    smallest positive step between one bin's cap and the next bin's floor (1-degree weather bins)."""
+    seg, floor, cap = rungs.seg, rungs.floor, rungs.cap
+    g = np.where(np.isfinite(grid), grid, np.nan)
+    need_infer = is_bins & np.isnan(g)
+    b_idx = np.flatnonzero(rungs.res_b & need_infer[seg])
+    if len(b_idx):
+        order = b_idx[np.lexsort((cap[b_idx], floor[b_idx], seg[b_idx]))]
+        step = floor[order][1:] - cap[order][:-1]
+        ok_step = (seg[order][1:] == seg[order][:-1]) & (step > 1e-9)
+        gmin = np.full(n, np.inf)
+        np.minimum.at(gmin, seg[order][1:][ok_step], step[ok_step])
+        g = np.where(need_infer, np.where(np.isfinite(gmin), gmin, 0.0), g)
+    return np.where(np.isnan(g), 0.0, g)
+
+
+def _ladder_bins(rungs: _Rungs, g: np.ndarray, is_bins: np.ndarray, n: int, params: DistributionParams,
+                 out: dict[str, np.ndarray], status: np.ndarray) -> tuple[tuple[np.ndarray, ...], np.ndarray]:
+    """Bins of every snapshot still ok, threshold and bin ladders alike, sorted by snapshot; and, per
+    snapshot, whether its repaired survival function still rises."""
+    seg, stype, floor, cap = rungs.seg, rungs.stype, rungs.floor, rungs.cap
+    res_g, res_l, res_b = rungs.res_g, rungs.res_l, rungs.res_b
+    half = 0.5 * g[seg]
+    # Cuts in value coordinates: a grid outcome x stands for the interval [x - g/2, x + g/2], so each
+    # strike's tie rule (X > k vs X >= k) moves its cut by half a grid step.
+    cut = np.select(
+        [stype == _GT, stype == _GE, stype == _LT, stype == _LE],
+        [floor + half, floor - half, cap - half, cap + half],
+        default=np.nan,
+    )
+    live = status == _S_OK
+    thr = rungs.used & live[seg] & ~is_bins[seg] & (res_g | res_l)
+    surv = np.where(res_g, rungs.prob, 1.0 - rungs.prob)
+    *t_bins, post_monotone_broken = threshold_bins(seg[thr], cut[thr], surv[thr], rungs.weight[thr], n, params,
+                                                   out, status)
+
+    bsel = rungs.used & live[seg] & is_bins[seg]
+    b_lo = np.where(res_b, floor - half, np.where(res_g, cut, -np.inf))
+    b_hi = np.where(res_b, cap + half, np.where(res_l, cut, np.inf))
+    width_all = np.where(res_b & is_bins[seg], cap - floor + 2 * half, np.nan)
+    wsum = np.bincount(seg, weights=np.nan_to_num(width_all), minlength=n)
+    wcnt = count_in(seg, ~np.isnan(width_all), n)
+    fallback_width = np.where(wcnt > 0, wsum / np.maximum(wcnt, 1), 0.0)
+    b_bins = bin_ladders(seg[bsel], b_lo[bsel], b_hi[bsel], rungs.prob[bsel], fallback_width, n, params, out, status)
+
+    # One bins table for both kinds; segments are disjoint, so a stable sort by segment keeps order.
+    merged = [np.concatenate([a, b]) for a, b in zip(t_bins, b_bins, strict=True)]
+    order = np.argsort(merged[0], kind="stable")
+    return tuple(column[order] for column in merged), post_monotone_broken
+
+
+def _constraints(direction: np.ndarray, ok: np.ndarray, has_bins: np.ndarray, total: np.ndarray,
+                 post_monotone_broken: np.ndarray, n: int, params: DistributionParams,
+                 out: dict[str, np.ndarray]) -> np.ndarray:
+    """Constraints violated before and after repair; returns the bitmask after repair."""
+    bins_dir = direction == _D_BINS
+    delta = out["renormalization_delta"]
+    pre = np.zeros(n, dtype=np.int64)
+    pre |= np.where(out["monotonic_violations_pre"] > 0, _BIT["survival_monotone"], 0)
+    pre |= np.where(bins_dir & (np.abs(np.nan_to_num(delta)) > params.sum_tolerance), _BIT["masses_sum_to_one"], 0)
+    structural = np.zeros(n, dtype=np.int64)
+    structural |= np.where(bins_dir & ~out["bin_support_is_ordered"], _BIT["bins_ordered"], 0)
+    structural |= np.where(out["bin_overlap_count"] > 0, _BIT["bins_disjoint"], 0)
+    structural |= np.where(out["bin_gap_count"] > 0, _BIT["bins_contiguous"], 0)
+    pre |= structural
+    post = structural.copy()
+    post |= np.where(post_monotone_broken, _BIT["survival_monotone"], 0)
+    post |= np.where(ok & has_bins & (np.abs(total - 1.0) > 1e-9), _BIT["masses_sum_to_one"], 0)
+    post = np.where(ok, post, pre)  # nothing was repaired on a snapshot that could not be computed
+    out["violated_constraints_pre"] = _CONSTRAINT_STRINGS[pre]
+    out["violated_constraints_post"] = _CONSTRAINT_STRINGS[post]
+    return post
+
+
+def _quality(post: np.ndarray, ok: np.ndarray, params: DistributionParams, out: dict[str, np.ndarray]) -> None:
+    """Quality: each ingredient scored into [0, 1], averaged, halved per constraint still violated."""
+    delta = out["renormalization_delta"]
+    ingredients = np.vstack([
+        out["coverage_share"],
+        np.nan_to_num(out["two_sided_share"], nan=0.0),
+        np.nan_to_num(1.0 - np.clip(out["median_spread"] / params.max_spread, 0, 1), nan=0.0),
+        np.nan_to_num(1.0 - np.clip(out["median_quote_age_hours"] / params.max_staleness_hours, 0, 1), nan=0.0),
+        1.0 - np.clip(np.nan_to_num(out["isotonic_adjustment_magnitude"], nan=1e9) / params.adjustment_scale, 0, 1),
+        1.0 - np.clip(np.abs(np.nan_to_num(delta, nan=1e9)) / params.renormalization_scale, 0, 1),
+        1.0 - np.clip(np.nan_to_num(out["tail_mass"], nan=1e9) / params.tail_mass_scale, 0, 1),
+        np.clip(out["median_depth"] / params.depth_reference, 0, 1),  # NaN when depth is unknown: left out
+        out["direction_confidence"],
+    ])
+    with np.errstate(invalid="ignore"):
+        base_score = np.nanmean(ingredients, axis=0)
+    n_post = np.array([bin(int(v)).count("1") for v in range(1 << len(CONSTRAINTS))])[post]
+    score = np.where(ok, base_score * 0.5**n_post, 0.0)
+    out["quality_score"] = np.clip(score, 0.0, 1.0)
+    out["quality_low"] = ~ok | (score < params.min_quality) | (n_post > 0)
+
+
+def _bins_table(bins: tuple[np.ndarray, ...], cdf: np.ndarray, ok: np.ndarray, n: int) -> dict[str, np.ndarray]:
+    """The bins of snapshots with status ok only, as BIN_SCHEMA columns plus `_seg`."""
+    bseg, blo, bhi, bmass, btail_lo, btail_hi = bins
+    keep = ok[bseg]
+    bseg, blo, bhi, bmass, cdf = bseg[keep], blo[keep], bhi[keep], bmass[keep], cdf[keep]
+    bin_starts, _ = segment_starts(bseg, n)
+    return {
+        "_seg": bseg,
+        "bin_index": (np.arange(len(bseg)) - bin_starts[bseg]).astype(np.int64),
+        "lower_edge": blo,
+        "upper_edge": bhi,
+        "support_point": 0.5 * (blo + bhi),
+        "mass": bmass,
+        "cdf_upper": cdf,
+        "survival_upper": np.clip(1.0 - cdf, 0.0, 1.0),
+        "is_open_tail": (btail_lo | btail_hi)[keep],
+    }
 
 
 def _compute(
@@ -442,224 +448,28 @@ def _compute(
     params: DistributionParams,
 ) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]]:
     """All snapshots at once. `seg` maps each rung to its snapshot 0..n-1; `grid` is per snapshot."""
-    out: dict[str, np.ndarray] = {}
-    for name, kind in SNAPSHOT_SCHEMA:
-        if kind == "f":
-            out[name] = np.full(n, np.nan)
-        elif kind == "i":
-            out[name] = np.zeros(n, dtype=np.int64)
-        elif kind == "b":
-            out[name] = np.ones(n, dtype=bool) if name == "bin_support_is_ordered" else np.zeros(n, dtype=bool)
-
-    # Direction, per rung then per snapshot, from strike_type and the strike fields only.
-    fin_floor = np.isfinite(floor)
-    fin_cap = np.isfinite(cap)
-    is_g = (stype == _GT) | (stype == _GE)
-    is_l = (stype == _LT) | (stype == _LE)
-    res_g = is_g & fin_floor
-    res_l = is_l & fin_cap
-    with np.errstate(invalid="ignore"):
-        res_b = (stype == _BT) & fin_floor & fin_cap & (floor <= cap)
-    resolved = res_g | res_l | res_b
-    n_contracts = np.bincount(seg, minlength=n).astype(np.int64)
-    n_resolved = _count(seg, resolved, n)
-    n_g, n_l, n_b = _count(seg, res_g, n), _count(seg, res_l, n), _count(seg, res_b, n)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        confidence = np.where(n_contracts > 0, n_resolved / np.maximum(n_contracts, 1), 0.0)
-    direction = np.full(n, _D_UNRESOLVED, dtype=np.int64)
-    direction[(n_b == 0) & (n_g > 0) & (n_l == 0)] = _D_SURVIVAL
-    direction[(n_b == 0) & (n_g == 0) & (n_l > 0)] = _D_CDF
-    direction[(n_b == 0) & (n_g > 0) & (n_l > 0)] = _D_BOTH
-    direction[n_b > 0] = _D_BINS
-    direction[(n_resolved == 0) | (confidence < params.min_direction_confidence)] = _D_UNRESOLVED
-
-    # Prices.
-    prob, weight, source, two_sided = contract_probabilities(bid, ask, last, quote_age, trade_age, params)
-    used = resolved & (source > 0)
-    out["n_contracts"] = n_contracts
-    out["n_resolved"] = n_resolved
-    out["n_quotes_used"] = _count(seg, used, n)
-    out["n_quotes_mid"] = _count(seg, resolved & (source == SOURCE_MID), n)
-    out["n_quotes_last_trade"] = _count(seg, resolved & (source == SOURCE_LAST_TRADE), n)
-    out["n_excluded_missing"] = _count(seg, resolved & (source == EXCLUDED_MISSING), n)
-    out["n_excluded_stale"] = _count(seg, resolved & (source == EXCLUDED_STALE), n)
-    out["n_excluded_unpriced"] = _count(seg, resolved & (source == EXCLUDED_UNPRICED), n)
-    out["direction_confidence"] = confidence
-    n_used = out["n_quotes_used"]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        out["coverage_share"] = np.where(n_contracts > 0, n_used / np.maximum(n_contracts, 1), 0.0)
-        out["two_sided_share"] = np.where(n_used > 0, _count(seg, used & two_sided, n) / np.maximum(n_used, 1),
-                                          np.nan)
-    spread = np.where(used & two_sided, ask - bid, np.nan)
-    out["median_spread"] = _segment_median(seg, spread, n)
-    out["median_quote_age_hours"] = _segment_median(seg, np.where(used, quote_age, np.nan), n)
-    out["median_depth"] = _segment_median(seg, np.where(used, depth, np.nan), n)
-    strikes_lo = np.where(used & fin_floor, floor, np.where(used & fin_cap, cap, np.inf))
-    strikes_hi = np.where(used & fin_cap, cap, np.where(used & fin_floor, floor, -np.inf))
-    smin = np.full(n, np.inf)
-    smax = np.full(n, -np.inf)
-    np.minimum.at(smin, seg, strikes_lo)
-    np.maximum.at(smax, seg, strikes_hi)
-    out["strike_min"] = np.where(np.isfinite(smin), smin, np.nan)
-    out["strike_max"] = np.where(np.isfinite(smax), smax, np.nan)
+    out = _empty_columns(n)
+    res_g, res_l, res_b, resolved, direction = _directions(seg, stype, floor, cap, n, params, out)
+    prob, weight, used = _price_columns(seg, resolved, floor, cap, bid, ask, last, quote_age, trade_age, depth,
+                                        n, params, out)
+    rungs = _Rungs(seg, stype, floor, cap, res_g, res_l, res_b, prob, weight, used)
 
     status = np.full(n, _S_OK, dtype=np.int64)
-    status[n_contracts == 0] = _S_EMPTY
-    status[(n_contracts > 0) & (direction == _D_UNRESOLVED)] = _S_UNRESOLVED
-    status[(status == _S_OK) & (n_used == 0)] = _S_NO_QUOTES
+    status[out["n_contracts"] == 0] = _S_EMPTY
+    status[(out["n_contracts"] > 0) & (direction == _D_UNRESOLVED)] = _S_UNRESOLVED
+    status[(status == _S_OK) & (out["n_quotes_used"] == 0)] = _S_NO_QUOTES
 
-    # The value grid: given per snapshot, else continuous for threshold ladders and, for bins, the
-    # smallest positive step between one bin's cap and the next bin's floor (1-degree weather bins).
-    g = np.where(np.isfinite(grid), grid, np.nan)
     is_bins = direction == _D_BINS
-    need_infer = is_bins & np.isnan(g)
-    b_idx = np.flatnonzero(res_b & need_infer[seg])
-    if len(b_idx):
-        order = b_idx[np.lexsort((cap[b_idx], floor[b_idx], seg[b_idx]))]
-        step = floor[order][1:] - cap[order][:-1]
-        ok_step = (seg[order][1:] == seg[order][:-1]) & (step > 1e-9)
-        gmin = np.full(n, np.inf)
-        np.minimum.at(gmin, seg[order][1:][ok_step], step[ok_step])
-        g = np.where(need_infer, np.where(np.isfinite(gmin), gmin, 0.0), g)
-    g = np.where(np.isnan(g), 0.0, g)
-    out["value_grid"] = g
-    half = 0.5 * g[seg]
-
-    # Cuts in value coordinates: a grid outcome x stands for the interval [x - g/2, x + g/2], so each
-    # strike's tie rule (X > k vs X >= k) moves its cut by half a grid step.
-    cut = np.select(
-        [stype == _GT, stype == _GE, stype == _LT, stype == _LE],
-        [floor + half, floor - half, cap - half, cap + half],
-        default=np.nan,
-    )
-    live = status == _S_OK
-    thr = used & live[seg] & ~is_bins[seg] & (res_g | res_l)
-    t_bins = _threshold_bins(
-        seg[thr], cut[thr], np.where(res_g, prob, 1.0 - prob)[thr], weight[thr], n, params, out, status)
-    *t_bins, post_monotone_broken = t_bins
-
-    bsel = used & live[seg] & is_bins[seg]
-    b_lo = np.where(res_b, floor - half, np.where(res_g, cut, -np.inf))
-    b_hi = np.where(res_b, cap + half, np.where(res_l, cut, np.inf))
-    width_all = np.where(res_b & is_bins[seg], cap - floor + 2 * half, np.nan)
-    wsum = np.bincount(seg, weights=np.nan_to_num(width_all), minlength=n)
-    wcnt = _count(seg, ~np.isnan(width_all), n)
-    fallback_width = np.where(wcnt > 0, wsum / np.maximum(wcnt, 1), 0.0)
-    b_bins = _bin_ladders(seg[bsel], b_lo[bsel], b_hi[bsel], prob[bsel], fallback_width, n, params, out, status)
-
-    # One bins table for both kinds; segments are disjoint, so a stable sort by segment keeps order.
-    bseg, blo, bhi, bmass, btail_lo, btail_hi = (np.concatenate([a, b]) for a, b in zip(t_bins, b_bins, strict=True))
-    order = np.argsort(bseg, kind="stable")
-    bseg, blo, bhi, bmass = bseg[order], blo[order], bhi[order], bmass[order]
-    btail_lo, btail_hi = btail_lo[order], btail_hi[order]
+    out["value_grid"] = g = _value_grid(rungs, grid, is_bins, n)
+    bins, post_monotone_broken = _ladder_bins(rungs, g, is_bins, n, params, out, status)
     ok = status == _S_OK
-    has_bins = np.bincount(bseg, minlength=n) > 0
-    if np.any(ok & ~has_bins):
-        raise AssertionError("internal: a snapshot with status ok has no bins")
-
-    support = 0.5 * (blo + bhi)
-    total = np.bincount(bseg, weights=bmass, minlength=n)
-    mean = np.bincount(bseg, weights=bmass * support, minlength=n) / np.where(has_bins, total, 1.0)
-    dev = support - mean[bseg]
-    weighted_dev2 = bmass * dev * dev
-    denominator = np.where(has_bins, total, 1.0)
-    var = np.bincount(bseg, weights=weighted_dev2, minlength=n) / denominator
-    m3 = np.bincount(bseg, weights=weighted_dev2 * dev, minlength=n) / denominator
-    m4 = np.bincount(bseg, weights=weighted_dev2 * dev * dev, minlength=n) / denominator
-    std = np.sqrt(np.maximum(var, 0.0))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        spread_ok = std > 1e-12 * (1.0 + np.abs(mean))
-        skew = np.where(spread_ok, m3 / std**3, np.nan)
-        kurt = np.where(spread_ok, m4 / std**4 - 3.0, np.nan)
-    starts, counts = _segment_starts(bseg, n)
-    cum = np.cumsum(bmass)
-    base = np.where(counts > 0, cum[np.minimum(starts, len(cum) - 1)] - bmass[np.minimum(starts, len(cum) - 1)],
-                    0.0) if len(cum) else np.zeros(n)
-    cdf = np.clip(cum - base[bseg], 0.0, 1.0)
-
-    quantiles = np.full((n, len(QUANTILE_LEVELS)), np.nan)
-    ok_idx = np.flatnonzero(ok)
-    if len(ok_idx):
-        key = 2.0 * bseg + cdf                       # sorted: cdf in [0, 1] rises within a segment
-        for j, level in enumerate(QUANTILE_LEVELS):
-            idx = np.searchsorted(key, 2.0 * ok_idx + level - 1e-12, side="left")
-            idx = np.minimum(idx, starts[ok_idx] + counts[ok_idx] - 1)
-            before = cdf[idx] - bmass[idx]
-            with np.errstate(invalid="ignore", divide="ignore"):
-                frac = np.clip(np.where(bmass[idx] > 0, (level - before) / bmass[idx], 0.0), 0.0, 1.0)
-            quantiles[ok_idx, j] = blo[idx] + frac * (bhi[idx] - blo[idx])
-        # Invalid (overlapping) bins can give crossing quantiles; keep them ordered.
-        quantiles[ok_idx] = np.maximum.accumulate(quantiles[ok_idx], axis=1)
-
-    tail_lo_mass = np.bincount(bseg, weights=np.where(btail_lo, bmass, 0.0), minlength=n)
-    tail_hi_mass = np.bincount(bseg, weights=np.where(btail_hi, bmass, 0.0), minlength=n)
-    out["mean"] = np.where(ok, mean, np.nan)
-    out["std"] = np.where(ok, std, np.nan)
-    out["skew"] = np.where(ok, skew, np.nan)
-    out["excess_kurtosis"] = np.where(ok, kurt, np.nan)
-    for j, col in enumerate(QUANTILE_COLUMNS):
-        out[col] = np.where(ok, quantiles[:, j], np.nan)
-    out["tail_mass_lower"] = np.where(ok, tail_lo_mass, np.nan)
-    out["tail_mass_upper"] = np.where(ok, tail_hi_mass, np.nan)
-    out["tail_mass"] = np.where(ok, tail_lo_mass + tail_hi_mass, np.nan)
-    out["n_bins"] = np.where(ok, counts, 0).astype(np.int64)
-
-    # Constraints before and after repair.
-    bins_dir = direction == _D_BINS
-    delta = out["renormalization_delta"]
-    pre = np.zeros(n, dtype=np.int64)
-    pre |= np.where(out["monotonic_violations_pre"] > 0, _BIT["survival_monotone"], 0)
-    pre |= np.where(bins_dir & (np.abs(np.nan_to_num(delta)) > params.sum_tolerance), _BIT["masses_sum_to_one"], 0)
-    structural = np.zeros(n, dtype=np.int64)
-    structural |= np.where(bins_dir & ~out["bin_support_is_ordered"], _BIT["bins_ordered"], 0)
-    structural |= np.where(out["bin_overlap_count"] > 0, _BIT["bins_disjoint"], 0)
-    structural |= np.where(out["bin_gap_count"] > 0, _BIT["bins_contiguous"], 0)
-    pre |= structural
-    post = structural.copy()
-    post |= np.where(post_monotone_broken, _BIT["survival_monotone"], 0)
-    post |= np.where(ok & has_bins & (np.abs(total - 1.0) > 1e-9), _BIT["masses_sum_to_one"], 0)
-    post = np.where(ok, post, pre)  # nothing was repaired on a snapshot that could not be computed
-    out["violated_constraints_pre"] = _CONSTRAINT_STRINGS[pre]
-    out["violated_constraints_post"] = _CONSTRAINT_STRINGS[post]
-
-    # Quality: each ingredient scored into [0, 1], averaged, halved per constraint still violated.
-    ingredients = np.vstack([
-        out["coverage_share"],
-        np.nan_to_num(out["two_sided_share"], nan=0.0),
-        np.nan_to_num(1.0 - np.clip(out["median_spread"] / params.max_spread, 0, 1), nan=0.0),
-        np.nan_to_num(1.0 - np.clip(out["median_quote_age_hours"] / params.max_staleness_hours, 0, 1), nan=0.0),
-        1.0 - np.clip(np.nan_to_num(out["isotonic_adjustment_magnitude"], nan=1e9) / params.adjustment_scale, 0, 1),
-        1.0 - np.clip(np.abs(np.nan_to_num(delta, nan=1e9)) / params.renormalization_scale, 0, 1),
-        1.0 - np.clip(np.nan_to_num(out["tail_mass"], nan=1e9) / params.tail_mass_scale, 0, 1),
-        np.clip(out["median_depth"] / params.depth_reference, 0, 1),  # NaN when depth is unknown: left out
-        confidence,
-    ])
-    with np.errstate(invalid="ignore"):
-        base_score = np.nanmean(ingredients, axis=0)
-    n_post = np.array([bin(int(v)).count("1") for v in range(1 << len(CONSTRAINTS))])[post]
-    score = np.where(ok, base_score * 0.5**n_post, 0.0)
-    out["quality_score"] = np.clip(score, 0.0, 1.0)
-    out["quality_low"] = ~ok | (score < params.min_quality) | (n_post > 0)
+    has_bins, total, cdf = bin_moments(bins, ok, n, out)
+    post = _constraints(direction, ok, has_bins, total, post_monotone_broken, n, params, out)
+    _quality(post, ok, params, out)
     out["status"] = _STATUS_NAMES[status]
     out["direction"] = _DIRECTION_NAMES[direction]
     out["direction_source"] = np.where(direction == _D_UNRESOLVED, "unresolved", "strike_type").astype(object)
-
-    # Bins of snapshots with status ok only.
-    keep = ok[bseg]
-    bseg, blo, bhi, bmass, cdf = bseg[keep], blo[keep], bhi[keep], bmass[keep], cdf[keep]
-    bin_starts, _ = _segment_starts(bseg, n)
-    bins = {
-        "_seg": bseg,
-        "bin_index": (np.arange(len(bseg)) - bin_starts[bseg]).astype(np.int64),
-        "lower_edge": blo,
-        "upper_edge": bhi,
-        "support_point": 0.5 * (blo + bhi),
-        "mass": bmass,
-        "cdf_upper": cdf,
-        "survival_upper": np.clip(1.0 - cdf, 0.0, 1.0),
-        "is_open_tail": (btail_lo | btail_hi)[keep],
-    }
-    return out, bins
+    return out, _bins_table(bins, cdf, ok, n)
 
 
 # --- frame entry points ----------------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Distributions: Kalshi's forecast percentiles, and market-implied distribution snapshots per event and hour.
+"""Distributions: market-implied distribution snapshots per event and hour (Kalshi's forecast percentiles,
+which they are compared with, are ingested by defs/ingest_percentiles.py).
 
 distribution_snapshots reads the quotes of each event's ladder as of every whole hour from the ladder's
 listing to its release (DuckDB ASOF JOIN), computes the implied distribution of all snapshots at once
@@ -7,99 +8,30 @@ docs/METHODS.md section 1: one full schema, probabilities in [0, 1], a non-incre
 function, bin masses summing to 1, and no snapshot at or after the event's release.
 """
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import dagster as dg
 import duckdb
 import pandas as pd
-from dagster._core.errors import DagsterInvalidPropertyError  # not re-exported at the top level
 
 from kalshi_assets import settings as project_settings
-from kalshi_assets.analytics.distribution import DistributionParams, implied_distributions
+from kalshi_assets.analytics.distribution import DistributionParams
+from kalshi_assets.analytics.snapshot_rows import snapshot_rows
 from kalshi_assets.analytics.snapshot_schema import SNAPSHOT_COLUMNS, STATUS_OK, validate_snapshot_frame
 from kalshi_assets.defs.ingest import daily_partitions, kalshi_events, kalshi_markets, kalshi_quotes
+from kalshi_assets.defs.ingest_percentiles import kalshi_forecast_percentiles
 from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, partition_row_counts, table_metadata
-from kalshi_assets.defs.resources import MarketDataResource, SettingsResource, WarehouseResource
-from kalshi_assets.kalshi import parse
-from kalshi_assets.kalshi.source import MarketDataSource
+from kalshi_assets.defs.partitions import chunks, utc_window
+from kalshi_assets.defs.resources import SettingsResource, WarehouseResource
 from kalshi_assets.warehouse import distributions as store
 
 GROUP = "distributions"
-# Percentiles asked of Kalshi (at most 10 per call): the quantiles the snapshots report.
-FORECAST_PERCENTILES: tuple[int, ...] = (500, 1000, 2500, 5000, 7500, 9000, 9500)
 # Whole months per query and transaction: bounds memory on a long single-run backfill.
 CHUNK = timedelta(days=31)
 # The snapshot of a window reads quotes up to QUOTE_LOOKBACK (one day) before it: the previous partition.
 _PREVIOUS_DAY = dg.TimeWindowPartitionMapping(start_offset=-1, end_offset=0, allow_nonexistent_upstream_partitions=True)
 QUALITY_LOW_WARN_SHARE = 0.2
-
-
-def _window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
-    window = context.partition_time_window
-    return window.start.astimezone(UTC).replace(tzinfo=None), window.end.astimezone(UTC).replace(tzinfo=None)
-
-
-def _chunks(start: datetime, end: datetime) -> list[tuple[datetime, datetime]]:
-    out = []
-    while start < end:
-        out.append((start, min(start + CHUNK, end)))
-        start += CHUNK
-    return out
-
-
-def _fetch_percentiles(
-    source: MarketDataSource, events: pd.DataFrame, start: datetime, end: datetime
-) -> pd.DataFrame:
-    """Kalshi's hourly forecast percentiles of each event for ts in [start, end)."""
-    start_ts = int(start.replace(tzinfo=UTC).timestamp())
-    end_ts = int(end.replace(tzinfo=UTC).timestamp())
-    ingested_at = datetime.now(UTC).replace(tzinfo=None)
-    rows: list[dict[str, Any]] = []
-    for event in events.itertuples(index=False):
-        # The API's start is exclusive and its end inclusive: (start - 1 s, end - 1 s] keeps each point in
-        # exactly one daily partition, like the candles.
-        points = source.forecast_percentile_history(
-            event.series_ticker, event.event_ticker, list(FORECAST_PERCENTILES), start_ts - 1, end_ts - 1, 60
-        )
-        for point in points:
-            if point.get("event_ticker") != event.event_ticker:
-                raise parse.WireFormatError(
-                    f"forecast history for {event.event_ticker} returned a point of {point.get('event_ticker')!r}"
-                )
-            rows.extend(parse.parse_forecast_percentiles(point, event.series_ticker))
-    frame = pd.DataFrame(rows, columns=[c for c in store.PERCENTILE_COLUMNS if c != "ingested_at"])
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True).dt.tz_localize(None)
-    frame["ingested_at"] = ingested_at
-    inside = (frame["ts"] >= pd.Timestamp(start)) & (frame["ts"] < pd.Timestamp(end))
-    return frame[inside].drop_duplicates(["event_ticker", "ts", "percentile"], keep="last").reset_index(drop=True)
-
-
-@dg.asset(
-    group_name="ingest",
-    deps=[kalshi_events, kalshi_markets],
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=WRITER_POOL,
-    kinds={"duckdb"},
-)
-def kalshi_forecast_percentiles(
-    context: dg.AssetExecutionContext, warehouse: WarehouseResource, market_data: MarketDataResource
-) -> dg.MaterializeResult:
-    """Kalshi's own hourly forecast percentiles (5th..95th) of every event listed in the window: the
-    reference the implied medians are compared with. The demo exchange serves them from its latent
-    distribution."""
-    start, end = _window(context)
-    source = market_data.get_source()
-    total = 0
-    with warehouse.connect() as con:
-        for chunk_start, chunk_end in _chunks(start, end):
-            events = store.events_active_during(con, chunk_start, chunk_end)
-            frame = _fetch_percentiles(source, events, chunk_start, chunk_end)
-            total += store.replace_percentile_window(con, frame, chunk_start, chunk_end)
-        context.log.info(f"kalshi_forecast_percentiles: {total} points from {start:%Y-%m-%d} to {end:%Y-%m-%d}")
-        partition_row_counts(context, con, store.PERCENTILES_TABLE, "ts")
-        return dg.MaterializeResult(metadata=table_metadata(con, store.PERCENTILES_TABLE, total, order_by="ts"))
 
 
 def _params(settings: SettingsResource) -> DistributionParams:
@@ -110,32 +42,6 @@ def _params(settings: SettingsResource) -> DistributionParams:
             "a snapshot partition reads before its window; lower it in the settings resource"
         )
     return params
-
-
-def _snapshot_rows(
-    inputs: store.SnapshotInputs, params: DistributionParams, run_id: str
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """The table rows of one window: analytics on every snapshot, then the grid and Kalshi columns."""
-    grid = inputs.snapshots
-    value_grid = {s: project_settings.value_grid_for_series(s) for s in grid["series_ticker"].unique()}
-    snapshots = grid[list(store.KEY_COLUMNS)].assign(
-        value_grid=grid["series_ticker"].map(value_grid).astype(float)
-    )
-    result = implied_distributions(inputs.rungs, snapshots, key_columns=store.KEY_COLUMNS, params=params)
-    problems = validate_snapshot_frame(result.snapshots, store.KEY_COLUMNS)
-    if problems:
-        raise dg.Failure("implied distributions broke their schema; nothing was written:\n" + "\n".join(problems))
-    out = result.snapshots
-    for column in store.GRID_COLUMNS:
-        out[column] = grid[column].to_numpy()  # same row order: snapshots were built from the grid
-    # Kalshi's median as of the snapshot, if it is not older than a quote may be.
-    age = grid["snapshot_ts"] - grid["kalshi_median_ts"]
-    fresh = age.notna() & (age <= pd.Timedelta(hours=params.max_staleness_hours))
-    out["kalshi_median"] = grid["kalshi_median"].where(fresh).to_numpy(dtype=float)
-    out["kalshi_median_ts"] = grid["kalshi_median_ts"].where(fresh).to_numpy()
-    out["median_minus_kalshi"] = out["median"] - out["kalshi_median"]
-    out["run_id"] = run_id
-    return out[list(store.SNAPSHOT_TABLE_COLUMNS)], result.bins[list(store.BIN_TABLE_COLUMNS)]
 
 
 def _median_abs(values: pd.Series) -> float:
@@ -205,14 +111,19 @@ def distribution_snapshots(
     """The market-implied distribution of every event at every whole hour from its ladder's listing to
     its release: one row per (event, hour) with the full column set on every path (docs/METHODS.md section 1),
     plus its bins (distribution_snapshot_bins) and the gap to Kalshi's own median."""
-    start, end = _window(context)
+    start, end = utc_window(context)
     params = _params(settings)
     written = bins_written = 0
     summaries: list[pd.DataFrame] = []
     with warehouse.connect() as con:
-        for chunk_start, chunk_end in _chunks(start, end):
+        for chunk_start, chunk_end in chunks(start, end, CHUNK):
             inputs = store.load_snapshot_inputs(con, chunk_start, chunk_end)
-            snapshots, bins = _snapshot_rows(inputs, params, context.run_id)
+            snapshots, bins, problems = snapshot_rows(
+                inputs.snapshots, inputs.rungs, params, context.run_id, key_columns=store.KEY_COLUMNS,
+                grid_columns=store.GRID_COLUMNS, snapshot_columns=store.SNAPSHOT_TABLE_COLUMNS,
+                bin_columns=store.BIN_TABLE_COLUMNS, value_grid_for_series=project_settings.value_grid_for_series)
+            if problems:
+                raise dg.Failure("implied distributions broke their schema; nothing was written:\n" + "\n".join(problems))
             n, m = store.replace_snapshot_window(con, snapshots, bins, chunk_start, chunk_end)
             written, bins_written = written + n, bins_written + m
             summaries.append(snapshots[["event_type", "status", "quality_low", "median_minus_kalshi", "kalshi_median"]])
@@ -238,7 +149,7 @@ def _scope(con: duckdb.DuckDBPyConnection, context: dg.AssetCheckExecutionContex
     """Check the rows this run wrote; a check run on its own (or invoked directly) checks the whole table."""
     try:
         run_id = context.run.run_id
-    except DagsterInvalidPropertyError:
+    except dg.DagsterError:  # DagsterInvalidPropertyError (not public): a context built without a run
         return None
     return run_id if store.rows_of_run(con, run_id) else None
 
@@ -325,7 +236,7 @@ def distribution_quality_low_is_rare(
 
 
 defs = dg.Definitions(
-    assets=[kalshi_forecast_percentiles, distribution_snapshots],
+    assets=[distribution_snapshots],
     asset_checks=[
         distribution_snapshots_full_schema,
         distribution_probabilities_in_unit_interval,

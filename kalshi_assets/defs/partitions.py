@@ -7,6 +7,7 @@ end explicitly, for either source.
 """
 
 import os
+from datetime import UTC, datetime, timedelta
 
 import dagster as dg
 
@@ -28,3 +29,18 @@ def history_end(environ: dict[str, str] | None = None) -> str | None:
 daily_partitions = dg.DailyPartitionsDefinition(
     start_date=settings.HISTORY_START, end_date=history_end(), timezone="UTC", end_offset=0
 )
+
+
+def utc_window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
+    """The run's partition window as naive UTC datetimes (the warehouse's times)."""
+    window = context.partition_time_window
+    return window.start.astimezone(UTC).replace(tzinfo=None), window.end.astimezone(UTC).replace(tzinfo=None)
+
+
+def chunks(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
+    """[start, end) cut into consecutive windows of at most `size` (one query and transaction each)."""
+    out = []
+    while start < end:
+        out.append((start, min(start + size, end)))
+        start += size
+    return out

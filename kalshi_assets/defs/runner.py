@@ -34,6 +34,7 @@ import dagster as dg
 from dagster._core.definitions.reconstruct import ReconstructableRepository
 from dagster._core.definitions.repository_definition.valid_definitions import SINGLETON_REPOSITORY_NAME
 from dagster._core.execution.api import execute_run
+from dagster._core.instance.ref import InstanceRef  # an instance of a home with overrides (defs/event_log.py)
 from dagster._core.remote_origin import (
     ManagedGrpcPythonEnvCodeLocationOrigin,
     RemoteJobOrigin,
@@ -43,6 +44,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from dagster._core.types.loadable_target_origin import LoadableTargetOrigin
 
 from kalshi_assets.defs.dead_runs import release_dead_runs
+from kalshi_assets.defs.event_log import batched_event_log
 from kalshi_assets.defs.metadata import WRITER_POOL
 from kalshi_assets.defs.partitions import daily_partitions
 
@@ -62,6 +64,8 @@ STAGE_JOB_DESCRIPTIONS: dict[str, str] = {
 # The console logger of a run stays quiet: every event reaches `on_event` (and the instance's event log).
 QUIET_CONSOLE = {"loggers": {"console": {"config": {"log_level": "CRITICAL"}}}}
 INIT_LOCK = ".kalshi_assets_init.lock"
+# A home whose dagster.yaml leaves storage at Dagster's SQLite default gets the batched event log.
+DEFAULT_SQLITE_STORAGE = ("dagster._core.storage.sqlite_storage", "DagsterSqliteStorage")
 
 
 # ------------------------------------------------------------------------------------------- plan
@@ -360,6 +364,10 @@ def materialize_all(
 def instance_for_cli() -> dg.DagsterInstance:
     """The instance under $DAGSTER_HOME when set (so the UI shows the runs), else an ephemeral one.
 
+    When the home's dagster.yaml leaves storage at Dagster's SQLite default, the instance has one
+    override: its SQLite event log is
+    BatchedSqliteEventLogStorage (defs/event_log.py) on the same files, so the main job's per-partition
+    events cost a transaction per batch; the UI and the daemon read them with Dagster's own storage.
     A brand-new home is initialized once, under a file lock: Dagster creates its SQLite storages on
     first use, and two first commands at once would both create them ("table runs already exists").
     """
@@ -371,6 +379,9 @@ def instance_for_cli() -> dg.DagsterInstance:
     with open(directory / INIT_LOCK, "a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         try:
-            return dg.DagsterInstance.get()
+            ref = InstanceRef.from_dir(str(directory))
+            if (ref.storage_data.module_name, ref.storage_data.class_name) == DEFAULT_SQLITE_STORAGE:
+                ref = InstanceRef.from_dir(str(directory), overrides=batched_event_log(directory))
+            return dg.DagsterInstance.from_ref(ref)
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)

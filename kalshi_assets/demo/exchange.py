@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Literal
@@ -58,6 +59,8 @@ def count_fp(count: float) -> str:
 
 
 def iso(ts: datetime | float) -> str:
+    if type(ts) is int:  # the hot path (a trade's created_time): no datetime object needed
+        return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ts))
     if not isinstance(ts, datetime):
         ts = datetime.fromtimestamp(ts, tz=UTC)
     return ts.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -336,42 +339,10 @@ class DemoExchange(DemoSimulation):
         i = event.market_tickers.index(ticker)
         lo = int(np.searchsorted(event.hours, start_ts, side="left"))
         hi = int(np.searchsorted(event.hours, end_ts, side="right"))
-        out = []
-        bid, ask, last = event.bid_cents[i], event.ask_cents[i], event.last_cents[i]
-        volume, oi = event.volume[i], event.open_interest[i]
-        traded_before = np.flatnonzero(last[:lo] >= 0)
-        previous = int(last[traded_before[-1]]) if traded_before.size else None
-        for j in range(lo, hi):
-            b, a = int(bid[j]), int(ask[j])
-            pb = int(bid[j - 1]) if j else b
-            pa = int(ask[j - 1]) if j else a
-            trade = int(last[j])
-            if trade >= 0:
-                price = {
-                    "open_dollars": dollars(trade), "low_dollars": dollars(trade), "high_dollars": dollars(trade),
-                    "close_dollars": dollars(trade), "mean_dollars": dollars(trade),
-                    "previous_dollars": dollars(previous) if previous is not None else None,
-                    "min_dollars": dollars(trade), "max_dollars": dollars(trade),
-                }
-                previous = trade
-            else:
-                price = {
-                    "open_dollars": None, "low_dollars": None, "high_dollars": None, "close_dollars": None,
-                    "mean_dollars": None,
-                    "previous_dollars": dollars(previous) if previous is not None else None,
-                    "min_dollars": None, "max_dollars": None,
-                }
-            out.append({
-                "end_period_ts": int(event.hours[j]),
-                "yes_bid": {"open_dollars": dollars(pb), "low_dollars": dollars(min(pb, b)),
-                            "high_dollars": dollars(max(pb, b)), "close_dollars": dollars(b)},
-                "yes_ask": {"open_dollars": dollars(pa), "low_dollars": dollars(min(pa, a)),
-                            "high_dollars": dollars(max(pa, a)), "close_dollars": dollars(a)},
-                "price": price,
-                "volume_fp": count_fp(int(volume[j])),
-                "open_interest_fp": count_fp(int(oi[j])),
-            })
-        return out
+        if hi <= lo:
+            return []
+        return _candles(event.hours, event.bid_cents[i], event.ask_cents[i], event.last_cents[i],
+                        event.volume[i], event.open_interest[i], lo, hi)
 
     def market_tickers_active(self, start_ts: int, end_ts: int) -> list[str]:
         """Markets with at least one candle in (start_ts, end_ts]: the batch a day's ingestion asks for."""
@@ -398,9 +369,16 @@ class DemoExchange(DemoSimulation):
         event = self.demo_event(event_ticker)
         i = event.market_tickers.index(ticker)
         out = []
-        for j in np.flatnonzero(event.volume[i] > 0):
-            hour_end = int(event.hours[j])
-            volume, price = int(event.volume[i, j]), int(event.last_cents[i, j])
+        # Every print of an hour is created inside (hour_end - 1 h, hour_end): hours that cannot reach the
+        # window are skipped before any trade is built (the check per trade below still decides).
+        traded = np.flatnonzero(event.volume[i] > 0)
+        if min_ts is not None:
+            traded = traded[event.hours[traded] > min_ts]
+        if max_ts is not None:
+            traded = traded[event.hours[traded] - _HOUR < max_ts]
+        for hour_end, volume, price in zip(event.hours[traded].tolist(), event.volume[i, traded].tolist(),
+                                           event.last_cents[i, traded].tolist(), strict=True):
+            hour_end, volume, price = int(hour_end), int(volume), int(price)
             prints = min(volume, 3)
             sizes = [volume // prints + (1 if k < volume % prints else 0) for k in range(prints)]
             for k, size in enumerate(sizes):
@@ -457,17 +435,18 @@ class DemoExchange(DemoSimulation):
         event = self.demo_event(event_ticker)
         spec = event.spec
         step = period_interval * 60
+        hours = np.flatnonzero((event.hours > start_ts) & (event.hours <= end_ts))
+        hours = hours[event.hours[hours].astype(np.int64) % step == 0]
+        # One z per percentile, every hour's raw values at once (the same float operations per value).
+        z = np.array([float(ndtri(min(max(p / 10000, 1e-4), 1 - 1e-4))) for p in percentiles])
+        raws = event.mean[hours][:, None] + z[None, :] * event.sd[hours][:, None]
+        if spec.in_bps_change:
+            raws = (raws - event.previous_rate) * 100.0
+        grid = spec.grid * 100.0 if spec.in_bps_change else spec.grid
         out = []
-        for j in np.flatnonzero((event.hours > start_ts) & (event.hours <= end_ts)):
-            if int(event.hours[j]) % step:
-                continue
+        for hour, row in zip(event.hours[hours].tolist(), raws.tolist(), strict=True):
             points = []
-            for p in percentiles:
-                z = float(ndtri(min(max(p / 10000, 1e-4), 1 - 1e-4)))
-                raw = float(event.mean[j] + z * event.sd[j])
-                if spec.in_bps_change:
-                    raw = (raw - event.previous_rate) * 100.0
-                grid = spec.grid * 100.0 if spec.in_bps_change else spec.grid
+            for p, raw in zip(percentiles, row, strict=True):
                 value = round(round(raw / grid) * grid, 4)
                 points.append({
                     "percentile": int(p),
@@ -475,7 +454,7 @@ class DemoExchange(DemoSimulation):
                     "numerical_forecast": value,
                     "formatted_forecast": f"{format_value(value, spec)}{spec.unit}",
                 })
-            out.append({"event_ticker": event_ticker, "end_period_ts": int(event.hours[j]),
+            out.append({"event_ticker": event_ticker, "end_period_ts": int(hour),
                         "period_interval": period_interval, "percentile_points": points})
         return out
 
@@ -537,3 +516,45 @@ def _rules(event: DemoEvent, i: int) -> str:
                 "the market resolves to Yes.")
     return (f"If the first official release of {spec.title} for {event.release.period_code} is more than "
             f"{format_strike(event.floors[i], spec)}{spec.unit}, then the market resolves to Yes.")
+
+
+def _candles(hours: np.ndarray, bid: np.ndarray, ask: np.ndarray, last: np.ndarray, volume: np.ndarray,
+             oi: np.ndarray, lo: int, hi: int) -> list[dict]:
+    """The wire candles of hours[lo:hi], built from whole arrays (the previous hour's bid and ask open
+    each candle, the last trade before it is its previous price)."""
+    before = max(lo - 1, 0)
+    b = bid[lo:hi].tolist()
+    a = ask[lo:hi].tolist()
+    pb = bid[before:hi - 1].tolist() if lo else [b[0], *bid[lo:hi - 1].tolist()]
+    pa = ask[before:hi - 1].tolist() if lo else [a[0], *ask[lo:hi - 1].tolist()]
+    trades = last[:hi]
+    traded = np.where(trades >= 0, np.arange(hi), -1)
+    latest = np.maximum.accumulate(traded)  # index of the last trade at or before each hour, -1 if none
+    prev_index = np.concatenate(([-1], latest[:-1]))[lo:hi].tolist()
+    trade_cents = trades.tolist()
+    ends = hours[lo:hi].tolist()
+    volumes = volume[lo:hi].tolist()
+    interests = oi[lo:hi].tolist()
+    out = []
+    for k in range(hi - lo):
+        bk, ak, pbk, pak = b[k], a[k], pb[k], pa[k]
+        trade = trade_cents[lo + k]
+        previous = _DOLLARS[trade_cents[prev_index[k]]] if prev_index[k] >= 0 else None
+        if trade >= 0:
+            text = _DOLLARS[trade]
+            price = {"open_dollars": text, "low_dollars": text, "high_dollars": text, "close_dollars": text,
+                     "mean_dollars": text, "previous_dollars": previous, "min_dollars": text, "max_dollars": text}
+        else:
+            price = {"open_dollars": None, "low_dollars": None, "high_dollars": None, "close_dollars": None,
+                     "mean_dollars": None, "previous_dollars": previous, "min_dollars": None, "max_dollars": None}
+        out.append({
+            "end_period_ts": int(ends[k]),
+            "yes_bid": {"open_dollars": _DOLLARS[pbk], "low_dollars": _DOLLARS[min(pbk, bk)],
+                        "high_dollars": _DOLLARS[max(pbk, bk)], "close_dollars": _DOLLARS[bk]},
+            "yes_ask": {"open_dollars": _DOLLARS[pak], "low_dollars": _DOLLARS[min(pak, ak)],
+                        "high_dollars": _DOLLARS[max(pak, ak)], "close_dollars": _DOLLARS[ak]},
+            "price": price,
+            "volume_fp": count_fp(int(volumes[k])),
+            "open_interest_fp": count_fp(int(interests[k])),
+        })
+    return out

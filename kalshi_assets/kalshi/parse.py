@@ -16,7 +16,7 @@ import json
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from kalshi_assets.settings import event_type_for_series
@@ -81,7 +81,10 @@ def timestamp(value: Any, what: str) -> datetime | None:
     if value in (None, ""):
         return None
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, tz=UTC).replace(tzinfo=None)
+        try:
+            return datetime.fromtimestamp(value, tz=UTC).replace(tzinfo=None)
+        except (OverflowError, OSError, ValueError):
+            raise WireFormatError(f"{what}: Unix time {value!r} is out of range") from None
     try:
         parsed = datetime.fromisoformat(str(value))
     except ValueError:
@@ -227,13 +230,97 @@ def parse_candlestick(obj: Mapping[str, Any], market_ticker: str, event_ticker: 
 def parse_candlesticks(
     candles: Iterable[Mapping[str, Any]], market_ticker: str, event_ticker: str
 ) -> list[dict[str, Any]]:
-    return [parse_candlestick(candle, market_ticker, event_ticker) for candle in candles]
+    """parse_candlestick of every candle: the current shape through a fast path, any other shape or
+    any value the fast path does not accept through parse_candlestick (which parses it or raises)."""
+    rows = []
+    for candle in candles:
+        row = _current_candle(candle, market_ticker, event_ticker)
+        rows.append(row if row is not None else parse_candlestick(candle, market_ticker, event_ticker))
+    return rows
+
+
+_EPOCH = datetime(1970, 1, 1)
+_INF = math.inf
+
+
+def _current_candle(obj: Any, market_ticker: str, event_ticker: str) -> dict[str, Any] | None:
+    """The row parse_candlestick gives a well-formed current-shape candle (dollar strings, `_fp` counts,
+    integer end_period_ts), without building its error context; None for anything else."""
+    try:
+        end = obj["end_period_ts"]
+        bid_text, ask_text = obj["yes_bid"]["close_dollars"], obj["yes_ask"]["close_dollars"]
+        price = obj["price"]
+        last_text = price.get("close_dollars")
+        volume_text, open_interest_text = obj["volume_fp"], obj["open_interest_fp"]
+    except (KeyError, TypeError, AttributeError):
+        return None
+    if (type(end) is not int or type(bid_text) is not str or type(ask_text) is not str
+            or type(volume_text) is not str or type(open_interest_text) is not str
+            or (last_text is None and price.get("close") is not None)
+            or (last_text is not None and type(last_text) is not str)):
+        return None
+    try:
+        bid, ask, volume, open_interest = float(bid_text), float(ask_text), float(volume_text), float(open_interest_text)
+        last = None if last_text is None else float(last_text)
+    except ValueError:
+        return None
+    # Comparisons are False for NaN: a NaN anywhere goes to parse_candlestick, which names it.
+    if not (0.0 <= bid <= 1.0 and 0.0 <= ask <= 1.0 and 0.0 <= volume < _INF and 0.0 <= open_interest < _INF
+            and (last is None or 0.0 <= last <= 1.0)):
+        return None
+    yes_bid = bid if bid > 0.0 else None
+    yes_ask = ask if ask < 1.0 else None
+    if yes_bid is not None and yes_ask is not None and yes_bid > yes_ask:
+        return None
+    try:
+        ts = _EPOCH + timedelta(seconds=end)
+    except OverflowError:
+        return None
+    return {
+        "market_ticker": market_ticker,
+        "event_ticker": event_ticker,
+        "ts": ts,
+        "yes_bid": yes_bid,
+        "yes_ask": yes_ask,
+        "last_price": last,
+        "volume": volume,
+        "open_interest": open_interest,
+    }
 
 
 TAKER_SIDES = frozenset({"yes", "no"})
 
 
 def parse_trade(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """One trade -> a row; a well-formed current-shape trade through a fast path (same row)."""
+    row = _current_trade(obj)
+    return row if row is not None else _parse_trade(obj)
+
+
+def _current_trade(obj: Any) -> dict[str, Any] | None:
+    """The row _parse_trade gives a well-formed current-shape trade (dollar strings, `count_fp`, a
+    whole-second UTC created_time ending in Z), without building its error context; None otherwise."""
+    try:
+        trade_id, ticker, created = obj["trade_id"], obj["ticker"], obj["created_time"]
+        size_text, price_text, taker_side = obj["count_fp"], obj["yes_price_dollars"], obj["taker_side"]
+    except (KeyError, TypeError):
+        return None
+    if (type(trade_id) is not str or not trade_id or type(ticker) is not str or not ticker
+            or type(size_text) is not str or type(price_text) is not str or taker_side not in TAKER_SIDES
+            or type(created) is not str or len(created) != 20 or created[-1] != "Z"):
+        return None
+    try:
+        size, yes_price = float(size_text), float(price_text)
+        ts = datetime.fromisoformat(created[:-1])  # naive: the Z says UTC
+    except ValueError:
+        return None
+    if not (0.0 <= size < _INF and 0.0 <= yes_price <= 1.0) or ts.year <= 1 or ts.tzinfo is not None:
+        return None
+    return {"trade_id": trade_id, "market_ticker": ticker, "ts": ts, "yes_price": yes_price, "count": size,
+            "taker_side": taker_side}
+
+
+def _parse_trade(obj: Mapping[str, Any]) -> dict[str, Any]:
     trade_id = _required(obj, "trade_id", "trade")
     what = f"trade {trade_id}"
     size = count(obj, "count", what)

@@ -16,7 +16,7 @@ from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PART
 from kalshi_assets.analytics.snapshot_schema import SNAPSHOT_SCHEMA
 from kalshi_assets.defs import distributions as stage
 from kalshi_assets.defs.resources import MarketDataResource, SettingsResource, WarehouseResource
-from kalshi_assets.kalshi.parse import WireFormatError
+from kalshi_assets.kalshi import forecasts
 from kalshi_assets.warehouse import db
 from kalshi_assets.warehouse import distributions as store
 
@@ -127,7 +127,7 @@ def test_table_matches_the_analytics_schema(materialized) -> None:
 def test_kalshi_percentiles_and_the_median_gap(materialized) -> None:
     path, _ = materialized
     pct = _read(path, "SELECT * FROM kalshi_forecast_percentiles")
-    assert set(pct["percentile"]) == set(stage.FORECAST_PERCENTILES)
+    assert set(pct["percentile"]) == set(forecasts.FORECAST_PERCENTILES)
     assert not pct.duplicated(["event_ticker", "ts", "percentile"]).any()
     assert pct["ts"].min() >= pd.Timestamp(RANGE[0])
     snaps = _read(path, "SELECT event_ticker, snapshot_ts, median, kalshi_median, kalshi_median_ts, "
@@ -281,33 +281,3 @@ def test_snapshots_read_the_previous_day_of_quotes() -> None:
     mapping = deps["kalshi_quotes"].partition_mapping
     assert isinstance(mapping, dg.TimeWindowPartitionMapping) and mapping.start_offset == -1
     assert store.QUOTE_LOOKBACK <= timedelta(days=1)
-
-
-class _FakeSource:
-    """A market-data source whose forecast history is given (only that method is used)."""
-
-    def __init__(self, points: list[dict]) -> None:
-        self.points = points
-        self.calls: list[tuple] = []
-
-    def forecast_percentile_history(self, series_ticker, event_ticker, percentiles, start_ts, end_ts, period_interval):
-        self.calls.append((series_ticker, event_ticker, tuple(percentiles), start_ts, end_ts, period_interval))
-        return self.points
-
-
-def _point(event: str, ts: datetime, value: float) -> dict:
-    return {"event_ticker": event, "end_period_ts": int(pd.Timestamp(ts, tz="UTC").timestamp()), "period_interval": 60,
-            "percentile_points": [{"percentile": 5000, "raw_numerical_forecast": value, "numerical_forecast": value}]}
-
-
-def test_percentile_fetch_keeps_the_window_and_rejects_foreign_points() -> None:
-    start, end = datetime(2026, 10, 1), datetime(2026, 10, 2)
-    events = pd.DataFrame({"event_ticker": ["KXCPI-26SEP"], "series_ticker": ["KXCPI"]})
-    source = _FakeSource([_point("KXCPI-26SEP", start, 0.3), _point("KXCPI-26SEP", end, 0.4)])
-    frame = stage._fetch_percentiles(source, events, start, end)
-    assert list(frame["ts"]) == [pd.Timestamp(start)] and frame.loc[0, "raw_value"] == 0.3
-    series, event, percentiles, start_ts, end_ts, interval = source.calls[0]
-    assert (series, event, interval) == ("KXCPI", "KXCPI-26SEP", 60) and len(percentiles) <= 10
-    assert end_ts - start_ts == 24 * 3600  # (start - 1 s, end - 1 s]
-    with pytest.raises(WireFormatError, match="KXCPI-26OCT"):
-        stage._fetch_percentiles(_FakeSource([_point("KXCPI-26OCT", start, 0.3)]), events, start, end)

@@ -1,0 +1,98 @@
+"""defs/event_log.py: the main job's instance (runner.instance_for_cli) stores events through
+BatchedSqliteEventLogStorage, which keeps every per-partition event (the UI's per-partition status) in the
+files Dagster's own SQLite storage reads, while writing batches at once."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from kalshi_assets.defs.event_log import BatchedSqliteEventLogStorage
+from kalshi_assets.defs.runner import instance_for_cli
+
+REPO = Path(__file__).resolve().parents[2]
+DAYS = dg.DailyPartitionsDefinition(start_date="2026-01-01", end_date="2026-01-11")
+RANGE_TAGS = {"dagster/asset_partition_range_start": "2026-01-01", "dagster/asset_partition_range_end": "2026-01-10"}
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run())
+def upstream_days() -> None:
+    return None
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run(), deps=[upstream_days])
+def downstream_days() -> None:
+    return None
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run(), deps=[upstream_days])
+def failing_days() -> None:
+    raise RuntimeError("boom")
+
+
+@pytest.fixture
+def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    shutil.copyfile(REPO / "dagster.yaml", home / "dagster.yaml")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with instance_for_cli() as instance:
+        yield instance
+
+
+def _events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType) -> list:
+    return [e for e in instance.all_logs(run_id) if e.dagster_event and e.dagster_event.event_type == kind]
+
+
+def test_the_main_jobs_instance_uses_the_batched_storage_on_dagster_homes_files(instance) -> None:
+    storage = instance.event_log_storage
+    assert isinstance(storage, BatchedSqliteEventLogStorage)
+    assert Path(storage._base_dir) == Path(os.environ["DAGSTER_HOME"]) / "history" / "runs"
+    assert os.environ.get("DAGSTER_EVENT_BATCH_SIZE")  # Dagster hands batches only when it is set
+
+
+def test_a_single_run_backfill_keeps_one_planned_and_one_materialization_event_per_partition(instance) -> None:
+    result = dg.materialize([upstream_days, downstream_days], instance=instance, tags=RANGE_TAGS)
+    assert result.success
+    keys = DAYS.get_partition_keys()
+    planned = _events(instance, result.run_id, dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+    done = _events(instance, result.run_id, dg.DagsterEventType.ASSET_MATERIALIZATION)
+    for events in (planned, done):
+        assert sorted((e.dagster_event.asset_key.path[-1], e.dagster_event.partition) for e in events) == sorted(
+            (name, key) for name in ("downstream_days", "upstream_days") for key in keys)
+    for asset in (upstream_days, downstream_days):
+        assert instance.get_materialized_partitions(asset.key) == set(keys)
+    with dg.DagsterInstance.get() as stock:  # what the UI opens: the home's dagster.yaml, Dagster's storage
+        assert not isinstance(stock.event_log_storage, BatchedSqliteEventLogStorage)
+        assert len(_events(stock, result.run_id, dg.DagsterEventType.ASSET_MATERIALIZATION)) == 2 * len(keys)
+        assert stock.get_materialized_partitions(downstream_days.key) == set(keys)
+    # A second run of the same days adds its own events next to the first run's (nothing overwritten).
+    again = dg.materialize([upstream_days], instance=instance, tags=RANGE_TAGS)
+    assert len(_events(instance, again.run_id, dg.DagsterEventType.ASSET_MATERIALIZATION)) == len(keys)
+    assert len(_events(instance, result.run_id, dg.DagsterEventType.ASSET_MATERIALIZATION)) == 2 * len(keys)
+
+
+def test_a_home_with_its_own_storage_keeps_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(f"event_log_storage:\n  module: dagster._core.storage.event_log\n"
+                                       f"  class: SqliteEventLogStorage\n  config:\n    base_dir: {tmp_path / 'events'}\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    with instance_for_cli() as instance:
+        assert type(instance.event_log_storage).__name__ == "SqliteEventLogStorage"
+
+
+def test_a_failed_backfill_keeps_one_planned_event_per_partition_and_no_materialization(instance) -> None:
+    result = dg.materialize([upstream_days, failing_days], instance=instance, tags=RANGE_TAGS,
+                            raise_on_error=False)
+    assert not result.success
+    planned = _events(instance, result.run_id, dg.DagsterEventType.ASSET_MATERIALIZATION_PLANNED)
+    assert {e.dagster_event.partition for e in planned if e.dagster_event.asset_key == failing_days.key} == set(
+        DAYS.get_partition_keys())
+    failed = instance.get_latest_planned_materialization_info(failing_days.key)
+    assert failed is not None and failed.run_id == result.run_id
+    assert instance.get_materialized_partitions(failing_days.key) == set()

@@ -1,0 +1,115 @@
+"""The fast paths of parse_candlesticks and parse_trade (current shapes) give exactly what the full parse
+gives, row for row, or raise the same error, for well-formed, legacy and malformed payloads alike."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from kalshi_assets.kalshi import parse
+
+DOLLAR_TEXT = st.one_of(
+    st.integers(0, 100).map(lambda cents: f"{cents / 100:.4f}"),
+    st.sampled_from(["1.5", "-0.01", "nan", "inf", "abc", "", " 0.5", "0.5000"]),
+)
+COUNT_TEXT = st.one_of(st.integers(0, 10_000).map(lambda n: f"{n:.2f}"), st.sampled_from(["-1.00", "inf", "x"]))
+ANY_VALUE = st.one_of(st.none(), st.integers(-5, 105), DOLLAR_TEXT, st.booleans(), st.floats(allow_nan=True))
+
+
+@st.composite
+def candles(draw) -> dict:
+    def side(strategy) -> dict:
+        close = draw(st.one_of(strategy, ANY_VALUE))
+        key = draw(st.sampled_from(["close_dollars", "close_dollars", "close"]))
+        return {key: close}
+
+    candle = {
+        "end_period_ts": draw(st.one_of(st.integers(1_700_000_000, 1_800_000_000).map(lambda t: t - t % 3600),
+                                        ANY_VALUE)),
+        "yes_bid": side(DOLLAR_TEXT),
+        "yes_ask": side(DOLLAR_TEXT),
+        "price": draw(st.one_of(st.just({}), st.builds(lambda s: s, st.just(None)).map(lambda _: {"close_dollars": None}),
+                                st.fixed_dictionaries({"close_dollars": DOLLAR_TEXT}),
+                                st.fixed_dictionaries({"close": st.integers(0, 100)}))),
+        draw(st.sampled_from(["volume_fp", "volume_fp", "volume"])): draw(st.one_of(COUNT_TEXT, ANY_VALUE)),
+        draw(st.sampled_from(["open_interest_fp", "open_interest_fp", "open_interest"])): draw(
+            st.one_of(COUNT_TEXT, ANY_VALUE)),
+    }
+    for key in draw(st.lists(st.sampled_from(list(candle)), max_size=2)):
+        candle.pop(key, None)
+    return candle
+
+
+def _one_by_one(candle: dict) -> tuple[str, object]:
+    try:
+        return "row", parse.parse_candlestick(candle, "M", "E")
+    except parse.WireFormatError as error:
+        return "error", str(error)
+
+
+def _batch(candle: dict) -> tuple[str, object]:
+    try:
+        return "row", parse.parse_candlesticks([candle], "M", "E")[0]
+    except parse.WireFormatError as error:
+        return "error", str(error)
+
+
+@settings(max_examples=400, deadline=None)
+@given(candles())
+def test_parse_candlesticks_equals_parse_candlestick_on_any_candle(candle: dict) -> None:
+    assert _batch(candle) == _one_by_one(candle)
+
+
+def test_fast_path_takes_a_current_candle_and_keeps_types() -> None:
+    candle = {"end_period_ts": 1_767_225_600, "yes_bid": {"close_dollars": "0.4200"},
+              "yes_ask": {"close_dollars": "1.0000"}, "price": {"close_dollars": None},
+              "volume_fp": "12.00", "open_interest_fp": "340.00"}
+    fast = parse._current_candle(candle, "M", "E")
+    assert fast is not None
+    assert fast == parse.parse_candlestick(candle, "M", "E")
+    assert fast["yes_ask"] is None and fast["last_price"] is None and fast["yes_bid"] == pytest.approx(0.42)
+
+
+def test_bid_above_ask_still_raises_naming_the_candle() -> None:
+    candle = {"end_period_ts": 1_767_225_600, "yes_bid": {"close_dollars": "0.6000"},
+              "yes_ask": {"close_dollars": "0.5000"}, "price": {}, "volume_fp": "0.00", "open_interest_fp": "0.00"}
+    with pytest.raises(parse.WireFormatError, match="market M candle at 1767225600: yes_bid 0.6 is above yes_ask 0.5"):
+        parse.parse_candlesticks([candle], "M", "E")
+
+
+TIME_TEXT = st.one_of(
+    st.integers(1_700_000_000, 1_800_000_000).map(
+        lambda t: __import__("time").strftime("%Y-%m-%dT%H:%M:%SZ", __import__("time").gmtime(t))),
+    st.sampled_from(["0001-01-01T00:00:00Z", "2026-01-01T00:00:00+01:00", "2026-01-01T00:00:00.5Z",
+                     "2026-13-01T00:00:00Z", "", "yesterday", "2026-01-01 00:00:00Z"]),
+)
+
+
+@st.composite
+def trades(draw) -> dict:
+    trade = {
+        "trade_id": draw(st.one_of(st.uuids().map(str), ANY_VALUE)),
+        "ticker": draw(st.one_of(st.just("M"), ANY_VALUE)),
+        draw(st.sampled_from(["count_fp", "count_fp", "count"])): draw(st.one_of(COUNT_TEXT, ANY_VALUE)),
+        draw(st.sampled_from(["yes_price_dollars", "yes_price_dollars", "yes_price"])): draw(
+            st.one_of(DOLLAR_TEXT, ANY_VALUE)),
+        "taker_side": draw(st.sampled_from(["yes", "no", "YES", None])),
+        "created_time": draw(st.one_of(TIME_TEXT, ANY_VALUE)),
+    }
+    for key in draw(st.lists(st.sampled_from(list(trade)), max_size=2)):
+        trade.pop(key, None)
+    return trade
+
+
+def _outcome(parse_one, obj: dict) -> tuple[str, object]:
+    try:
+        return "row", parse_one(obj)
+    except parse.WireFormatError as error:
+        return "error", str(error)
+
+
+@settings(max_examples=400, deadline=None)
+@given(trades())
+def test_parse_trade_fast_path_equals_the_full_parse_on_any_trade(trade: dict) -> None:
+    assert _outcome(parse.parse_trade, trade) == _outcome(parse._parse_trade, trade)
