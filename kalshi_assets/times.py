@@ -6,7 +6,7 @@ where a protocol wants one. Nothing here reads a clock but `utc_now`.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, overload
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -17,10 +17,16 @@ def utc_now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def naive_utc(value: datetime) -> datetime:
+@overload
+def naive_utc(value: datetime) -> datetime: ...
+@overload
+def naive_utc(value: None) -> None: ...
+
+
+def naive_utc(value: datetime | None) -> datetime | None:
     """The warehouse's convention: an aware datetime converted to UTC and made naive; a naive one is taken
-    as UTC already and returned unchanged."""
-    if value.tzinfo is None:
+    as UTC already and returned unchanged (None stays None: an unknown time)."""
+    if value is None or value.tzinfo is None:
         return value
     return value.astimezone(UTC).replace(tzinfo=None)
 

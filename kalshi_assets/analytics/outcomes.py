@@ -15,11 +15,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from kalshi_assets.times import naive_utc_timestamp
 
 LABEL_MODE_FIRST_PRINT = "first_print"
 LABEL_MODE_LATEST = "latest"
@@ -84,14 +85,6 @@ def version_number(label: str | int) -> int:
 # --- times ------------------------------------------------------------------------------------
 
 
-def to_naive_utc(value: Any) -> pd.Timestamp:
-    """A time as a naive UTC Timestamp; aware times are converted, naive ones are taken as UTC."""
-    stamp = pd.Timestamp(value)
-    if pd.isna(stamp):
-        raise ValueError(f"not a time: {value!r}")
-    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
-
-
 def _naive_utc_column(series: pd.Series, name: str) -> pd.Series:
     column = pd.to_datetime(series, utc=True, errors="raise")
     if column.isna().any():
@@ -153,7 +146,7 @@ def values_as_of(vintages: pd.DataFrame, as_of: Any) -> pd.DataFrame:
     Events with no vintage known at T are absent. Columns: event_ticker, value, vintage_time, vintage,
     source.
     """
-    moment = to_naive_utc(as_of)
+    moment = naive_utc_timestamp(as_of)
     frame = with_realtime_windows(vintages)
     current = frame[
         (frame["realtime_start"] <= moment)
@@ -381,7 +374,7 @@ def event_labels(
     if unknown:
         raise ValueError(f"unknown label_mode {unknown}; expected {list(LABEL_MODES)}")
     _require(first_prints, FIRST_PRINT_COLUMNS, "first prints")
-    moment = to_naive_utc(as_of)
+    moment = naive_utc_timestamp(as_of)
     prints = first_prints.copy()
     prints["release_time"] = _naive_utc_column(prints["release_time"], "release_time")
     prints = prints[prints["release_time"] <= moment]
@@ -441,8 +434,3 @@ def events_whose_latest_differs(
         for event, a, b in zip(joined["event_ticker"], joined["value"], joined["latest_value"], strict=True)
         if values_differ(a, b, tolerance)
     )
-
-
-def utc_datetime(value: Any) -> datetime:
-    """A time as a naive UTC datetime (what DuckDB TIMESTAMP columns take)."""
-    return to_naive_utc(value).to_pydatetime()

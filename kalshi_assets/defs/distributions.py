@@ -18,8 +18,9 @@ from dagster._core.errors import DagsterInvalidPropertyError  # not re-exported 
 from kalshi_assets import settings as project_settings
 from kalshi_assets.analytics.distribution import DistributionParams, implied_distributions
 from kalshi_assets.analytics.snapshot_schema import SNAPSHOT_COLUMNS, STATUS_OK, validate_snapshot_frame
-from kalshi_assets.defs.ingest import daily_partitions, kalshi_events, kalshi_markets, kalshi_quotes
+from kalshi_assets.defs.keys import KALSHI_EVENTS, KALSHI_MARKETS, KALSHI_QUOTES
 from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, partition_row_counts, table_metadata
+from kalshi_assets.defs.partitions import daily_partitions
 from kalshi_assets.defs.resources import MarketDataResource, SettingsResource, WarehouseResource
 from kalshi_assets.kalshi import parse
 from kalshi_assets.kalshi.source import MarketDataSource
@@ -77,7 +78,7 @@ def _fetch_percentiles(
 
 @dg.asset(
     group_name="ingest",
-    deps=[kalshi_events, kalshi_markets],
+    deps=[KALSHI_EVENTS, KALSHI_MARKETS],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WRITER_POOL,
@@ -189,9 +190,9 @@ def _first_print_metadata(errors: pd.DataFrame) -> dict[str, Any]:
 @dg.asset(
     group_name=GROUP,
     deps=[
-        kalshi_events,
-        kalshi_markets,
-        dg.AssetDep(kalshi_quotes, partition_mapping=_PREVIOUS_DAY),
+        KALSHI_EVENTS,
+        KALSHI_MARKETS,
+        dg.AssetDep(KALSHI_QUOTES, partition_mapping=_PREVIOUS_DAY),
         dg.AssetDep(kalshi_forecast_percentiles, partition_mapping=_PREVIOUS_DAY),
     ],
     partitions_def=daily_partitions,

@@ -16,6 +16,7 @@ import pandas as pd
 from pydantic import Field
 
 from kalshi_assets.analytics import outcomes as calc
+from kalshi_assets.defs import keys
 from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, table_metadata
 from kalshi_assets.defs.resources import MacroResource, WarehouseResource
 from kalshi_assets.macro.alfred import FredError
@@ -25,11 +26,10 @@ from kalshi_assets.macro.sources import (
     VintageRecord,
     VintageSource,
 )
+from kalshi_assets.times import naive_utc_timestamp, utc_now
 from kalshi_assets.warehouse import outcomes as store
 
 GROUP = "outcomes"
-# The distributions stage's asset; event_labels reads it when its table exists.
-DISTRIBUTION_SNAPSHOTS = dg.AssetKey("distribution_snapshots")
 
 
 # --- helpers (thin: reading and shaping, no maths) -------------------------------------------------
@@ -98,7 +98,7 @@ def _fingerprint_metadata(
 # --- assets ------------------------------------------------------------------------------------------
 
 
-@dg.asset(group_name=GROUP, deps=["kalshi_events", "kalshi_markets"], pool=WRITER_POOL, kinds={"duckdb"})
+@dg.asset(group_name=GROUP, deps=[keys.KALSHI_EVENTS, keys.KALSHI_MARKETS], pool=WRITER_POOL, kinds={"duckdb"})
 def outcomes_first_print(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, macro: MacroResource
 ) -> dg.MaterializeResult:
@@ -114,7 +114,7 @@ def outcomes_first_print(
             f"{len(settlement_conflicts)} events whose settled markets disagree on the expiration value were "
             f"not used: {settlement_conflicts['event_ticker'].tolist()[:10]}"
         )
-    now = calc.utc_datetime(pd.Timestamp.now(tz="UTC"))
+    now = utc_now()
     with warehouse.connect() as con:
         inserted = store.insert_first_prints(con, candidates, recorded_at=now)
         store.upsert_first_print_reports(con, candidates, seen_at=now)
@@ -138,7 +138,7 @@ def outcomes_first_print(
         )
 
 
-@dg.asset(group_name=GROUP, deps=["kalshi_events"], pool=WRITER_POOL, kinds={"duckdb"})
+@dg.asset(group_name=GROUP, deps=[keys.KALSHI_EVENTS], pool=WRITER_POOL, kinds={"duckdb"})
 def outcomes_revisions(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, macro: MacroResource
 ) -> dg.MaterializeResult:
@@ -147,7 +147,7 @@ def outcomes_revisions(
     with warehouse.connect() as con:
         releases = store.read_event_releases(con)
     source, vintages = _source_vintages(context, macro, releases)
-    now = calc.utc_datetime(pd.Timestamp.now(tz="UTC"))
+    now = utc_now()
     with warehouse.connect() as con:
         appended = store.append_revisions(con, vintages, recorded_at=now)
         stored = store.read_revisions(con)
@@ -171,7 +171,7 @@ def outcomes_revisions(
         )
 
 
-@dg.asset(group_name=GROUP, deps=[outcomes_revisions], kinds={"duckdb"})
+@dg.asset(group_name=GROUP, deps=[keys.OUTCOMES_REVISIONS], kinds={"duckdb"})
 def outcomes_latest(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Each event's newest vintage: a view over outcomes_revisions (ordered by vintage time, then vintage
     number), so it can never drift from the revisions. Materializing it reports what it shows."""
@@ -200,7 +200,8 @@ class EventLabelsConfig(dg.Config):
 
 @dg.asset(
     group_name=GROUP,
-    deps=["outcomes_first_print", "outcomes_revisions", DISTRIBUTION_SNAPSHOTS],
+    # distribution_snapshots: event_labels reads it when its table exists.
+    deps=[keys.OUTCOMES_FIRST_PRINT, keys.OUTCOMES_REVISIONS, keys.DISTRIBUTION_SNAPSHOTS],
     pool=WRITER_POOL,
     kinds={"duckdb"},
 )
@@ -212,7 +213,7 @@ def event_labels(
 ) -> dg.MaterializeResult:
     """Per event and label_mode (first_print | latest): the realized value, when it became known, and
     the surprise against the market-implied distribution just before the release (NULL without one)."""
-    as_of = calc.to_naive_utc(config.as_of) if config.as_of else pd.Timestamp(macro.get_source().now())
+    as_of = naive_utc_timestamp(config.as_of) if config.as_of else pd.Timestamp(macro.get_source().now())
     with warehouse.connect() as con:
         first_prints = store.read_first_prints(con)
         revisions = store.read_revisions(con)
@@ -278,7 +279,7 @@ def first_print_unchanged(
 ) -> dg.AssetCheckResult:
     with warehouse.connect() as con:
         altered = store.first_print_rows_altered(con)
-        history = _previous_fingerprints(context, outcomes_first_print.key)
+        history = _previous_fingerprints(context, keys.OUTCOMES_FIRST_PRINT)
         mismatched = _changed_since(con, history, store.first_print_fingerprint)
     return dg.AssetCheckResult(
         passed=altered.empty and not mismatched,
@@ -313,7 +314,7 @@ def _changed_since(
 def revisions_unchanged(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
     with warehouse.connect() as con:
         altered = store.revision_rows_altered(con)
-        history = _previous_fingerprints(context, outcomes_revisions.key)
+        history = _previous_fingerprints(context, keys.OUTCOMES_REVISIONS)
         mismatched = _changed_since(con, history, store.revision_fingerprint)
     return dg.AssetCheckResult(
         passed=altered.empty and not mismatched,
@@ -342,7 +343,7 @@ def first_print_sources_agree(warehouse: WarehouseResource) -> dg.AssetCheckResu
 
 @dg.asset_check(
     asset=outcomes_revisions,
-    additional_deps=[outcomes_first_print],
+    additional_deps=[keys.OUTCOMES_FIRST_PRINT],
     description="Each stored first print equals its event's earliest vintage, where both exist.",
 )
 def first_print_is_earliest_vintage(warehouse: WarehouseResource) -> dg.AssetCheckResult:

@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from kalshi_assets.audit import ORDER, RISK_VIOLATION
+from kalshi_assets.defs import keys
 from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, table_metadata
 from kalshi_assets.defs.resources import (
     AuditLogResource,
@@ -21,17 +22,16 @@ from kalshi_assets.defs.resources import (
     TradingResource,
     WarehouseResource,
 )
+from kalshi_assets.times import aware_utc
 from kalshi_assets.trading import MarketDataBooks, OrderRouter, PositionBook, accounts
 from kalshi_assets.trading import strategy as strategies
 from kalshi_assets.warehouse import trading as store
 
 GROUP = "trading"
-PROMOTION_DECISIONS = dg.AssetKey("promotion_decisions")
-DISTRIBUTION_SNAPSHOTS = dg.AssetKey("distribution_snapshots")
 
 
 def _now(market_data: MarketDataResource) -> datetime:
-    return market_data.get_source().now().astimezone(UTC)
+    return aware_utc(market_data.get_source().now())
 
 
 def _marks(con, tickers: list[str], now: datetime, trading: TradingResource, market_data: MarketDataResource) -> dict:
@@ -52,7 +52,7 @@ def _account_book(con, fills: list, now: datetime, trading: TradingResource, mar
 
 @dg.asset(
     group_name=GROUP,
-    deps=[PROMOTION_DECISIONS, DISTRIBUTION_SNAPSHOTS, "kalshi_markets", "kalshi_quotes"],
+    deps=[keys.PROMOTION_DECISIONS, keys.DISTRIBUTION_SNAPSHOTS, keys.KALSHI_MARKETS, keys.KALSHI_QUOTES],
     pool=WRITER_POOL,
     kinds={"duckdb"},
 )
@@ -143,7 +143,7 @@ def paper_orders(
         )
 
 
-@dg.asset(group_name=GROUP, deps=[paper_orders, "kalshi_markets", "kalshi_quotes"], pool=WRITER_POOL,
+@dg.asset(group_name=GROUP, deps=[keys.PAPER_ORDERS, keys.KALSHI_MARKETS, keys.KALSHI_QUOTES], pool=WRITER_POOL,
           kinds={"duckdb"})  # fmt: skip
 def paper_positions(
     warehouse: WarehouseResource, market_data: MarketDataResource, trading: TradingResource
@@ -172,7 +172,7 @@ def paper_positions(
         )
 
 
-@dg.asset(group_name=GROUP, deps=[paper_positions], pool=WRITER_POOL, kinds={"duckdb"})
+@dg.asset(group_name=GROUP, deps=[keys.PAPER_POSITIONS], pool=WRITER_POOL, kinds={"duckdb"})
 def paper_pnl(warehouse: WarehouseResource, market_data: MarketDataResource) -> dg.MaterializeResult:
     """P&L per (mode, strategy) as of now: realized (closes, settlements, fees) plus unrealized (open
     positions at the latest mid), with orders by status and fills; one row per as_of is kept."""

@@ -9,12 +9,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from kalshi_assets.analytics.outcomes import utc_datetime, version_number
+from kalshi_assets.analytics.outcomes import version_number
 from kalshi_assets.catalog import FredSeriesSpec, load_catalog
 from kalshi_assets.macro.alfred import AlfredClient, Observation
+from kalshi_assets.times import naive_utc_timestamp, utc_now
 
 
 class SourceError(ValueError):
@@ -52,7 +53,7 @@ class VintageSource(Protocol):
 def naive_utc(value: Any, *, field: str = "time") -> datetime:
     """An ISO string or datetime as a naive UTC datetime; naive inputs are taken as UTC."""
     try:
-        return utc_datetime(value)
+        return naive_utc_timestamp(value).to_pydatetime()
     except (TypeError, ValueError):
         raise SourceError(f"{field} {value!r} is not a time") from None
 
@@ -155,7 +156,7 @@ class AlfredVintageSource:
         self.unmapped_events: list[str] = []
 
     def now(self) -> datetime:
-        return datetime.now(UTC).replace(tzinfo=None)
+        return utc_now()
 
     def observation_date(self, event: EventRef, spec: FredSeriesSpec) -> date:
         if spec.meeting_effective_next_day:

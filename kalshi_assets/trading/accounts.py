@@ -14,7 +14,8 @@ from decimal import Decimal
 from typing import Any
 
 from kalshi_assets.kalshi.errors import KalshiNotFound
-from kalshi_assets.trading.orders import PRICE_QUANTUM, ZERO, Fill, utc
+from kalshi_assets.times import aware_utc, naive_utc
+from kalshi_assets.trading.orders import PRICE_QUANTUM, ZERO, Fill
 from kalshi_assets.trading.portfolio import PositionBook
 
 Account = tuple[str, str]  # (mode, strategy)
@@ -22,11 +23,6 @@ Account = tuple[str, str]  # (mode, strategy)
 
 def _q(value: Decimal) -> Decimal:
     return value.quantize(PRICE_QUANTUM)
-
-
-def _naive(value: datetime | None) -> datetime | None:
-    """The warehouse's convention: naive UTC."""
-    return None if value is None else utc(value).replace(tzinfo=None)
 
 
 def books_by_account(fills: Iterable[tuple[str, str, Fill]]) -> dict[Account, PositionBook]:
@@ -56,7 +52,7 @@ def book_marks(books: Any, market_tickers: Iterable[str], now: datetime) -> dict
         except (LookupError, KalshiNotFound):  # the source no longer lists it: the warehouse's mark stands
             continue
         if mid is not None:
-            out[ticker] = {"price": mid, "ts": utc(now), "source": "mid"}
+            out[ticker] = {"price": mid, "ts": aware_utc(now), "source": "mid"}
     return out
 
 
@@ -91,14 +87,14 @@ def position_rows(
                 "fees": _q(held.fees),
                 "realized_pnl": _q(held.realized_pnl),
                 "mark_price": None if price is None else _q(Decimal(price)),
-                "mark_ts": _naive(mark_ts),
+                "mark_ts": naive_utc(mark_ts),
                 "mark_source": source,
                 "unrealized_pnl": _q(unrealized),
                 "total_pnl": _q(held.realized_pnl + unrealized),
                 "status": status,
                 "settlement_value": None if held.settled_value is None else _q(held.settled_value),
-                "settled_at": _naive(held.settled_at),
-                "as_of": _naive(as_of),
+                "settled_at": naive_utc(held.settled_at),
+                "as_of": naive_utc(as_of),
             }
         )
     return rows
@@ -128,7 +124,7 @@ def pnl_rows(
             {
                 "mode": key[0],
                 "strategy": key[1],
-                "as_of": _naive(as_of),
+                "as_of": naive_utc(as_of),
                 **{
                     name: int(counts[name])
                     for name in ("orders", "filled_orders", "submitted_orders", "rejected_orders", "error_orders",
@@ -141,7 +137,7 @@ def pnl_rows(
                 "realized_pnl": _q(acc["realized"]),
                 "unrealized_pnl": _q(acc["unrealized"]),
                 "total_pnl": _q(acc["realized"] + acc["unrealized"]),
-                "computed_at": _naive(computed_at),
+                "computed_at": naive_utc(computed_at),
             }
         )
     return out

@@ -7,21 +7,11 @@ from pydantic import Field
 
 from kalshi_assets import settings as project_settings
 from kalshi_assets.analytics import backtest_tables, cpcv, walkforward
+from kalshi_assets.defs import keys
 from kalshi_assets.defs.metadata import WRITER_POOL, table_metadata
-from kalshi_assets.defs.research.common import (
-    EVENT_LABELS,
-    GROUP,
-    KALSHI_MARKETS,
-    KALSHI_QUOTES,
-    KALSHI_SERIES,
-    SETTLEMENT_LABEL_MODE,
-    md,
-    now,
-    problems_md,
-)
-from kalshi_assets.defs.research.features import event_features
-from kalshi_assets.defs.research.folds import cpcv_splits, walkforward_folds
+from kalshi_assets.defs.research.common import GROUP, SETTLEMENT_LABEL_MODE, md, problems_md
 from kalshi_assets.defs.resources import SettingsResource, WarehouseResource
+from kalshi_assets.times import utc_now
 from kalshi_assets.warehouse import research as store
 
 _RISK = project_settings.RiskLimits()
@@ -29,7 +19,7 @@ CPCV_TRADE_COLUMNS: tuple[str, ...] = (
     "candidate", "split", "path", "event_ticker", "event_type", "release_time", "market_ticker", "side", "price",
     "size", "fee", "pnl", "bankroll_return", "window_volume", "capacity_contracts",
 )
-_INPUTS = [event_features, EVENT_LABELS, KALSHI_QUOTES, KALSHI_MARKETS, KALSHI_SERIES]
+_INPUTS = [keys.EVENT_FEATURES, keys.EVENT_LABELS, keys.KALSHI_QUOTES, keys.KALSHI_MARKETS, keys.KALSHI_SERIES]
 
 
 class WalkforwardResultsConfig(dg.Config):
@@ -63,7 +53,7 @@ def _trade_out_of_sample(
     return walkforward.run_walkforward(roles, features, labels, ladders, candidates, fees)
 
 
-@dg.asset(group_name=GROUP, deps=[walkforward_folds, *_INPUTS], pool=WRITER_POOL, kinds={"duckdb"})
+@dg.asset(group_name=GROUP, deps=[keys.WALKFORWARD_FOLDS, *_INPUTS], pool=WRITER_POOL, kinds={"duckdb"})
 def walkforward_results(
     context: dg.AssetExecutionContext,
     config: WalkforwardResultsConfig,
@@ -83,7 +73,7 @@ def walkforward_results(
     with warehouse.connect() as con:
         roles = store.read_folds(con)
         run = _trade_out_of_sample(con, roles, candidates, config.capacity_window_hours, settings.max_staleness_hours)
-    computed_at = now()
+    computed_at = utc_now()
     candidate_rows = backtest_tables.candidate_table(candidates, run.traces, run.skipped, config.capacity_window_hours)
     candidate_rows["computed_at"] = computed_at
     traces = run.traces.assign(computed_at=computed_at)
@@ -126,7 +116,7 @@ def trades_within_capacity(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset(group_name=GROUP, deps=[cpcv_splits, walkforward_results, *_INPUTS], pool=WRITER_POOL, kinds={"duckdb"})
+@dg.asset(group_name=GROUP, deps=[keys.CPCV_SPLITS, keys.WALKFORWARD_RESULTS, *_INPUTS], pool=WRITER_POOL, kinds={"duckdb"})
 def cpcv_paths(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
 ) -> dg.MaterializeResult:
@@ -146,8 +136,8 @@ def cpcv_paths(
         )
     n_paths = int(roles["path"].max()) + 1 if roles["path"].notna().any() else 0
     credited = cpcv.path_trades(run.traces.rename(columns={"fold": "split"}), roles)
-    paths = cpcv.path_returns(credited, [c.name for c in candidates], n_paths).assign(computed_at=now())
-    trades = credited[list(CPCV_TRADE_COLUMNS)].assign(computed_at=now())
+    paths = cpcv.path_returns(credited, [c.name for c in candidates], n_paths).assign(computed_at=utc_now())
+    trades = credited[list(CPCV_TRADE_COLUMNS)].assign(computed_at=utc_now())
     summary = cpcv.path_sharpe_summary(paths)
     context.log.info(f"cpcv_paths: {len(trades)} trades over {roles['split'].nunique()} splits, {n_paths} paths")
     with warehouse.connect() as con:

@@ -6,10 +6,11 @@ from pydantic import Field
 
 from kalshi_assets import settings as project_settings
 from kalshi_assets.analytics import cpcv, promotion
+from kalshi_assets.defs import keys
 from kalshi_assets.defs.metadata import WRITER_POOL, table_metadata
-from kalshi_assets.defs.research.backtests import cpcv_paths, walkforward_results
-from kalshi_assets.defs.research.common import GROUP, md, now, problems_md
+from kalshi_assets.defs.research.common import GROUP, md, problems_md
 from kalshi_assets.defs.resources import WarehouseResource
+from kalshi_assets.times import utc_now
 from kalshi_assets.warehouse import research as store
 
 _GATES = project_settings.GateLimits()
@@ -41,7 +42,7 @@ def _logit_histogram(logits: np.ndarray) -> dg.MetadataValue:
     return dg.MetadataValue.md("| logit | combinations |\n|---|---|\n" + "\n".join(rows))
 
 
-@dg.asset(group_name=GROUP, deps=[walkforward_results, cpcv_paths], pool=WRITER_POOL, kinds={"duckdb"})
+@dg.asset(group_name=GROUP, deps=[keys.WALKFORWARD_RESULTS, keys.CPCV_PATHS], pool=WRITER_POOL, kinds={"duckdb"})
 def promotion_decisions(
     context: dg.AssetExecutionContext, config: PromotionConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
@@ -58,7 +59,7 @@ def promotion_decisions(
         list(candidates["candidate"]), traces, regimes_expected, config.limits(), periods,
         cpcv.path_sharpe_summary(paths),
     )
-    decided_at = now()
+    decided_at = utc_now()
     decisions = family.decisions.assign(decided_at=decided_at)
     combinations = family.pbo_combinations.assign(decided_at=decided_at)
     promoted = int(decisions["promoted"].sum())
