@@ -13,7 +13,6 @@ no rows; input of the wrong kind raises ValueError naming the argument.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
@@ -153,12 +152,7 @@ def audit_directory(directory: str | Path | None = None, warehouse: str | Path |
     """The audit log's directory: the given one, else $KALSHI_AUDIT_DIR, else audit/ beside the warehouse."""
     from kalshi_assets.audit import default_audit_directory
 
-    if directory is not None:
-        return Path(directory)
-    environ = dict(os.environ)
-    if warehouse is not None:
-        environ["KALSHI_WAREHOUSE"] = str(warehouse)
-    return default_audit_directory(environ)
+    return Path(directory) if directory is not None else default_audit_directory(warehouse=warehouse)
 
 
 def audit_status(directory: str | Path | None = None, max_problems: int = 10) -> Record:

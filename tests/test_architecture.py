@@ -102,6 +102,72 @@ def test_nothing_imports_cli_and_no_library_package_imports_defs() -> None:
     assert not offenders, "imports pointing upwards:\n" + "\n".join(offenders)
 
 
+# --- the arrows between rooms ------------------------------------------------------------------------
+
+# docs/ARCHITECTURE.md section 3: what each room may import of the others. The foundations (catalog,
+# settings, times) import only each other in that order and may be imported by every room. defs/ and the
+# code location's entry point are one room (the Dagster layer); cli/ may import anything.
+FOUNDATIONS = {"catalog": set(), "settings": {"catalog"}, "times": set()}
+ARROWS: dict[str, set[str]] = {
+    "analytics": set(),
+    "audit": set(),
+    "kalshi": {"audit"},
+    "demo": {"kalshi", "analytics"},
+    "macro": {"analytics", "demo", "kalshi"},
+    "trading": {"analytics", "kalshi"},
+    "warehouse": {"analytics", "trading"},
+    "reports": set(),
+    "service": {"warehouse", "audit", "kalshi"},
+    "defs": {"analytics", "audit", "demo", "kalshi", "macro", "reports", "service", "trading", "warehouse"},
+}
+
+
+def _room(path: Path) -> str:
+    parts = path.relative_to(PACKAGE).parts
+    room = parts[0].removesuffix(".py")
+    return "defs" if room == "definitions" else room
+
+
+def _room_of(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "kalshi_assets" or len(parts) < 2 or not (
+        (PACKAGE / parts[1]).is_dir() or (PACKAGE / f"{parts[1]}.py").is_file()
+    ):
+        return None
+    return "defs" if parts[1] == "definitions" else parts[1]
+
+
+def test_imports_follow_the_arrows() -> None:
+    rooms = {_room(p) for p in _modules(PACKAGE)} - {"__init__", "cli"}
+    assert rooms == set(ARROWS) | set(FOUNDATIONS), "a room without arrows: add it here and to ARCHITECTURE.md"
+    offenders = []
+    for path in _modules(PACKAGE):
+        source = _room(path)
+        if source in {"__init__", "cli"}:
+            continue
+        allowed = FOUNDATIONS.get(source, ARROWS.get(source, set()) | set(FOUNDATIONS))
+        for line, name in _imported(path, _tree(path)):
+            target = _room_of(name)
+            if target is not None and target != source and target not in allowed:
+                offenders.append(f"{_rel(path)}:{line} ({source}) imports {name} ({target})")
+    assert not offenders, "imports against the arrows of docs/ARCHITECTURE.md:\n" + "\n".join(offenders)
+
+
+def test_the_arrows_have_no_cycle() -> None:
+    graph = {room: set(targets) for room, targets in {**ARROWS, **FOUNDATIONS}.items()}
+    done: set[str] = set()
+
+    def visit(room: str, path: tuple[str, ...]) -> None:
+        assert room not in path, f"import cycle: {' -> '.join((*path, room))}"
+        if room not in done:
+            for target in graph.get(room, set()):
+                visit(target, (*path, room))
+            done.add(room)
+
+    for room in graph:
+        visit(room, ())
+
+
 # --- no SQL text outside warehouse/ ------------------------------------------------------------------
 
 # The start of a SQL statement. Words that are also English (load, set, use, begin...) count only in
@@ -187,15 +253,16 @@ _IO_MODULES = (
     "time", "logging", "matplotlib", "orjson", "json", "tomllib", "yaml", "csv",
     "kalshi_assets.warehouse", "kalshi_assets.kalshi", "kalshi_assets.audit", "kalshi_assets.macro",
     "kalshi_assets.demo", "kalshi_assets.trading", "kalshi_assets.reports", "kalshi_assets.service",
-    "kalshi_assets.times", "kalshi_assets.catalog", "kalshi_assets.cli", "kalshi_assets.defs",
+    "kalshi_assets.catalog", "kalshi_assets.cli", "kalshi_assets.defs",
 )
-_IO_CALLS = {"open", "print", "input", "exec", "eval", "__import__", "breakpoint"}
+# kalshi_assets.times converts times for analytics; its one clock, utc_now, is refused by name below.
+_IO_CALLS = {"open", "print", "input", "exec", "eval", "__import__", "breakpoint", "utc_now"}
 # Methods and functions that read or write files, or read the clock, whatever object they hang on.
 _IO_ATTRIBUTES = re.compile(
     r"^(?:read_(?:csv|parquet|json|excel|feather|pickle|sql\w*|table|fwf|html|hdf|orc|stata|sas|spss|xml)"
     r"|to_(?:csv|parquet|json|excel|feather|pickle|sql|hdf|orc|stata|html|xml|latex|markdown|clipboard)"
     r"|savefig|savez\w*|save|load|loadtxt|savetxt|fromfile|tofile|genfromtxt"
-    r"|now|utcnow|today|monotonic|perf_counter|sleep|system|popen|unlink|mkdir|rmdir"
+    r"|now|utcnow|utc_now|today|monotonic|perf_counter|sleep|system|popen|unlink|mkdir|rmdir"
     r"|write_text|write_bytes|read_text|read_bytes)$"
 )
 

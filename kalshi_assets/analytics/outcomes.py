@@ -434,3 +434,29 @@ def events_whose_latest_differs(
         for event, a, b in zip(joined["event_ticker"], joined["value"], joined["latest_value"], strict=True)
         if values_differ(a, b, tolerance)
     )
+
+
+# --- figures the outcomes assets report --------------------------------------------------------
+
+
+def events_revised(revisions: pd.DataFrame) -> int:
+    """Events with more than one vintage among the revisions."""
+    return int((revisions.groupby("event_ticker")["vintage"].max() > 1).sum()) if len(revisions) else 0
+
+
+def events_differing_between_modes(labels: pd.DataFrame, tolerance: float = DEFAULT_VALUE_TOLERANCE) -> int:
+    """Events whose first_print and latest labels differ (0 unless both modes are present)."""
+    modes = labels.pivot(index="event_ticker", columns="label_mode", values="realized_value")
+    if not len(modes) or not set(LABEL_MODES) <= set(modes.columns):
+        return 0
+    return int(sum(values_differ(a, b, tolerance) for a, b in zip(modes["first_print"], modes["latest"], strict=True)))
+
+
+def label_problems(labels: pd.DataFrame, first_prints: pd.DataFrame) -> dict[str, int]:
+    """Labels known after their as-of time, and first_print labels that differ from the stored first print."""
+    after_as_of = int((labels["label_known_at"] > labels["as_of"]).sum())
+    fp_labels = labels[labels["label_mode"] == LABEL_MODE_FIRST_PRINT].merge(
+        first_prints[["event_ticker", "value"]], on="event_ticker", how="left"
+    )
+    wrong = sum(values_differ(a, b) for a, b in zip(fp_labels["realized_value"], fp_labels["value"], strict=True))
+    return {"labels_known_after_as_of": after_as_of, "first_print_labels_not_matching": int(wrong)}

@@ -21,10 +21,11 @@ from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, table_metad
 from kalshi_assets.defs.resources import MacroResource, WarehouseResource
 from kalshi_assets.macro.alfred import FredError
 from kalshi_assets.macro.sources import (
-    EventRef,
     SourceError,
-    VintageRecord,
     VintageSource,
+    event_refs,
+    vintage_frame,
+    vintages_known_at,
 )
 from kalshi_assets.times import naive_utc_timestamp, utc_now
 from kalshi_assets.warehouse import outcomes as store
@@ -32,33 +33,7 @@ from kalshi_assets.warehouse import outcomes as store
 GROUP = "outcomes"
 
 
-# --- helpers (thin: reading and shaping, no maths) -------------------------------------------------
-
-
-def _event_refs(releases: pd.DataFrame) -> list[EventRef]:
-    return [
-        EventRef(
-            event_ticker=row.event_ticker,
-            series_ticker=row.series_ticker,
-            release_time=None
-            if pd.isna(row.release_time)
-            else pd.Timestamp(row.release_time).to_pydatetime(),
-        )
-        for row in releases.itertuples(index=False)
-    ]
-
-
-def _vintage_frame(records: list[VintageRecord]) -> pd.DataFrame:
-    columns = [
-        "event_ticker",
-        "series_ticker",
-        "reference_period",
-        "vintage_time",
-        "vintage",
-        "value",
-        "source",
-    ]
-    return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in records], columns=columns)
+# --- helpers ---------------------------------------------------------------------------------------
 
 
 def _source_vintages(
@@ -66,16 +41,16 @@ def _source_vintages(
 ) -> tuple[VintageSource, pd.DataFrame]:
     source = macro.get_source()
     try:
-        records = source.vintages(_event_refs(releases))
+        records = source.vintages(event_refs(releases))
     except (SourceError, FredError) as error:  # neither message carries a key
         raise dg.Failure(f"the {source.name} outcome source failed: {error}") from error
     now = source.now()
-    known = [r for r in records if r.vintage_time <= now]
+    known = vintages_known_at(records, now)
     if len(known) < len(records):
         context.log.warning(
             f"{len(records) - len(known)} vintages dated after the source's now ({now}) were left out"
         )
-    return source, _vintage_frame(known)
+    return source, vintage_frame(known)
 
 
 def _fingerprint_metadata(
@@ -152,7 +127,6 @@ def outcomes_revisions(
         appended = store.append_revisions(con, vintages, recorded_at=now)
         stored = store.read_revisions(con)
         latest = store.read_latest(con)
-        revised = int((stored.groupby("event_ticker")["vintage"].max() > 1).sum()) if len(stored) else 0
         return dg.MaterializeResult(
             metadata=table_metadata(
                 con,
@@ -163,7 +137,7 @@ def outcomes_revisions(
                 source=dg.MetadataValue.text(source.name),
                 vintages_from_source=dg.MetadataValue.int(len(vintages)),
                 events=dg.MetadataValue.int(int(stored["event_ticker"].nunique()) if len(stored) else 0),
-                events_revised=dg.MetadataValue.int(revised),
+                events_revised=dg.MetadataValue.int(calc.events_revised(stored)),
                 latest_preview=dg.MetadataValue.md(
                     markdown_table(latest.sort_values("vintage_time").tail(5))
                 ),
@@ -220,12 +194,7 @@ def event_labels(
         snapshots = store.read_implied_snapshots(con)
     implied = calc.implied_before_release(snapshots, first_prints[["event_ticker", "release_time"]])
     labels = calc.event_labels(first_prints, revisions, implied, as_of)
-    modes = labels.pivot(index="event_ticker", columns="label_mode", values="realized_value")
-    differing = (
-        sum(calc.values_differ(a, b) for a, b in zip(modes["first_print"], modes["latest"], strict=True))
-        if len(modes) and set(calc.LABEL_MODES) <= set(modes.columns)
-        else 0
-    )
+    differing = calc.events_differing_between_modes(labels)
     context.log.info(
         f"event_labels as of {as_of}: {len(labels)} labels, {differing} events differ between modes"
     )
@@ -394,17 +363,8 @@ def labels_known_and_consistent(warehouse: WarehouseResource) -> dg.AssetCheckRe
     with warehouse.connect() as con:
         labels = store.read_event_labels(con)
         first_prints = store.read_first_prints(con)
-    after_as_of = int((labels["label_known_at"] > labels["as_of"]).sum())
-    fp_labels = labels[labels["label_mode"] == calc.LABEL_MODE_FIRST_PRINT].merge(
-        first_prints[["event_ticker", "value"]], on="event_ticker", how="left"
-    )
-    wrong = sum(
-        calc.values_differ(a, b) for a, b in zip(fp_labels["realized_value"], fp_labels["value"], strict=True)
-    )
-    return dg.AssetCheckResult(
-        passed=after_as_of == 0 and wrong == 0,
-        metadata={"labels_known_after_as_of": after_as_of, "first_print_labels_not_matching": int(wrong)},
-    )
+    problems = calc.label_problems(labels, first_prints)
+    return dg.AssetCheckResult(passed=not any(problems.values()), metadata=problems)
 
 
 defs = dg.Definitions(

@@ -8,6 +8,7 @@ unrealized P&L is zero and the row says `mark_source = none`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
@@ -15,7 +16,7 @@ from typing import Any
 
 from kalshi_assets.kalshi.errors import KalshiNotFound
 from kalshi_assets.times import aware_utc, naive_utc
-from kalshi_assets.trading.orders import PRICE_QUANTUM, ZERO, Fill
+from kalshi_assets.trading.orders import PRICE_QUANTUM, ZERO, Fill, RouteResult
 from kalshi_assets.trading.portfolio import PositionBook
 
 Account = tuple[str, str]  # (mode, strategy)
@@ -141,3 +142,29 @@ def pnl_rows(
             }
         )
     return out
+
+
+def pnl_totals(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """Total, realized and unrealized P&L summed over P&L rows (every account)."""
+    rows = list(rows)
+    return {
+        name: float(sum((row[name] for row in rows), start=0))
+        for name in ("total_pnl", "realized_pnl", "unrealized_pnl")
+    }
+
+
+def routing_summary(routed: Iterable[RouteResult]) -> tuple[dict[str, int], dict[str, int]]:
+    """The routed orders by status, and the rejected ones by reason (most frequent first)."""
+    routed = list(routed)
+    statuses = Counter(r.status for r in routed)
+    reasons = Counter(r.reason for r in routed if r.status == "rejected")
+    return dict(statuses.most_common()), dict(reasons.most_common())
+
+
+def audit_gaps(orders: Iterable[Mapping[str, Any]], audited: set[str]) -> tuple[list[str], list[str]]:
+    """Client order ids of completed orders without an audit record, and of orders still pending (a run
+    that died mid-order)."""
+    orders = list(orders)
+    missing = [o["client_order_id"] for o in orders if o["status"] != "pending" and o["client_order_id"] not in audited]
+    pending = [o["client_order_id"] for o in orders if o["status"] == "pending"]
+    return missing, pending

@@ -10,7 +10,9 @@ from pydantic import Field
 from kalshi_assets.analytics import cpcv
 from kalshi_assets.analytics.purge import (
     PurgedWalkForward,
+    events_without_label,
     labelled_samples,
+    purged_by_event_type,
     role_table_violations,
     roles_per_fold,
     stale_purge_windows,
@@ -64,7 +66,6 @@ def walkforward_folds(
             f"walkforward_folds: {n_events} events with features and labels; no fold needs more than "
             f"min_train_events={config.min_train_events}"
         )
-    purged_by_type = roles[roles["role"] == "purged"].groupby("event_type").size()
     with warehouse.connect() as con:
         written = store.replace_tables(con, {store.FOLDS_TABLE: roles})[store.FOLDS_TABLE]
         return dg.MaterializeResult(
@@ -75,11 +76,9 @@ def walkforward_folds(
                 order_by="fold",
                 folds=dg.MetadataValue.int(folds),
                 events=dg.MetadataValue.int(int(n_events)),
-                events_without_label=dg.MetadataValue.int(
-                    int(features.loc[features["implied_mean"].notna(), "event_ticker"].nunique() - n_events)
-                ),
+                events_without_label=dg.MetadataValue.int(events_without_label(features, samples)),
                 purge_windows_days=dg.MetadataValue.json(windows),
-                purged_by_event_type=dg.MetadataValue.json({str(k): int(v) for k, v in purged_by_type.items()}),
+                purged_by_event_type=dg.MetadataValue.json(purged_by_event_type(roles)),
                 roles_per_fold=md(roles_per_fold(roles), max_rows=60),
             )
         )

@@ -36,9 +36,7 @@ class PromotionConfig(dg.Config):
 
 
 def _logit_histogram(logits: np.ndarray) -> dg.MetadataValue:
-    edges = [-np.inf, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, np.inf]
-    counts = np.histogram(logits, bins=edges)[0] if len(logits) else np.zeros(len(edges) - 1, dtype=int)
-    rows = [f"| ({lo:g}, {hi:g}] | {n} |" for lo, hi, n in zip(edges[:-1], edges[1:], counts, strict=True)]
+    rows = [f"| {label} | {n} |" for label, n in promotion.logit_histogram(logits)]
     return dg.MetadataValue.md("| logit | combinations |\n|---|---|\n" + "\n".join(rows))
 
 
@@ -83,10 +81,7 @@ def promotion_decisions(
                 pbo=dg.MetadataValue.float(float(decisions["pbo"].iloc[0])) if decisions["pbo"].notna().any()
                 else dg.MetadataValue.text("undefined"),
                 pbo_logit_histogram=_logit_histogram(combinations["logit"].to_numpy(dtype=float)),
-                trials=dg.MetadataValue.json(
-                    {k: int(decisions[k].iloc[0]) if len(decisions) else 0
-                     for k in ("n_trials", "n_trials_distinct", "n_trials_effective")}
-                ),
+                trials=dg.MetadataValue.json(promotion.trial_counts(decisions)),
                 expected_regimes=dg.MetadataValue.json(list(regimes_expected)),
                 decisions=md(decisions[shown].round(4)),
                 candidates_failing_each_gate=md(promotion.candidates_failing_each_gate(family.gates)),

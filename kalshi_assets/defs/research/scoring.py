@@ -23,9 +23,7 @@ def implied_forecast_scores(context: dg.AssetExecutionContext, warehouse: Wareho
     with warehouse.connect() as con:
         features = store.read_features(con)
         labels = store.read_labels(con, SETTLEMENT_LABEL_MODE).rename(columns={"realized_value": "first_print"})
-        forecasts = features[features["snapshot_ts"].notna()].merge(
-            labels[["event_ticker", "first_print"]], on="event_ticker", how="inner"
-        )
+        forecasts = scoring.forecasts_with_first_print(features, labels)
         bins = store.read_bins_of(con, forecasts)
     scores, rungs = scoring.score_snapshots(forecasts, bins)
     summary = scoring.scores_by_event_type(scores, rungs)
