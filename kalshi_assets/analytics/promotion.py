@@ -423,10 +423,11 @@ LOGIT_EDGES: tuple[float, ...] = (-np.inf, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0,
 
 
 def logit_histogram(logits: np.ndarray) -> list[tuple[str, int]]:
-    """The CSCV combinations' logits counted in the bins (lo, hi] of LOGIT_EDGES, labelled "(lo, hi]"."""
+    """The CSCV combinations' logits counted in the bins of LOGIT_EDGES, labelled as numpy counts them:
+    "[lo, hi)" (a logit on an edge counts in the bin above it)."""
     edges = list(LOGIT_EDGES)
     counts = np.histogram(logits, bins=edges)[0] if len(logits) else np.zeros(len(edges) - 1, dtype=int)
-    return [(f"({lo:g}, {hi:g}]", int(n)) for lo, hi, n in zip(edges[:-1], edges[1:], counts, strict=True)]
+    return [(f"[{lo:g}, {hi:g})", int(n)) for lo, hi, n in zip(edges[:-1], edges[1:], counts, strict=True)]
 
 
 def trial_counts(decisions: pd.DataFrame) -> dict[str, int]:

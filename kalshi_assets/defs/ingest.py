@@ -128,14 +128,18 @@ def _ingest_partitions(
         )
 
 
-@dg.asset(
-    group_name="ingest",
-    deps=[keys.KALSHI_MARKETS],
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=WRITER_POOL,
-    kinds={"duckdb"},
-)
+# The daily tables fetched for the markets open each day: one partition per UTC day, a range in one run.
+DAILY_FROM_MARKETS: dict = {
+    "group_name": "ingest",
+    "deps": [keys.KALSHI_MARKETS],
+    "partitions_def": daily_partitions,
+    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "pool": WRITER_POOL,
+    "kinds": {"duckdb"},
+}
+
+
+@dg.asset(**DAILY_FROM_MARKETS)
 def kalshi_quotes(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, market_data: MarketDataResource
 ) -> dg.MaterializeResult:
@@ -145,14 +149,7 @@ def kalshi_quotes(
                               rows_expected_while_open=True)
 
 
-@dg.asset(
-    group_name="ingest",
-    deps=[keys.KALSHI_MARKETS],
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=WRITER_POOL,
-    kinds={"duckdb"},
-)
+@dg.asset(**DAILY_FROM_MARKETS)
 def kalshi_trades(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, market_data: MarketDataResource
 ) -> dg.MaterializeResult:

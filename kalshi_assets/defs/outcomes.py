@@ -246,10 +246,24 @@ def _previous_fingerprints(
 def first_print_unchanged(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
+    return _sealed_rows_unchanged(
+        context, warehouse, keys.OUTCOMES_FIRST_PRINT, store.first_print_rows_altered, store.first_print_fingerprint
+    )
+
+
+def _sealed_rows_unchanged(
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    key: dg.AssetKey,
+    rows_altered: Callable[[duckdb.DuckDBPyConnection], pd.DataFrame],
+    fingerprint: Callable[..., tuple[int, str]],
+) -> dg.AssetCheckResult:
+    """A sealed table's check: no row hashes differently from its insert, and the rows each earlier
+    materialization recorded still fingerprint as they did then."""
     with warehouse.connect() as con:
-        altered = store.first_print_rows_altered(con)
-        history = _previous_fingerprints(context, keys.OUTCOMES_FIRST_PRINT)
-        mismatched = _changed_since(con, history, store.first_print_fingerprint)
+        altered = rows_altered(con)
+        history = _previous_fingerprints(context, key)
+        mismatched = _changed_since(con, history, fingerprint)
     return dg.AssetCheckResult(
         passed=altered.empty and not mismatched,
         metadata={
@@ -281,18 +295,8 @@ def _changed_since(
     "and the vintages recorded by each earlier materialization are exactly as they were then.",
 )
 def revisions_unchanged(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.connect() as con:
-        altered = store.revision_rows_altered(con)
-        history = _previous_fingerprints(context, keys.OUTCOMES_REVISIONS)
-        mismatched = _changed_since(con, history, store.revision_fingerprint)
-    return dg.AssetCheckResult(
-        passed=altered.empty and not mismatched,
-        metadata={
-            "rows_altered": len(altered),
-            "materializations_compared": len(history),
-            "materializations_changed": len(mismatched),
-            "altered_preview": dg.MetadataValue.md(markdown_table(altered)),
-        },
+    return _sealed_rows_unchanged(
+        context, warehouse, keys.OUTCOMES_REVISIONS, store.revision_rows_altered, store.revision_fingerprint
     )
 
 

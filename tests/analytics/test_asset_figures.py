@@ -75,9 +75,9 @@ def test_forecasts_with_first_print_keep_snapshotted_labelled_rows() -> None:
 
 def test_logit_histogram_and_trial_counts() -> None:
     histogram = promotion.logit_histogram(np.array([-3.0, -0.5, 0.2, 0.2, 5.0]))
-    assert [label for label, _ in histogram][:2] == ["(-inf, -2]", "(-2, -1]"]
-    assert dict(histogram) == {"(-inf, -2]": 1, "(-2, -1]": 0, "(-1, -0.5]": 1, "(-0.5, 0]": 0, "(0, 0.5]": 2,
-                               "(0.5, 1]": 0, "(1, 2]": 0, "(2, inf]": 1}
+    assert [label for label, _ in histogram][:2] == ["[-inf, -2)", "[-2, -1)"]
+    assert dict(histogram) == {"[-inf, -2)": 1, "[-2, -1)": 0, "[-1, -0.5)": 0, "[-0.5, 0)": 1, "[0, 0.5)": 2,
+                               "[0.5, 1)": 0, "[1, 2)": 0, "[2, inf)": 1}  # -0.5 on an edge counts above it
     assert sum(n for _, n in promotion.logit_histogram(np.array([]))) == 0
     decisions = pd.DataFrame({"n_trials": [6, 6], "n_trials_distinct": [4, 4], "n_trials_effective": [3, 3]})
     assert promotion.trial_counts(decisions) == {"n_trials": 6, "n_trials_distinct": 4, "n_trials_effective": 3}
