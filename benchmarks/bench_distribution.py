@@ -39,12 +39,12 @@ from scipy.optimize import isotonic_regression  # noqa: E402
 from kalshi_assets.analytics.distribution import DistributionParams  # noqa: E402
 from kalshi_assets.analytics.snapshot_rows import snapshot_rows  # noqa: E402
 from kalshi_assets.defs import distributions as stage  # noqa: E402
-from kalshi_assets.defs.partitions import chunks  # noqa: E402
 from kalshi_assets.demo.exchange import DEMO_END, DEMO_START, DemoExchange  # noqa: E402
 from kalshi_assets.demo.source import DemoMarketData  # noqa: E402
 from kalshi_assets.kalshi import ingest as fetch  # noqa: E402
 from kalshi_assets.kalshi.forecasts import fetch_forecast_percentiles  # noqa: E402
 from kalshi_assets.settings import value_grid_for_series  # noqa: E402
+from kalshi_assets.times import windows  # noqa: E402
 from kalshi_assets.warehouse import db, writes  # noqa: E402
 from kalshi_assets.warehouse import distributions as store  # noqa: E402
 from kalshi_assets.warehouse import ingest as reads  # noqa: E402
@@ -146,7 +146,7 @@ def _time_computation(path: Path, params: DistributionParams) -> dict:
     grids = []
     largest = (0, None, None)
     with db.connection(path, read_only=True) as con:
-        for start, end in chunks(*HISTORY, stage.CHUNK):
+        for start, end in windows(*HISTORY, stage.CHUNK):
             began = time.perf_counter()
             inputs = store.load_snapshot_inputs(con, start, end)
             loaded = time.perf_counter()

@@ -26,13 +26,13 @@ sys.path.insert(0, str(REPO))
 
 import dagster as dg  # noqa: E402
 import duckdb  # noqa: E402
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG  # noqa: E402
 
 from kalshi_assets.audit import API_CALL, query_log, verify_log  # noqa: E402
 from kalshi_assets.defs import ingest  # noqa: E402
 from kalshi_assets.defs.resources import MarketDataResource, WarehouseResource, api_audit  # noqa: E402
 from kalshi_assets.demo.keys import DEMO_API_KEY_ID, demo_key_pair  # noqa: E402
 from kalshi_assets.kalshi.ratelimit import resolve_tier  # noqa: E402
+from tests.partition_range import partition_range_tags  # noqa: E402
 
 TABLES = {
     "kalshi_series": "SELECT * EXCLUDE (ingested_at) FROM {db}.kalshi_series",
@@ -53,7 +53,7 @@ def ingest_all(path: Path, market_data: MarketDataResource, start: str, end: str
                           jobs=[dg.define_asset_job("history", selection=partitioned)])
     run = defs.resolve_job_def("history").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
-        tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end})
+        tags=partition_range_tags(start, end))
     assert run.success
     return time.perf_counter() - began
 

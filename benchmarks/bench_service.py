@@ -21,13 +21,10 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 import dagster as dg  # noqa: E402
-from dagster._core.storage.tags import (  # noqa: E402
-    ASSET_PARTITION_RANGE_END_TAG,
-    ASSET_PARTITION_RANGE_START_TAG,
-)
 
 from kalshi_assets import service  # noqa: E402
 from kalshi_assets.warehouse import db  # noqa: E402
+from tests.partition_range import partition_range_tags  # noqa: E402
 
 
 def build(path: Path) -> None:
@@ -43,7 +40,7 @@ def build(path: Path) -> None:
 
     run(["kalshi_series", "kalshi_events", "kalshi_markets"])
     run(["kalshi_quotes", "kalshi_forecast_percentiles", "distribution_snapshots"],
-        {ASSET_PARTITION_RANGE_START_TAG: "2026-10-01", ASSET_PARTITION_RANGE_END_TAG: "2026-10-31"})
+        partition_range_tags("2026-10-01", "2026-10-31"))
     run(["outcomes_first_print", "outcomes_revisions", "outcomes_latest"])
 
 

@@ -13,13 +13,13 @@ no rows; input of the wrong kind raises ValueError naming the argument.
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 from kalshi_assets import settings
+from kalshi_assets.times import parse_utc
 from kalshi_assets.warehouse import db
 from kalshi_assets.warehouse import service as sql
 
@@ -54,26 +54,7 @@ def _limit(value: Any) -> int:
 
 def _instant(name: str, value: Any) -> datetime | None:
     """A naive UTC datetime from None, a date, a datetime (naive = UTC) or ISO 8601 text."""
-    if value is None:
-        return None
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            value = datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"{name} must be an ISO 8601 date or time, got {value!r}") from None
-    elif isinstance(value, date) and not isinstance(value, datetime):
-        value = datetime(value.year, value.month, value.day)
-    if not isinstance(value, datetime):
-        raise ValueError(f"{name} must be a date, a datetime or ISO 8601 text, got {value!r}")
-    if value.tzinfo is not None:
-        try:
-            value = value.astimezone(UTC).replace(tzinfo=None)
-        except OverflowError:  # 0001-01-01T00:00+05:00 is before the first representable UTC instant
-            raise ValueError(f"{name} {value.isoformat()} is outside the representable range of UTC times") from None
-    return value
+    return None if value is None else parse_utc(value, name)
 
 
 def _warehouse(path: str | Path | None) -> Path:
@@ -171,12 +152,7 @@ def audit_directory(directory: str | Path | None = None, warehouse: str | Path |
     """The audit log's directory: the given one, else $KALSHI_AUDIT_DIR, else audit/ beside the warehouse."""
     from kalshi_assets.audit import default_audit_directory
 
-    if directory is not None:
-        return Path(directory)
-    environ = dict(os.environ)
-    if warehouse is not None:
-        environ["KALSHI_WAREHOUSE"] = str(warehouse)
-    return default_audit_directory(environ)
+    return Path(directory) if directory is not None else default_audit_directory(warehouse=warehouse)
 
 
 def audit_status(directory: str | Path | None = None, max_problems: int = 10) -> Record:

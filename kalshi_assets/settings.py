@@ -9,8 +9,7 @@ dagster.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from dataclasses import dataclass
 from pathlib import Path
 
 from kalshi_assets.catalog import load_catalog
@@ -96,19 +95,6 @@ class RiskLimits:
     max_order_notional: float = 500.0
     max_position_per_market: int = 1000
     max_daily_loss: float = 1000.0
-
-
-@dataclass(frozen=True)
-class Settings:
-    series: tuple[str, ...] = DEFAULT_SERIES
-    purge_window_overrides: dict[str, int] = field(default_factory=dict)
-    quote_rules: QuoteRules = QuoteRules()
-    gates: GateLimits = GateLimits()
-    risk: RiskLimits = RiskLimits()
-
-
-def utc_now() -> datetime:
-    return datetime.now(UTC)
 
 
 # --- value grids (docs/METHODS.md section 1, support points; used by the distributions stage) ----------

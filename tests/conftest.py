@@ -9,8 +9,9 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 from hypothesis import settings as hypothesis_settings
+
+from tests.partition_range import partition_range_tags
 
 # Real PostgreSQL and Redis servers for the distributed tests (session fixtures; see tests/servers.py).
 pytest_plugins = ("tests.servers",)
@@ -49,7 +50,7 @@ def materialize_ingest(warehouse_path: Path, start: str = WINDOW_START, end: str
     )
     run = defs.resolve_job_def("ingest_quotes").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
-        tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
+        tags=partition_range_tags(start, end),
     )
     assert run.success
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from kalshi_assets import settings
 from kalshi_assets.catalog import CATALOG_ENV, PACKAGED_CATALOG, CatalogError, load_catalog
@@ -26,6 +25,7 @@ from kalshi_assets.defs.resources import (
 from kalshi_assets.demo.exchange import DemoExchange
 from kalshi_assets.macro.sources import fred_spec_for_series
 from tests.defs.ingest_runs import ingest_metadata, ingest_partitions, table_rows
+from tests.partition_range import partition_range_tags
 
 # A series that exists nowhere in the code: only in the catalog file the test writes.
 NEW_SERIES = "KXWIDGETS"
@@ -151,7 +151,7 @@ def test_a_series_added_only_in_the_catalog_flows_to_the_research_tables(
                           jobs=[dg.define_asset_job("snapshots", selection=snapshot_assets)])
     assert defs.resolve_job_def("snapshots").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
-        tags={ASSET_PARTITION_RANGE_START_TAG: SNAPSHOTS[0], ASSET_PARTITION_RANGE_END_TAG: SNAPSHOTS[1]},
+        tags=partition_range_tags(SNAPSHOTS[0], SNAPSHOTS[1]),
     ).success
     assert dg.materialize([outcomes.outcomes_first_print, outcomes.outcomes_revisions, outcomes.outcomes_latest,
                            outcomes.event_labels], resources=resources).success

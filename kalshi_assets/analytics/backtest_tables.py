@@ -80,3 +80,54 @@ def trade_problems(traces: pd.DataFrame, fee_multipliers: Mapping[str, float]) -
         "size_over_capacity": int((size > traces["capacity_contracts"].astype(float)).sum()),
         "fee_mismatch": int(wrong_fee),
     }
+
+
+def trade_check_counts(traces: pd.DataFrame, fee_multipliers: Mapping[str, float], off_test_events: int) -> dict[str, int]:
+    """What the out-of-sample trade checks count: `trade_problems` plus trades on events that were not
+    test events of their fold or split."""
+    return {**trade_problems(traces, fee_multipliers), "trades_off_test_events": int(off_test_events)}
+
+
+def cpcv_trade_problems(
+    trades: pd.DataFrame, fee_multipliers: Mapping[str, float], off_test_events: int, paths: pd.DataFrame
+) -> list[str]:
+    """Every problem of the CPCV trades and paths, as text: each non-zero count of `trade_check_counts`, and
+    candidates with different numbers of paths."""
+    counts = trade_check_counts(trades, fee_multipliers, off_test_events)
+    problems = [f"{k}: {v}" for k, v in counts.items() if v]
+    if paths.groupby("candidate")["path"].nunique().nunique() > 1:
+        problems.append("not every candidate has the same number of paths")
+    return problems
+
+
+def candidates_not_rebuilt(table: pd.DataFrame, candidates: Sequence[Candidate]) -> list[str]:
+    """Names of candidates rebuilt from walkforward_candidates rows that the rows do not name (a row that no
+    longer rebuilds its candidate)."""
+    named = set(table["candidate"])
+    return [c.name for c in candidates if c.name not in named]
+
+
+def capacity_window_hours(table: pd.DataFrame, default: float = 24.0) -> float:
+    """The capacity window the candidates were traded with (the widest), or `default` without candidates."""
+    return float(table["capacity_window_hours"].max()) if len(table) else default
+
+
+CAPACITY_SUMMARY_COLUMNS: tuple[str, ...] = (
+    "candidate", "trades", "contracts", "window_volume", "share_of_volume", "capped_by_capacity",
+    "blocked_no_capacity", "total_pnl",
+)
+
+
+def missing_horizons(candidates: Sequence[Candidate], features: pd.DataFrame) -> list[int]:
+    """Candidate horizons that event_features does not have (none when there are no features yet)."""
+    if not len(features):
+        return []
+    return sorted({c.horizon_days for c in candidates} - set(features["horizon_days"].unique()))
+
+
+def tested_feature_grid(roles: pd.DataFrame, features: pd.DataFrame, candidates: Sequence[Candidate]) -> pd.DataFrame:
+    """The feature rows the candidates trade on: events tested in some fold or split, at the candidates'
+    horizons."""
+    tested = roles.loc[roles["role"] == "test", "event_ticker"].unique()
+    horizons = [c.horizon_days for c in candidates]
+    return features[features["event_ticker"].isin(tested) & features["horizon_days"].isin(horizons)]

@@ -307,3 +307,8 @@ def path_sharpe_summary(paths: pd.DataFrame) -> pd.DataFrame:
             }
         )
     return pd.DataFrame(rows, columns=["candidate", *CPCV_SUMMARY_COLUMNS])
+
+
+def paths_in(roles: pd.DataFrame) -> int:
+    """How many backtest paths a split table's test events feed (0 when no split was made)."""
+    return int(roles["path"].max()) + 1 if roles["path"].notna().any() else 0

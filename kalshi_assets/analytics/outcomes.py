@@ -15,11 +15,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Sequence
-from datetime import datetime
 from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from kalshi_assets.times import naive_utc_timestamp
 
 LABEL_MODE_FIRST_PRINT = "first_print"
 LABEL_MODE_LATEST = "latest"
@@ -84,14 +85,6 @@ def version_number(label: str | int) -> int:
 # --- times ------------------------------------------------------------------------------------
 
 
-def to_naive_utc(value: Any) -> pd.Timestamp:
-    """A time as a naive UTC Timestamp; aware times are converted, naive ones are taken as UTC."""
-    stamp = pd.Timestamp(value)
-    if pd.isna(stamp):
-        raise ValueError(f"not a time: {value!r}")
-    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
-
-
 def _naive_utc_column(series: pd.Series, name: str) -> pd.Series:
     column = pd.to_datetime(series, utc=True, errors="raise")
     if column.isna().any():
@@ -153,7 +146,7 @@ def values_as_of(vintages: pd.DataFrame, as_of: Any) -> pd.DataFrame:
     Events with no vintage known at T are absent. Columns: event_ticker, value, vintage_time, vintage,
     source.
     """
-    moment = to_naive_utc(as_of)
+    moment = naive_utc_timestamp(as_of)
     frame = with_realtime_windows(vintages)
     current = frame[
         (frame["realtime_start"] <= moment)
@@ -381,7 +374,7 @@ def event_labels(
     if unknown:
         raise ValueError(f"unknown label_mode {unknown}; expected {list(LABEL_MODES)}")
     _require(first_prints, FIRST_PRINT_COLUMNS, "first prints")
-    moment = to_naive_utc(as_of)
+    moment = naive_utc_timestamp(as_of)
     prints = first_prints.copy()
     prints["release_time"] = _naive_utc_column(prints["release_time"], "release_time")
     prints = prints[prints["release_time"] <= moment]
@@ -443,6 +436,27 @@ def events_whose_latest_differs(
     )
 
 
-def utc_datetime(value: Any) -> datetime:
-    """A time as a naive UTC datetime (what DuckDB TIMESTAMP columns take)."""
-    return to_naive_utc(value).to_pydatetime()
+# --- figures the outcomes assets report --------------------------------------------------------
+
+
+def events_revised(revisions: pd.DataFrame) -> int:
+    """Events with more than one vintage among the revisions."""
+    return int((revisions.groupby("event_ticker")["vintage"].max() > 1).sum()) if len(revisions) else 0
+
+
+def events_differing_between_modes(labels: pd.DataFrame, tolerance: float = DEFAULT_VALUE_TOLERANCE) -> int:
+    """Events whose first_print and latest labels differ (0 unless both modes are present)."""
+    modes = labels.pivot(index="event_ticker", columns="label_mode", values="realized_value")
+    if not len(modes) or not set(LABEL_MODES) <= set(modes.columns):
+        return 0
+    return int(sum(values_differ(a, b, tolerance) for a, b in zip(modes["first_print"], modes["latest"], strict=True)))
+
+
+def label_problems(labels: pd.DataFrame, first_prints: pd.DataFrame) -> dict[str, int]:
+    """Labels known after their as-of time, and first_print labels that differ from the stored first print."""
+    after_as_of = int((labels["label_known_at"] > labels["as_of"]).sum())
+    fp_labels = labels[labels["label_mode"] == LABEL_MODE_FIRST_PRINT].merge(
+        first_prints[["event_ticker", "value"]], on="event_ticker", how="left"
+    )
+    wrong = sum(values_differ(a, b) for a, b in zip(fp_labels["realized_value"], fp_labels["value"], strict=True))
+    return {"labels_known_after_as_of": after_as_of, "first_print_labels_not_matching": int(wrong)}

@@ -417,3 +417,20 @@ def judgement_problems(
         if bool(row.promoted) != bool(mine["passed"].all()):
             problems.append(f"{row.candidate}: promoted={row.promoted} disagrees with its gates")
     return problems
+
+
+LOGIT_EDGES: tuple[float, ...] = (-np.inf, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, np.inf)
+
+
+def logit_histogram(logits: np.ndarray) -> list[tuple[str, int]]:
+    """The CSCV combinations' logits counted in the bins of LOGIT_EDGES, labelled as numpy counts them:
+    "[lo, hi)" (a logit on an edge counts in the bin above it)."""
+    edges = list(LOGIT_EDGES)
+    counts = np.histogram(logits, bins=edges)[0] if len(logits) else np.zeros(len(edges) - 1, dtype=int)
+    return [(f"[{lo:g}, {hi:g})", int(n)) for lo, hi, n in zip(edges[:-1], edges[1:], counts, strict=True)]
+
+
+def trial_counts(decisions: pd.DataFrame) -> dict[str, int]:
+    """The family's raw, distinct and effective numbers of trials (0 without decisions)."""
+    return {k: int(decisions[k].iloc[0]) if len(decisions) else 0
+            for k in ("n_trials", "n_trials_distinct", "n_trials_effective")}

@@ -330,3 +330,16 @@ def labelled_samples(features: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFra
         on="event_ticker",
         how="inner",
     )
+
+
+def events_without_label(features: pd.DataFrame, samples: pd.DataFrame) -> int:
+    """Events with an implied distribution in event_features but no label, so no fold can use them
+    (`samples` is `labelled_samples(features, labels)`)."""
+    with_features = features.loc[features["implied_mean"].notna(), "event_ticker"].nunique()
+    return int(with_features - samples["event_ticker"].nunique())
+
+
+def purged_by_event_type(roles: pd.DataFrame) -> dict[str, int]:
+    """How many (fold, event) rows were purged, per event type."""
+    purged = roles[roles["role"] == ROLE_PURGED].groupby("event_type").size()
+    return {str(k): int(v) for k, v in purged.items()}

@@ -266,3 +266,11 @@ def scores_by_event_type(scores: pd.DataFrame, rungs: pd.DataFrame) -> pd.DataFr
         columns=["event_type", "series_ticker", "horizon_days", "events", "rungs", "brier", "log_loss", "ece", "crps", "pit_mean", "pit_ks"],
     )
 
+
+
+def forecasts_with_first_print(features: pd.DataFrame, labels: pd.DataFrame) -> pd.DataFrame:
+    """The feature rows that have a snapshot, each with its event's first print (`labels` has
+    event_ticker and first_print); events without a label are left out."""
+    return features[features["snapshot_ts"].notna()].merge(
+        labels[["event_ticker", "first_print"]], on="event_ticker", how="inner"
+    )

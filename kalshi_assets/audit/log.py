@@ -106,14 +106,18 @@ os.register_at_fork(after_in_child=_mark_forked)
 atexit.register(_publish_pending_anchors)
 
 
-def default_audit_directory(environ: Mapping[str, str] | None = None) -> Path:
-    """`$KALSHI_AUDIT_DIR`, else `audit/` beside the warehouse file (`$KALSHI_WAREHOUSE`, else the
-    repository's `data/warehouse.duckdb`, as in `kalshi_assets.settings.warehouse_path`)."""
+def default_audit_directory(
+    environ: Mapping[str, str] | None = None, warehouse: str | os.PathLike[str] | None = None
+) -> Path:
+    """`$KALSHI_AUDIT_DIR`, else `audit/` beside the warehouse file (`warehouse`, else `$KALSHI_WAREHOUSE`,
+    else the repository's `data/warehouse.duckdb`, as in `kalshi_assets.settings.warehouse_path`)."""
     from kalshi_assets.settings import REPO_ROOT
 
     env = os.environ if environ is None else environ
     if env.get(AUDIT_DIR_ENV):
         return Path(env[AUDIT_DIR_ENV])
+    if warehouse is not None:
+        return Path(warehouse).parent / "audit"
     if env.get(WAREHOUSE_ENV):
         return Path(env[WAREHOUSE_ENV]).parent / "audit"
     return REPO_ROOT / "data" / "audit"

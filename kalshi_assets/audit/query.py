@@ -15,6 +15,7 @@ from typing import Any
 
 from kalshi_assets.audit.encoding import RECORD_FIELDS
 from kalshi_assets.audit.segments import list_segments
+from kalshi_assets.times import parse_utc
 
 _QUERY_SQL = """
 SELECT seq, ts, event_type, user_id, payload, prev_hash, hash
@@ -37,23 +38,6 @@ LIMIT ?
 """
 
 _ATTEMPTS = 3
-
-
-def parse_utc(value: dt.datetime | dt.date | str) -> dt.datetime:
-    """A naive UTC datetime from a datetime (naive means UTC), a date, or ISO 8601 text."""
-    if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            value = dt.datetime.fromisoformat(text)
-        except ValueError:
-            raise ValueError(f"not an ISO 8601 date or time: {value!r}") from None
-    elif isinstance(value, dt.date) and not isinstance(value, dt.datetime):
-        value = dt.datetime(value.year, value.month, value.day)
-    if value.tzinfo is not None:
-        value = value.astimezone(dt.UTC).replace(tzinfo=None)
-    return value
 
 
 def query_log(

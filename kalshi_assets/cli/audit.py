@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import TextIO
 
 from kalshi_assets.audit.anchor import ANCHOR_ENV, PUBLIC_KEY_ENV, load_public_keys
-from kalshi_assets.audit.query import parse_utc, query_log
+from kalshi_assets.audit.query import query_log
 from kalshi_assets.audit.verify import verify_log
+from kalshi_assets.times import parse_utc
 
 
 def add_verify_arguments(parser: argparse.ArgumentParser) -> None:

@@ -7,6 +7,7 @@ The `audit_log` resource (AuditLogResource) is wired in definitions.py.
 import dagster as dg
 
 from kalshi_assets.audit import AuditLogDamagedError, VerifyReport
+from kalshi_assets.defs import keys
 from kalshi_assets.defs.resources import AuditLogResource
 
 _MAX_PROBLEMS_SHOWN = 50
@@ -44,7 +45,7 @@ def _report_metadata(report: VerifyReport) -> dict[str, dg.MetadataValue]:
     group_name="trading",
     kinds={"python"},
     # After what writes audit records, so its figures count them (the sensor observes it in between).
-    deps=[dg.AssetKey("paper_orders")],
+    deps=[keys.PAPER_ORDERS],
     description="Verifies the audit log's hash chain, sequence, segments and signed checkpoint, after "
     "paper_orders (which writes the audit records) and every hour.",
 )

@@ -19,7 +19,8 @@ from datetime import timedelta
 
 import dagster as dg
 
-from kalshi_assets.defs.ingest import daily_partitions
+from kalshi_assets.defs import keys
+from kalshi_assets.defs.partitions import daily_partitions
 from kalshi_assets.defs.runner import STAGE_JOBS, stage_jobs
 
 INGEST_GROUP = "ingest"
@@ -72,26 +73,25 @@ HOURLY = dg.AutomationCondition.on_cron("0 * * * *", cron_timezone="UTC").with_l
 
 # The monitoring assets follow what writes the audit log, and also run every hour (a tampered or
 # damaged log shows up even when nothing trades).
-MONITORING = frozenset({dg.AssetKey("audit_log_health"), dg.AssetKey("kalshi_api_breakers")})
+MONITORING = frozenset({keys.AUDIT_LOG_HEALTH, keys.KALSHI_API_BREAKERS})
 FOLLOW_INPUTS_OR_HOURLY = (FOLLOW_INPUTS | HOURLY).with_label("follow inputs, or hourly")
 
 # The outputs people read, and how stale they may get: the schedule runs daily, so a day plus slack for
 # the run and the automation after it.
 READ_OUTPUTS = frozenset(
-    dg.AssetKey(name)
-    for name in (
-        "kalshi_quotes",
-        "distribution_snapshots",
-        "outcomes_first_print",
-        "outcomes_latest",
-        "event_labels",
-        "event_features",
-        "promotion_decisions",
-        "paper_positions",
-        "paper_pnl",
-        "quantile_fan",
-        "calibration_curve",
-    )
+    {
+        keys.KALSHI_QUOTES,
+        keys.DISTRIBUTION_SNAPSHOTS,
+        keys.OUTCOMES_FIRST_PRINT,
+        keys.OUTCOMES_LATEST,
+        keys.EVENT_LABELS,
+        keys.EVENT_FEATURES,
+        keys.PROMOTION_DECISIONS,
+        keys.PAPER_POSITIONS,
+        keys.PAPER_PNL,
+        keys.QUANTILE_FAN,
+        keys.CALIBRATION_CURVE,
+    }
 )
 DAILY_FRESHNESS = dg.FreshnessPolicy.time_window(fail_window=timedelta(hours=27), warn_window=timedelta(hours=25))
 

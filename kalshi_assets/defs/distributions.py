@@ -19,11 +19,11 @@ from kalshi_assets import settings as project_settings
 from kalshi_assets.analytics.distribution import DistributionParams
 from kalshi_assets.analytics.snapshot_rows import snapshot_rows
 from kalshi_assets.analytics.snapshot_schema import SNAPSHOT_COLUMNS, STATUS_OK, validate_snapshot_frame
-from kalshi_assets.defs.ingest import daily_partitions, kalshi_events, kalshi_markets, kalshi_quotes
-from kalshi_assets.defs.ingest_percentiles import kalshi_forecast_percentiles
+from kalshi_assets.defs.keys import KALSHI_EVENTS, KALSHI_FORECAST_PERCENTILES, KALSHI_MARKETS, KALSHI_QUOTES
 from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, partition_row_counts, table_metadata
-from kalshi_assets.defs.partitions import chunks, utc_window
+from kalshi_assets.defs.partitions import daily_partitions, utc_window
 from kalshi_assets.defs.resources import SettingsResource, WarehouseResource
+from kalshi_assets.times import windows
 from kalshi_assets.warehouse import distributions as store
 
 GROUP = "distributions"
@@ -95,10 +95,10 @@ def _first_print_metadata(errors: pd.DataFrame) -> dict[str, Any]:
 @dg.asset(
     group_name=GROUP,
     deps=[
-        kalshi_events,
-        kalshi_markets,
-        dg.AssetDep(kalshi_quotes, partition_mapping=_PREVIOUS_DAY),
-        dg.AssetDep(kalshi_forecast_percentiles, partition_mapping=_PREVIOUS_DAY),
+        KALSHI_EVENTS,
+        KALSHI_MARKETS,
+        dg.AssetDep(KALSHI_QUOTES, partition_mapping=_PREVIOUS_DAY),
+        dg.AssetDep(KALSHI_FORECAST_PERCENTILES, partition_mapping=_PREVIOUS_DAY),
     ],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
@@ -116,7 +116,7 @@ def distribution_snapshots(
     written = bins_written = 0
     summaries: list[pd.DataFrame] = []
     with warehouse.connect() as con:
-        for chunk_start, chunk_end in chunks(start, end, CHUNK):
+        for chunk_start, chunk_end in windows(start, end, CHUNK):
             inputs = store.load_snapshot_inputs(con, chunk_start, chunk_end)
             snapshots, bins, problems = snapshot_rows(
                 inputs.snapshots, inputs.rungs, params, context.run_id, key_columns=store.KEY_COLUMNS,

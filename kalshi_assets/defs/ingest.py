@@ -7,18 +7,24 @@ warned about by a check, never silently empty.
 
 
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import dagster as dg
 import pandas as pd
 
+from kalshi_assets.defs import keys
 from kalshi_assets.defs.metadata import WRITER_POOL, partition_row_counts, table_metadata
 from kalshi_assets.defs.partitions import daily_partitions
 from kalshi_assets.defs.resources import MarketDataResource, WarehouseResource
 from kalshi_assets.kalshi import ingest as fetch
 from kalshi_assets.kalshi.source import MarketDataSource
+from kalshi_assets.times import naive_utc, windows
 from kalshi_assets.warehouse import ingest as reads
 from kalshi_assets.warehouse import writes
+
+# Whole days in chunks of up to a quarter: one transaction per chunk keeps a long backfill from paying a
+# commit per day, and a chunk always covers whole partitions.
+QUOTE_CHUNK = timedelta(days=92)
 
 
 @dg.asset(group_name="ingest", pool=WRITER_POOL, kinds={"duckdb"})
@@ -32,7 +38,7 @@ def kalshi_series(warehouse: WarehouseResource, market_data: MarketDataResource)
         return dg.MaterializeResult(metadata=table_metadata(con, "kalshi_series", written))
 
 
-@dg.asset(group_name="ingest", deps=[kalshi_series], pool=WRITER_POOL, kinds={"duckdb"})
+@dg.asset(group_name="ingest", deps=[keys.KALSHI_SERIES], pool=WRITER_POOL, kinds={"duckdb"})
 def kalshi_events(warehouse: WarehouseResource, market_data: MarketDataResource) -> dg.MaterializeResult:
     """Every event of the tracked series, old tickers (CPI-, FED-) included: walked by series, not by prefix."""
     with warehouse.connect() as con:
@@ -43,7 +49,7 @@ def kalshi_events(warehouse: WarehouseResource, market_data: MarketDataResource)
         return dg.MaterializeResult(metadata=table_metadata(con, "kalshi_events", written, order_by="strike_date"))
 
 
-@dg.asset(group_name="ingest", deps=[kalshi_events], pool=WRITER_POOL, kinds={"duckdb"})
+@dg.asset(group_name="ingest", deps=[keys.KALSHI_EVENTS], pool=WRITER_POOL, kinds={"duckdb"})
 def kalshi_markets(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, market_data: MarketDataResource
 ) -> dg.MaterializeResult:
@@ -89,7 +95,7 @@ def _ingest_partitions(
     back fails before it is written, so an empty answer never deletes stored rows.
     """
     window = context.partition_time_window
-    start, end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
+    start, end = naive_utc(window.start), naive_utc(window.end)
     total = 0
     with warehouse.connect() as con:
         if reads.row_count(con, "kalshi_markets") == 0:
@@ -98,10 +104,8 @@ def _ingest_partitions(
                 "kalshi_series, kalshi_events and kalshi_markets first (an earlier upstream run may have "
                 "failed); nothing was written."
             )
-        # Whole days in chunks of up to a quarter: one transaction per chunk keeps a long backfill from
-        # paying a commit per day, and a chunk always covers whole partitions.
-        now = source.now().astimezone(UTC).replace(tzinfo=None)
-        for chunk_start, chunk_end in _chunks(start, end, QUOTE_CHUNK):
+        now = naive_utc(source.now())
+        for chunk_start, chunk_end in windows(start, end, QUOTE_CHUNK):
             markets = reads.markets_open_during(con, chunk_start, chunk_end)
             frame = fetch_window(source, markets, chunk_start, chunk_end)
             if rows_expected_while_open and frame.empty:
@@ -124,14 +128,18 @@ def _ingest_partitions(
         )
 
 
-@dg.asset(
-    group_name="ingest",
-    deps=[kalshi_markets],
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=WRITER_POOL,
-    kinds={"duckdb"},
-)
+# The daily tables fetched for the markets open each day: one partition per UTC day, a range in one run.
+DAILY_FROM_MARKETS: dict = {
+    "group_name": "ingest",
+    "deps": [keys.KALSHI_MARKETS],
+    "partitions_def": daily_partitions,
+    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "pool": WRITER_POOL,
+    "kinds": {"duckdb"},
+}
+
+
+@dg.asset(**DAILY_FROM_MARKETS)
 def kalshi_quotes(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, market_data: MarketDataResource
 ) -> dg.MaterializeResult:
@@ -141,31 +149,13 @@ def kalshi_quotes(
                               rows_expected_while_open=True)
 
 
-@dg.asset(
-    group_name="ingest",
-    deps=[kalshi_markets],
-    partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
-    pool=WRITER_POOL,
-    kinds={"duckdb"},
-)
+@dg.asset(**DAILY_FROM_MARKETS)
 def kalshi_trades(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, market_data: MarketDataResource
 ) -> dg.MaterializeResult:
     """Every public trade (price, contracts, taker side), one partition per UTC day of its execution: trades
     before Kalshi's trades cutoff from /historical/trades, later ones from /markets/trades. Keyed by trade_id."""
     return _ingest_partitions(context, warehouse, market_data.get_source(), "kalshi_trades", fetch.fetch_trades)
-
-
-QUOTE_CHUNK = timedelta(days=92)
-
-
-def _chunks(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
-    out = []
-    while start < end:
-        out.append((start, min(start + size, end)))
-        start += size
-    return out
 
 
 # ----------------------------------------------------------------------------------- checks
@@ -206,9 +196,10 @@ def _checked_window(context: dg.AssetCheckExecutionContext | None) -> tuple[date
         if not (context.has_partition_key or context.has_partition_key_range):
             return None
         window = context.partition_time_window
-    except (dg.DagsterInvariantViolationError, dg.DagsterInvalidPropertyError):
+    # DagsterError, the public base of the invalid-property and invariant errors (only the latter is exported).
+    except dg.DagsterError:
         return None
-    return window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
+    return naive_utc(window.start), naive_utc(window.end)
 
 
 def _rows(con, table: str, window: tuple[datetime, datetime] | None) -> int:
@@ -257,7 +248,7 @@ def trades_are_sound(context: dg.AssetCheckExecutionContext, warehouse: Warehous
 
 
 def _source_now(market_data: MarketDataResource) -> datetime:
-    return market_data.get_source().now().astimezone(UTC).replace(tzinfo=None)
+    return naive_utc(market_data.get_source().now())
 
 
 def _scope_text(window: tuple[datetime, datetime] | None) -> str:

@@ -6,11 +6,12 @@ from datetime import timedelta
 
 import dagster as dg
 
-from kalshi_assets.defs.ingest import daily_partitions, kalshi_events, kalshi_markets
+from kalshi_assets.defs.keys import KALSHI_EVENTS, KALSHI_MARKETS
 from kalshi_assets.defs.metadata import WRITER_POOL, partition_row_counts, table_metadata
-from kalshi_assets.defs.partitions import chunks, utc_window
+from kalshi_assets.defs.partitions import daily_partitions, utc_window
 from kalshi_assets.defs.resources import MarketDataResource, WarehouseResource
 from kalshi_assets.kalshi.forecasts import fetch_forecast_percentiles
+from kalshi_assets.times import windows
 from kalshi_assets.warehouse import distributions as store
 
 # Whole months per query and transaction: bounds memory on a long single-run backfill.
@@ -19,7 +20,7 @@ CHUNK = timedelta(days=31)
 
 @dg.asset(
     group_name="ingest",
-    deps=[kalshi_events, kalshi_markets],
+    deps=[KALSHI_EVENTS, KALSHI_MARKETS],
     partitions_def=daily_partitions,
     backfill_policy=dg.BackfillPolicy.single_run(),
     pool=WRITER_POOL,
@@ -35,7 +36,7 @@ def kalshi_forecast_percentiles(
     source = market_data.get_source()
     total = 0
     with warehouse.connect() as con:
-        for chunk_start, chunk_end in chunks(start, end, CHUNK):
+        for chunk_start, chunk_end in windows(start, end, CHUNK):
             events = store.events_active_during(con, chunk_start, chunk_end)
             frame = fetch_forecast_percentiles(source, events, chunk_start, chunk_end)
             total += store.replace_percentile_window(con, frame, chunk_start, chunk_end)

@@ -14,6 +14,7 @@ import duckdb
 import pandas as pd
 
 from kalshi_assets.reports.formatting import SIGNIFICANT_DIGITS, display_value
+from kalshi_assets.times import naive_utc
 from kalshi_assets.warehouse import ingest as ingest_reads
 from kalshi_assets.warehouse import summary
 
@@ -107,7 +108,7 @@ def partition_row_counts(
     """Give each daily partition of this run its own `dagster/row_count`: the rows whose `time_column`
     falls on that UTC day (the table's total stays in `table_rows`)."""
     window = context.partition_time_window
-    start, end = window.start.replace(tzinfo=None), window.end.replace(tzinfo=None)
+    start, end = naive_utc(window.start), naive_utc(window.end)
     by_day = {day.isoformat(): rows for day, rows in summary.rows_per_day(con, table, time_column, start, end).items()}
     for key in context.partition_keys:
         context.add_asset_metadata({"dagster/row_count": dg.MetadataValue.int(by_day.get(key, 0))}, partition_key=key)

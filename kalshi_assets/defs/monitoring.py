@@ -10,11 +10,10 @@ pages show both; `kalshi-assets status` prints the same figures (kalshi_assets/s
 import dagster as dg
 
 from kalshi_assets import service
+from kalshi_assets.defs import keys
 from kalshi_assets.defs.metadata import display_metadata, markdown_table
 from kalshi_assets.defs.resources import AuditLogResource
 
-AUDIT_LOG_HEALTH = dg.AssetKey("audit_log_health")
-BREAKERS_KEY = dg.AssetKey("kalshi_api_breakers")
 MONITOR_INTERVAL_S = 300
 
 def audit_metadata(audit: dict) -> dict[str, dg.MetadataValue]:
@@ -50,10 +49,10 @@ def breaker_metadata(breakers: dict) -> dict[str, dg.MetadataValue]:
 
 
 @dg.asset(
-    key=BREAKERS_KEY,
+    key=keys.KALSHI_API_BREAKERS,
     group_name="monitoring",
     # After what writes breaker changes and API calls to the audit log, so it counts them.
-    deps=[dg.AssetKey("paper_orders")],
+    deps=[keys.PAPER_ORDERS],
     kinds={"python"},
     description=(
         "Circuit breakers of the Kalshi API client: state, times opened, success rate, and the API calls by "
@@ -69,8 +68,8 @@ def observations(audit_log: AuditLogResource) -> list[dg.AssetObservation]:
     audit = service.audit_status(audit_log.directory)
     breakers = service.breaker_status(audit_log.directory)
     return [
-        dg.AssetObservation(asset_key=AUDIT_LOG_HEALTH, metadata=audit_metadata(audit)),
-        dg.AssetObservation(asset_key=BREAKERS_KEY, metadata=display_metadata(breaker_metadata(breakers))),
+        dg.AssetObservation(asset_key=keys.AUDIT_LOG_HEALTH, metadata=audit_metadata(audit)),
+        dg.AssetObservation(asset_key=keys.KALSHI_API_BREAKERS, metadata=display_metadata(breaker_metadata(breakers))),
     ]
 
 

@@ -16,49 +16,24 @@ import pandas as pd
 from pydantic import Field
 
 from kalshi_assets.analytics import outcomes as calc
+from kalshi_assets.defs import keys
 from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, table_metadata
 from kalshi_assets.defs.resources import MacroResource, WarehouseResource
 from kalshi_assets.macro.alfred import FredError
 from kalshi_assets.macro.sources import (
-    EventRef,
     SourceError,
-    VintageRecord,
     VintageSource,
+    event_refs,
+    vintage_frame,
+    vintages_known_at,
 )
+from kalshi_assets.times import naive_utc_timestamp, utc_now
 from kalshi_assets.warehouse import outcomes as store
 
 GROUP = "outcomes"
-# The distributions stage's asset; event_labels reads it when its table exists.
-DISTRIBUTION_SNAPSHOTS = dg.AssetKey("distribution_snapshots")
 
 
-# --- helpers (thin: reading and shaping, no maths) -------------------------------------------------
-
-
-def _event_refs(releases: pd.DataFrame) -> list[EventRef]:
-    return [
-        EventRef(
-            event_ticker=row.event_ticker,
-            series_ticker=row.series_ticker,
-            release_time=None
-            if pd.isna(row.release_time)
-            else pd.Timestamp(row.release_time).to_pydatetime(),
-        )
-        for row in releases.itertuples(index=False)
-    ]
-
-
-def _vintage_frame(records: list[VintageRecord]) -> pd.DataFrame:
-    columns = [
-        "event_ticker",
-        "series_ticker",
-        "reference_period",
-        "vintage_time",
-        "vintage",
-        "value",
-        "source",
-    ]
-    return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in records], columns=columns)
+# --- helpers ---------------------------------------------------------------------------------------
 
 
 def _source_vintages(
@@ -66,16 +41,16 @@ def _source_vintages(
 ) -> tuple[VintageSource, pd.DataFrame]:
     source = macro.get_source()
     try:
-        records = source.vintages(_event_refs(releases))
+        records = source.vintages(event_refs(releases))
     except (SourceError, FredError) as error:  # neither message carries a key
         raise dg.Failure(f"the {source.name} outcome source failed: {error}") from error
     now = source.now()
-    known = [r for r in records if r.vintage_time <= now]
+    known = vintages_known_at(records, now)
     if len(known) < len(records):
         context.log.warning(
             f"{len(records) - len(known)} vintages dated after the source's now ({now}) were left out"
         )
-    return source, _vintage_frame(known)
+    return source, vintage_frame(known)
 
 
 def _fingerprint_metadata(
@@ -98,7 +73,7 @@ def _fingerprint_metadata(
 # --- assets ------------------------------------------------------------------------------------------
 
 
-@dg.asset(group_name=GROUP, deps=["kalshi_events", "kalshi_markets"], pool=WRITER_POOL, kinds={"duckdb"})
+@dg.asset(group_name=GROUP, deps=[keys.KALSHI_EVENTS, keys.KALSHI_MARKETS], pool=WRITER_POOL, kinds={"duckdb"})
 def outcomes_first_print(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, macro: MacroResource
 ) -> dg.MaterializeResult:
@@ -114,7 +89,7 @@ def outcomes_first_print(
             f"{len(settlement_conflicts)} events whose settled markets disagree on the expiration value were "
             f"not used: {settlement_conflicts['event_ticker'].tolist()[:10]}"
         )
-    now = calc.utc_datetime(pd.Timestamp.now(tz="UTC"))
+    now = utc_now()
     with warehouse.connect() as con:
         inserted = store.insert_first_prints(con, candidates, recorded_at=now)
         store.upsert_first_print_reports(con, candidates, seen_at=now)
@@ -138,7 +113,7 @@ def outcomes_first_print(
         )
 
 
-@dg.asset(group_name=GROUP, deps=["kalshi_events"], pool=WRITER_POOL, kinds={"duckdb"})
+@dg.asset(group_name=GROUP, deps=[keys.KALSHI_EVENTS], pool=WRITER_POOL, kinds={"duckdb"})
 def outcomes_revisions(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, macro: MacroResource
 ) -> dg.MaterializeResult:
@@ -147,12 +122,11 @@ def outcomes_revisions(
     with warehouse.connect() as con:
         releases = store.read_event_releases(con)
     source, vintages = _source_vintages(context, macro, releases)
-    now = calc.utc_datetime(pd.Timestamp.now(tz="UTC"))
+    now = utc_now()
     with warehouse.connect() as con:
         appended = store.append_revisions(con, vintages, recorded_at=now)
         stored = store.read_revisions(con)
         latest = store.read_latest(con)
-        revised = int((stored.groupby("event_ticker")["vintage"].max() > 1).sum()) if len(stored) else 0
         return dg.MaterializeResult(
             metadata=table_metadata(
                 con,
@@ -163,7 +137,7 @@ def outcomes_revisions(
                 source=dg.MetadataValue.text(source.name),
                 vintages_from_source=dg.MetadataValue.int(len(vintages)),
                 events=dg.MetadataValue.int(int(stored["event_ticker"].nunique()) if len(stored) else 0),
-                events_revised=dg.MetadataValue.int(revised),
+                events_revised=dg.MetadataValue.int(calc.events_revised(stored)),
                 latest_preview=dg.MetadataValue.md(
                     markdown_table(latest.sort_values("vintage_time").tail(5))
                 ),
@@ -171,7 +145,7 @@ def outcomes_revisions(
         )
 
 
-@dg.asset(group_name=GROUP, deps=[outcomes_revisions], kinds={"duckdb"})
+@dg.asset(group_name=GROUP, deps=[keys.OUTCOMES_REVISIONS], kinds={"duckdb"})
 def outcomes_latest(warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Each event's newest vintage: a view over outcomes_revisions (ordered by vintage time, then vintage
     number), so it can never drift from the revisions. Materializing it reports what it shows."""
@@ -200,7 +174,8 @@ class EventLabelsConfig(dg.Config):
 
 @dg.asset(
     group_name=GROUP,
-    deps=["outcomes_first_print", "outcomes_revisions", DISTRIBUTION_SNAPSHOTS],
+    # distribution_snapshots: event_labels reads it when its table exists.
+    deps=[keys.OUTCOMES_FIRST_PRINT, keys.OUTCOMES_REVISIONS, keys.DISTRIBUTION_SNAPSHOTS],
     pool=WRITER_POOL,
     kinds={"duckdb"},
 )
@@ -212,19 +187,14 @@ def event_labels(
 ) -> dg.MaterializeResult:
     """Per event and label_mode (first_print | latest): the realized value, when it became known, and
     the surprise against the market-implied distribution just before the release (NULL without one)."""
-    as_of = calc.to_naive_utc(config.as_of) if config.as_of else pd.Timestamp(macro.get_source().now())
+    as_of = naive_utc_timestamp(config.as_of) if config.as_of else pd.Timestamp(macro.get_source().now())
     with warehouse.connect() as con:
         first_prints = store.read_first_prints(con)
         revisions = store.read_revisions(con)
         snapshots = store.read_implied_snapshots(con)
     implied = calc.implied_before_release(snapshots, first_prints[["event_ticker", "release_time"]])
     labels = calc.event_labels(first_prints, revisions, implied, as_of)
-    modes = labels.pivot(index="event_ticker", columns="label_mode", values="realized_value")
-    differing = (
-        sum(calc.values_differ(a, b) for a, b in zip(modes["first_print"], modes["latest"], strict=True))
-        if len(modes) and set(calc.LABEL_MODES) <= set(modes.columns)
-        else 0
-    )
+    differing = calc.events_differing_between_modes(labels)
     context.log.info(
         f"event_labels as of {as_of}: {len(labels)} labels, {differing} events differ between modes"
     )
@@ -276,10 +246,24 @@ def _previous_fingerprints(
 def first_print_unchanged(
     context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource
 ) -> dg.AssetCheckResult:
+    return _sealed_rows_unchanged(
+        context, warehouse, keys.OUTCOMES_FIRST_PRINT, store.first_print_rows_altered, store.first_print_fingerprint
+    )
+
+
+def _sealed_rows_unchanged(
+    context: dg.AssetCheckExecutionContext,
+    warehouse: WarehouseResource,
+    key: dg.AssetKey,
+    rows_altered: Callable[[duckdb.DuckDBPyConnection], pd.DataFrame],
+    fingerprint: Callable[..., tuple[int, str]],
+) -> dg.AssetCheckResult:
+    """A sealed table's check: no row hashes differently from its insert, and the rows each earlier
+    materialization recorded still fingerprint as they did then."""
     with warehouse.connect() as con:
-        altered = store.first_print_rows_altered(con)
-        history = _previous_fingerprints(context, outcomes_first_print.key)
-        mismatched = _changed_since(con, history, store.first_print_fingerprint)
+        altered = rows_altered(con)
+        history = _previous_fingerprints(context, key)
+        mismatched = _changed_since(con, history, fingerprint)
     return dg.AssetCheckResult(
         passed=altered.empty and not mismatched,
         metadata={
@@ -311,18 +295,8 @@ def _changed_since(
     "and the vintages recorded by each earlier materialization are exactly as they were then.",
 )
 def revisions_unchanged(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    with warehouse.connect() as con:
-        altered = store.revision_rows_altered(con)
-        history = _previous_fingerprints(context, outcomes_revisions.key)
-        mismatched = _changed_since(con, history, store.revision_fingerprint)
-    return dg.AssetCheckResult(
-        passed=altered.empty and not mismatched,
-        metadata={
-            "rows_altered": len(altered),
-            "materializations_compared": len(history),
-            "materializations_changed": len(mismatched),
-            "altered_preview": dg.MetadataValue.md(markdown_table(altered)),
-        },
+    return _sealed_rows_unchanged(
+        context, warehouse, keys.OUTCOMES_REVISIONS, store.revision_rows_altered, store.revision_fingerprint
     )
 
 
@@ -342,7 +316,7 @@ def first_print_sources_agree(warehouse: WarehouseResource) -> dg.AssetCheckResu
 
 @dg.asset_check(
     asset=outcomes_revisions,
-    additional_deps=[outcomes_first_print],
+    additional_deps=[keys.OUTCOMES_FIRST_PRINT],
     description="Each stored first print equals its event's earliest vintage, where both exist.",
 )
 def first_print_is_earliest_vintage(warehouse: WarehouseResource) -> dg.AssetCheckResult:
@@ -393,17 +367,8 @@ def labels_known_and_consistent(warehouse: WarehouseResource) -> dg.AssetCheckRe
     with warehouse.connect() as con:
         labels = store.read_event_labels(con)
         first_prints = store.read_first_prints(con)
-    after_as_of = int((labels["label_known_at"] > labels["as_of"]).sum())
-    fp_labels = labels[labels["label_mode"] == calc.LABEL_MODE_FIRST_PRINT].merge(
-        first_prints[["event_ticker", "value"]], on="event_ticker", how="left"
-    )
-    wrong = sum(
-        calc.values_differ(a, b) for a, b in zip(fp_labels["realized_value"], fp_labels["value"], strict=True)
-    )
-    return dg.AssetCheckResult(
-        passed=after_as_of == 0 and wrong == 0,
-        metadata={"labels_known_after_as_of": after_as_of, "first_print_labels_not_matching": int(wrong)},
-    )
+    problems = calc.label_problems(labels, first_prints)
+    return dg.AssetCheckResult(passed=not any(problems.values()), metadata=problems)
 
 
 defs = dg.Definitions(

@@ -7,7 +7,7 @@ end explicitly, for either source.
 """
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -35,12 +35,3 @@ def utc_window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
     """The run's partition window as naive UTC datetimes (the warehouse's times)."""
     window = context.partition_time_window
     return window.start.astimezone(UTC).replace(tzinfo=None), window.end.astimezone(UTC).replace(tzinfo=None)
-
-
-def chunks(start: datetime, end: datetime, size: timedelta) -> list[tuple[datetime, datetime]]:
-    """[start, end) cut into consecutive windows of at most `size` (one query and transaction each)."""
-    out = []
-    while start < end:
-        out.append((start, min(start + size, end)))
-        start += size
-    return out

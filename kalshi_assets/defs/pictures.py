@@ -7,7 +7,6 @@ materialization's metadata, plus the file's path).
 """
 
 import base64
-from datetime import UTC
 from pathlib import Path
 
 import dagster as dg
@@ -16,18 +15,16 @@ from pydantic import Field
 
 from kalshi_assets.analytics import calibration
 from kalshi_assets.analytics.distribution import DistributionParams
+from kalshi_assets.defs import keys
 from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, table_metadata
 from kalshi_assets.defs.resources import MarketDataResource, SettingsResource, WarehouseResource
 from kalshi_assets.reports import plots
 from kalshi_assets.reports.units import value_unit
+from kalshi_assets.times import naive_utc, naive_utc_timestamp
 from kalshi_assets.warehouse import reports as reads
 from kalshi_assets.warehouse import writes
 
 GROUP = "reports"
-DISTRIBUTION_SNAPSHOTS = dg.AssetKey("distribution_snapshots")
-FIRST_PRINT = dg.AssetKey("outcomes_first_print")
-MARKETS = dg.AssetKey("kalshi_markets")
-QUOTES = dg.AssetKey("kalshi_quotes")
 PICTURES_DIR = "pictures"
 
 
@@ -45,13 +42,6 @@ def picture_metadata(path: Path, caption: str) -> dict[str, dg.MetadataValue]:
     }
 
 
-def _naive(value) -> pd.Timestamp | None:
-    if value is None or pd.isna(value):
-        return None
-    stamp = pd.Timestamp(value)
-    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo is not None else stamp
-
-
 class QuantileFanConfig(dg.Config):
     event_tickers: list[str] = Field(
         default_factory=list,
@@ -62,7 +52,7 @@ class QuantileFanConfig(dg.Config):
 
 @dg.asset(
     group_name=GROUP,
-    deps=[DISTRIBUTION_SNAPSHOTS, FIRST_PRINT],
+    deps=[keys.DISTRIBUTION_SNAPSHOTS, keys.OUTCOMES_FIRST_PRINT],
     pool=WRITER_POOL,  # DuckDB: no reader may open the file while another process writes it
     kinds={"python", "matplotlib"},
 )
@@ -83,7 +73,7 @@ def quantile_fan(
             event_type=str(row.event_type),
             title=None if pd.isna(row.title) else str(row.title),
             snapshots=snapshots[snapshots["event_ticker"] == row.event_ticker],
-            release_time=_naive(row.release_time),
+            release_time=None if pd.isna(row.release_time) else naive_utc_timestamp(row.release_time),
             first_print=None if pd.isna(row.first_print) else float(row.first_print),
             unit=value_unit(None if pd.isna(row.series_ticker) else str(row.series_ticker)),
         )
@@ -111,7 +101,7 @@ class CalibrationConfig(dg.Config):
 
 @dg.asset(
     group_name=GROUP,
-    deps=[MARKETS, QUOTES, FIRST_PRINT],
+    deps=[keys.KALSHI_MARKETS, keys.KALSHI_QUOTES, keys.OUTCOMES_FIRST_PRINT],
     pool=WRITER_POOL,
     kinds={"duckdb", "matplotlib"},
 )
@@ -126,9 +116,7 @@ def calibration_curve(
     horizon before release, against what each contract settled on (the first print, else Kalshi's result)."""
     if not config.horizons_hours or min(config.horizons_hours) < 0:
         raise dg.Failure(f"horizons_hours must be non-negative hours, got {config.horizons_hours}")
-    now = market_data.get_source().now()
-    if now.tzinfo is not None:
-        now = now.astimezone(UTC).replace(tzinfo=None)
+    now = naive_utc(market_data.get_source().now())
     with warehouse.connect(read_only=True) as con:
         inputs = reads.calibration_inputs(con, config.horizons_hours, now)
     params = DistributionParams(max_spread=settings.max_spread, max_staleness_hours=settings.max_staleness_hours)

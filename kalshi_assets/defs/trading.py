@@ -13,6 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from kalshi_assets.audit import ORDER, RISK_VIOLATION
+from kalshi_assets.defs import keys
 from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, table_metadata
 from kalshi_assets.defs.resources import (
     AuditLogResource,
@@ -21,17 +22,16 @@ from kalshi_assets.defs.resources import (
     TradingResource,
     WarehouseResource,
 )
+from kalshi_assets.times import aware_utc
 from kalshi_assets.trading import MarketDataBooks, OrderRouter, PositionBook, accounts
 from kalshi_assets.trading import strategy as strategies
 from kalshi_assets.warehouse import trading as store
 
 GROUP = "trading"
-PROMOTION_DECISIONS = dg.AssetKey("promotion_decisions")
-DISTRIBUTION_SNAPSHOTS = dg.AssetKey("distribution_snapshots")
 
 
 def _now(market_data: MarketDataResource) -> datetime:
-    return market_data.get_source().now().astimezone(UTC)
+    return aware_utc(market_data.get_source().now())
 
 
 def _marks(con, tickers: list[str], now: datetime, trading: TradingResource, market_data: MarketDataResource) -> dict:
@@ -50,9 +50,59 @@ def _account_book(con, fills: list, now: datetime, trading: TradingResource, mar
     return book, {ticker: mark["price"] for ticker, mark in marks.items()}
 
 
+def _route_promoted(
+    con, promoted: list, now: datetime, settings: SettingsResource, trading: TradingResource,
+    market_data: MarketDataResource, log,
+) -> tuple[list, list[dict], int]:
+    """Route the orders each promoted strategy would place now (orders routed before are skipped, by their
+    client_order_id): the routing results, the markets skipped and why, and how many were placed before."""
+    routed: list = []
+    skipped: list[dict] = []
+    already_placed = 0
+    ladders = {
+        window: store.open_ladders(con, now, window, settings.max_staleness_hours)
+        for window in {s.capacity_window_hours or trading.capacity_window_hours for s in promoted}
+    }
+    if trading.prices_from == "orderbook":
+        books = MarketDataBooks(market_data.get_source())
+        ladders = {w: strategies.with_book_quotes(frame, books, now) for w, frame in ladders.items()}
+    markets = next(iter(ladders.values()))  # the same markets whatever the capacity window
+    events = sorted(set(markets["event_ticker"]))
+    distributions = store.latest_distributions(con, events, now, trading.max_snapshot_age_hours)
+    released = store.released_events(con, now)
+    history = store.snapshot_history(con, list(released["event_ticker"]), now)
+    fills = store.read_fills(con, trading.mode)
+    book, marks = _account_book(con, fills, now, trading, market_data)
+    held_by_strategy = accounts.books_by_account(fills)
+    broker = trading.get_broker(
+        market_data=market_data, audit_log=log,
+        fee_multipliers=dict(zip(markets["market_ticker"], markets["fee_multiplier"], strict=True)),
+        is_market_open=set(markets["market_ticker"]).__contains__,
+    )  # fmt: skip
+    router = OrderRouter(
+        broker, trading.risk_manager(book, marks, clock=lambda: now), log, user_id=trading.user_id,
+        store=store.WarehouseOrderStore(con),
+    )  # fmt: skip
+    for strategy in promoted:
+        model = strategies.fit_model(strategy.candidate, released, history, settings.purge_window_days)
+        own = held_by_strategy.get((trading.mode, strategy.name))
+        held = {t for t, p in own.positions.items() if p.contracts} if own is not None else set()
+        held |= store.working_markets(con, trading.mode, strategy.name)
+        orders, why_not = strategies.proposed_orders(
+            strategy, model, ladders[strategy.capacity_window_hours or trading.capacity_window_hours],
+            distributions, now, held=held, time_in_force=trading.time_in_force,
+            max_days_to_release=trading.max_days_to_release,
+        )  # fmt: skip
+        skipped.extend(why_not)
+        known = store.known_order_ids(con, [o.client_order_id for o in orders])
+        already_placed += len(known)
+        routed.extend(router.route_all([o for o in orders if o.client_order_id not in known]))
+    return routed, skipped, already_placed
+
+
 @dg.asset(
     group_name=GROUP,
-    deps=[PROMOTION_DECISIONS, DISTRIBUTION_SNAPSHOTS, "kalshi_markets", "kalshi_quotes"],
+    deps=[keys.PROMOTION_DECISIONS, keys.DISTRIBUTION_SNAPSHOTS, keys.KALSHI_MARKETS, keys.KALSHI_QUOTES],
     pool=WRITER_POOL,
     kinds={"duckdb"},
 )
@@ -78,46 +128,10 @@ def paper_orders(
         if not promoted:
             context.log.info("no promoted strategy (or no promotion_decisions table yet): nothing routed")
         else:
-            ladders = {
-                window: store.open_ladders(con, now, window, settings.max_staleness_hours)
-                for window in {s.capacity_window_hours or trading.capacity_window_hours for s in promoted}
-            }
-            if trading.prices_from == "orderbook":
-                books = MarketDataBooks(market_data.get_source())
-                ladders = {w: strategies.with_book_quotes(frame, books, now) for w, frame in ladders.items()}
-            markets = next(iter(ladders.values()))  # the same markets whatever the capacity window
-            events = sorted(set(markets["event_ticker"]))
-            distributions = store.latest_distributions(con, events, now, trading.max_snapshot_age_hours)
-            released = store.released_events(con, now)
-            history = store.snapshot_history(con, list(released["event_ticker"]), now)
-            fills = store.read_fills(con, trading.mode)
-            book, marks = _account_book(con, fills, now, trading, market_data)
-            held_by_strategy = accounts.books_by_account(fills)
-            log = audit_log.get_log()
-            broker = trading.get_broker(
-                market_data=market_data, audit_log=log,
-                fee_multipliers=dict(zip(markets["market_ticker"], markets["fee_multiplier"], strict=True)),
-                is_market_open=set(markets["market_ticker"]).__contains__,
-            )  # fmt: skip
-            router = OrderRouter(
-                broker, trading.risk_manager(book, marks, clock=lambda: now), log, user_id=trading.user_id,
-                store=store.WarehouseOrderStore(con),
-            )  # fmt: skip
-            for strategy in promoted:
-                model = strategies.fit_model(strategy.candidate, released, history, settings.purge_window_days)
-                own = held_by_strategy.get((trading.mode, strategy.name))
-                held = {t for t, p in own.positions.items() if p.contracts} if own is not None else set()
-                held |= store.working_markets(con, trading.mode, strategy.name)
-                orders, why_not = strategies.proposed_orders(
-                    strategy, model, ladders[strategy.capacity_window_hours or trading.capacity_window_hours],
-                    distributions, now, held=held, time_in_force=trading.time_in_force,
-                    max_days_to_release=trading.max_days_to_release,
-                )  # fmt: skip
-                skipped.extend(why_not)
-                known = store.known_order_ids(con, [o.client_order_id for o in orders])
-                already_placed += len(known)
-                routed.extend(router.route_all([o for o in orders if o.client_order_id not in known]))
-        statuses = pd.Series([r.status for r in routed], dtype=object).value_counts().to_dict()
+            routed, skipped, already_placed = _route_promoted(
+                con, promoted, now, settings, trading, market_data, audit_log.get_log()
+            )
+        statuses, rejection_reasons = accounts.routing_summary(routed)
         context.log.info(
             f"{len(routed)} orders routed ({statuses}); {already_placed} already placed by an earlier run; "
             f"strategies: {strategies.strategies_summary(promoted)}"
@@ -134,16 +148,13 @@ def paper_orders(
                 rejected=dg.MetadataValue.int(statuses.get("rejected", 0)),
                 errors=dg.MetadataValue.int(statuses.get("error", 0)),
                 already_placed=dg.MetadataValue.int(already_placed),
-                rejection_reasons=dg.MetadataValue.json(
-                    pd.Series([r.reason for r in routed if r.status == "rejected"], dtype=object)
-                    .value_counts().to_dict()
-                ),  # fmt: skip
+                rejection_reasons=dg.MetadataValue.json(rejection_reasons),
                 skipped=dg.MetadataValue.md(markdown_table(pd.DataFrame(skipped), max_rows=20)),
             )  # fmt: skip
         )
 
 
-@dg.asset(group_name=GROUP, deps=[paper_orders, "kalshi_markets", "kalshi_quotes"], pool=WRITER_POOL,
+@dg.asset(group_name=GROUP, deps=[keys.PAPER_ORDERS, keys.KALSHI_MARKETS, keys.KALSHI_QUOTES], pool=WRITER_POOL,
           kinds={"duckdb"})  # fmt: skip
 def paper_positions(
     warehouse: WarehouseResource, market_data: MarketDataResource, trading: TradingResource
@@ -172,7 +183,7 @@ def paper_positions(
         )
 
 
-@dg.asset(group_name=GROUP, deps=[paper_positions], pool=WRITER_POOL, kinds={"duckdb"})
+@dg.asset(group_name=GROUP, deps=[keys.PAPER_POSITIONS], pool=WRITER_POOL, kinds={"duckdb"})
 def paper_pnl(warehouse: WarehouseResource, market_data: MarketDataResource) -> dg.MaterializeResult:
     """P&L per (mode, strategy) as of now: realized (closes, settlements, fees) plus unrealized (open
     positions at the latest mid), with orders by status and fills; one row per as_of is kept."""
@@ -182,14 +193,12 @@ def paper_pnl(warehouse: WarehouseResource, market_data: MarketDataResource) -> 
         rows = accounts.pnl_rows(positions, store.order_counts(con), now, datetime.now(UTC))
         frame = pd.DataFrame(rows, columns=store.PNL_COLUMNS)
         written = store.upsert_pnl(con, frame)
-        total = sum((row["total_pnl"] for row in rows), start=0)
+        totals = accounts.pnl_totals(rows)
         return dg.MaterializeResult(
             metadata=table_metadata(
                 con, store.PNL, written, order_by="as_of",
                 as_of=dg.MetadataValue.text(now.isoformat()),
-                total_pnl=dg.MetadataValue.float(float(total)),
-                realized_pnl=dg.MetadataValue.float(float(sum((r["realized_pnl"] for r in rows), start=0))),
-                unrealized_pnl=dg.MetadataValue.float(float(sum((r["unrealized_pnl"] for r in rows), start=0))),
+                **{name: dg.MetadataValue.float(value) for name, value in totals.items()},
             )  # fmt: skip
         )
 
@@ -210,9 +219,7 @@ def paper_orders_audited(warehouse: WarehouseResource, audit_log: AuditLogResour
     audited: set[str] = set()
     for event_type in (ORDER, RISK_VIOLATION):
         audited |= {r["payload"].get("client_order_id") for r in log.query(event_type=event_type)}
-    completed = [o for o in orders if o["status"] != "pending"]
-    missing = [o["client_order_id"] for o in completed if o["client_order_id"] not in audited]
-    pending = [o["client_order_id"] for o in orders if o["status"] == "pending"]
+    missing, pending = accounts.audit_gaps(orders, audited)
     report = log.verify()
     return dg.AssetCheckResult(
         passed=not missing and not pending and report.ok,

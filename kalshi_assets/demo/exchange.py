@@ -22,13 +22,11 @@ import numpy as np
 from scipy.special import ndtri
 
 from kalshi_assets.catalog import Catalog
-from kalshi_assets.demo.keys import DEMO_API_KEY_ID, demo_key_pair  # noqa: F401  (re-exported for the server)
-from kalshi_assets.demo.simulation import (  # noqa: F401  (DEMO_START, SeriesSpec re-exported)
+from kalshi_assets.demo.simulation import (  # noqa: F401  (DEMO_START re-exported: benchmarks/bench_distribution.py)
     DEMO_END,
     DEMO_START,
     DemoEvent,
     DemoSimulation,
-    SeriesSpec,
     _rng,
     format_strike,
     format_value,

@@ -312,7 +312,7 @@ class DemoSimulation:
         sd = spec.final_sd + (spec.prior_sd - spec.final_sd) * np.sqrt(frac)
 
         tickers, strike_types, floors, caps, subs, fair = self._ladder(
-            event_ticker, spec, latent_truth, prior_mean, previous_rate, mean, sd
+            event_ticker, spec, prior_mean, previous_rate, mean, sd
         )
         bid, ask, last, volume, oi = self._book(rng, spec, fair, frac)
         return DemoEvent(
@@ -323,7 +323,7 @@ class DemoSimulation:
             ask_cents=ask, last_cents=last, volume=volume, open_interest=oi,
         )
 
-    def _ladder(self, event_ticker, spec, latent_truth, prior_mean, previous_rate, mean, sd):
+    def _ladder(self, event_ticker, spec, prior_mean, previous_rate, mean, sd):
         """Markets of an event and their fair YES prices per hour, shape (markets, hours)."""
         half_grid = spec.grid / 2
         if spec.decision_bins:

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 
 import pandas as pd
 
 from kalshi_assets.catalog import load_catalog
 from kalshi_assets.kalshi import parse
 from kalshi_assets.kalshi.source import MarketDataSource
+from kalshi_assets.times import unix_seconds, utc_now
 
 SERIES_COLUMNS = ["series_ticker", "event_type", "title", "category", "frequency", "fee_type", "fee_multiplier",
                   "settlement_sources", "ingested_at"]
@@ -46,13 +47,9 @@ def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     return out
 
 
-def _utc_now_naive() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
-
-
 def fetch_series(source: MarketDataSource, tickers: Sequence[str] | None) -> pd.DataFrame:
     """The series, each of which must be in the series catalog (never a NULL event type)."""
-    now = _utc_now_naive()
+    now = utc_now()
     rows = [parse.parse_series(obj, now) for obj in source.series(tickers)]
     load_catalog().require_all([row["series_ticker"] for row in rows])
     return frame(rows, SERIES_COLUMNS)
@@ -60,7 +57,7 @@ def fetch_series(source: MarketDataSource, tickers: Sequence[str] | None) -> pd.
 
 def fetch_events(source: MarketDataSource, series_tickers: Sequence[str]) -> pd.DataFrame:
     load_catalog().require_all(series_tickers)
-    now = _utc_now_naive()
+    now = utc_now()
     rows = []
     for series_ticker in series_tickers:
         for obj in source.events(series_ticker):
@@ -83,7 +80,7 @@ class FetchedMarkets:
 
 def fetch_markets(source: MarketDataSource, event_tickers: Sequence[str]) -> FetchedMarkets:
     """Markets of each event from both tiers, tied by their exact `event_ticker` (never by prefix or title)."""
-    now = _utc_now_naive()
+    now = utc_now()
     rows, empty = [], []
     for event_ticker in event_tickers:
         objects = source.markets(event_ticker)
@@ -98,10 +95,6 @@ def fetch_markets(source: MarketDataSource, event_tickers: Sequence[str]) -> Fet
                 )
             rows.append(row)
     return FetchedMarkets(frame(rows, MARKET_COLUMNS), empty)
-
-
-def _unix(moment: datetime) -> int:
-    return int(moment.replace(tzinfo=UTC).timestamp())
 
 
 def _refuse_outside(rows: list[dict], start: datetime, end: datetime, what: str) -> None:
@@ -125,7 +118,7 @@ def fetch_quotes(source: MarketDataSource, markets: pd.DataFrame, start: datetim
     # candles stamped in [start, end) whether a server treats start_ts as inclusive or exclusive (candles
     # end on whole periods, never one second before one), so each candle lands in one daily partition:
     # the day of its end_period_ts.
-    candles = source.candlesticks(list(events), _unix(start) - 1, _unix(end) - 1, 60)
+    candles = source.candlesticks(list(events), unix_seconds(start) - 1, unix_seconds(end) - 1, 60)
     rows = []
     for ticker, ticker_candles in candles.items():
         if ticker not in events:
@@ -141,7 +134,7 @@ def fetch_trades(source: MarketDataSource, markets: pd.DataFrame, start: datetim
         return frame([], TRADE_COLUMNS)
     rows = []
     for market_ticker, event_ticker in zip(markets["market_ticker"], markets["event_ticker"], strict=True):
-        for obj in source.trades(market_ticker, _unix(start), _unix(end) - 1):
+        for obj in source.trades(market_ticker, unix_seconds(start), unix_seconds(end) - 1):
             row = parse.parse_trade(obj)
             if row["market_ticker"] != market_ticker:
                 raise parse.WireFormatError(

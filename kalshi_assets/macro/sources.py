@@ -9,12 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from kalshi_assets.analytics.outcomes import utc_datetime, version_number
+import pandas as pd
+
+from kalshi_assets.analytics.outcomes import version_number
 from kalshi_assets.catalog import FredSeriesSpec, load_catalog
 from kalshi_assets.macro.alfred import AlfredClient, Observation
+from kalshi_assets.times import naive_utc_timestamp, utc_now
 
 
 class SourceError(ValueError):
@@ -52,7 +55,7 @@ class VintageSource(Protocol):
 def naive_utc(value: Any, *, field: str = "time") -> datetime:
     """An ISO string or datetime as a naive UTC datetime; naive inputs are taken as UTC."""
     try:
-        return utc_datetime(value)
+        return naive_utc_timestamp(value).to_pydatetime()
     except (TypeError, ValueError):
         raise SourceError(f"{field} {value!r} is not a time") from None
 
@@ -155,7 +158,7 @@ class AlfredVintageSource:
         self.unmapped_events: list[str] = []
 
     def now(self) -> datetime:
-        return datetime.now(UTC).replace(tzinfo=None)
+        return utc_now()
 
     def observation_date(self, event: EventRef, spec: FredSeriesSpec) -> date:
         if spec.meeting_effective_next_day:
@@ -223,3 +226,34 @@ class AlfredVintageSource:
                 )
             )
         return out
+
+
+# --- shaping for the outcomes assets -----------------------------------------------------------
+
+VINTAGE_FRAME_COLUMNS: tuple[str, ...] = (
+    "event_ticker", "series_ticker", "reference_period", "vintage_time", "vintage", "value", "source",
+)
+
+
+def event_refs(releases: pd.DataFrame) -> list[EventRef]:
+    """The events to ask a source about, from rows of event_ticker, series_ticker and release_time
+    (a missing release time stays None)."""
+    return [
+        EventRef(
+            event_ticker=row.event_ticker,
+            series_ticker=row.series_ticker,
+            release_time=None if pd.isna(row.release_time) else pd.Timestamp(row.release_time).to_pydatetime(),
+        )
+        for row in releases.itertuples(index=False)
+    ]
+
+
+def vintages_known_at(records: Sequence[VintageRecord], now: datetime) -> list[VintageRecord]:
+    """The vintages that had become known by `now` (a source's clock), in their order."""
+    return [r for r in records if r.vintage_time <= now]
+
+
+def vintage_frame(records: Sequence[VintageRecord]) -> pd.DataFrame:
+    """Vintage records as a frame with VINTAGE_FRAME_COLUMNS (the columns even when there are none)."""
+    columns = list(VINTAGE_FRAME_COLUMNS)
+    return pd.DataFrame([{c: getattr(r, c) for c in columns} for r in records], columns=columns)

@@ -8,13 +8,15 @@ unrealized P&L is zero and the row says `mark_source = none`.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from kalshi_assets.kalshi.errors import KalshiNotFound
-from kalshi_assets.trading.orders import PRICE_QUANTUM, ZERO, Fill, utc
+from kalshi_assets.times import aware_utc, naive_utc
+from kalshi_assets.trading.orders import PRICE_QUANTUM, ZERO, Fill, RouteResult
 from kalshi_assets.trading.portfolio import PositionBook
 
 Account = tuple[str, str]  # (mode, strategy)
@@ -22,11 +24,6 @@ Account = tuple[str, str]  # (mode, strategy)
 
 def _q(value: Decimal) -> Decimal:
     return value.quantize(PRICE_QUANTUM)
-
-
-def _naive(value: datetime | None) -> datetime | None:
-    """The warehouse's convention: naive UTC."""
-    return None if value is None else utc(value).replace(tzinfo=None)
 
 
 def books_by_account(fills: Iterable[tuple[str, str, Fill]]) -> dict[Account, PositionBook]:
@@ -56,7 +53,7 @@ def book_marks(books: Any, market_tickers: Iterable[str], now: datetime) -> dict
         except (LookupError, KalshiNotFound):  # the source no longer lists it: the warehouse's mark stands
             continue
         if mid is not None:
-            out[ticker] = {"price": mid, "ts": utc(now), "source": "mid"}
+            out[ticker] = {"price": mid, "ts": aware_utc(now), "source": "mid"}
     return out
 
 
@@ -91,14 +88,14 @@ def position_rows(
                 "fees": _q(held.fees),
                 "realized_pnl": _q(held.realized_pnl),
                 "mark_price": None if price is None else _q(Decimal(price)),
-                "mark_ts": _naive(mark_ts),
+                "mark_ts": naive_utc(mark_ts),
                 "mark_source": source,
                 "unrealized_pnl": _q(unrealized),
                 "total_pnl": _q(held.realized_pnl + unrealized),
                 "status": status,
                 "settlement_value": None if held.settled_value is None else _q(held.settled_value),
-                "settled_at": _naive(held.settled_at),
-                "as_of": _naive(as_of),
+                "settled_at": naive_utc(held.settled_at),
+                "as_of": naive_utc(as_of),
             }
         )
     return rows
@@ -128,7 +125,7 @@ def pnl_rows(
             {
                 "mode": key[0],
                 "strategy": key[1],
-                "as_of": _naive(as_of),
+                "as_of": naive_utc(as_of),
                 **{
                     name: int(counts[name])
                     for name in ("orders", "filled_orders", "submitted_orders", "rejected_orders", "error_orders",
@@ -141,7 +138,33 @@ def pnl_rows(
                 "realized_pnl": _q(acc["realized"]),
                 "unrealized_pnl": _q(acc["unrealized"]),
                 "total_pnl": _q(acc["realized"] + acc["unrealized"]),
-                "computed_at": _naive(computed_at),
+                "computed_at": naive_utc(computed_at),
             }
         )
     return out
+
+
+def pnl_totals(rows: Iterable[Mapping[str, Any]]) -> dict[str, float]:
+    """Total, realized and unrealized P&L summed over P&L rows (every account)."""
+    rows = list(rows)
+    return {
+        name: float(sum((row[name] for row in rows), start=0))
+        for name in ("total_pnl", "realized_pnl", "unrealized_pnl")
+    }
+
+
+def routing_summary(routed: Iterable[RouteResult]) -> tuple[dict[str, int], dict[str, int]]:
+    """The routed orders by status, and the rejected ones by reason (most frequent first)."""
+    routed = list(routed)
+    statuses = Counter(r.status for r in routed)
+    reasons = Counter(r.reason for r in routed if r.status == "rejected")
+    return dict(statuses.most_common()), dict(reasons.most_common())
+
+
+def audit_gaps(orders: Iterable[Mapping[str, Any]], audited: set[str]) -> tuple[list[str], list[str]]:
+    """Client order ids of completed orders without an audit record, and of orders still pending (a run
+    that died mid-order)."""
+    orders = list(orders)
+    missing = [o["client_order_id"] for o in orders if o["status"] != "pending" and o["client_order_id"] not in audited]
+    pending = [o["client_order_id"] for o in orders if o["status"] == "pending"]
+    return missing, pending

@@ -11,9 +11,11 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
+
+from kalshi_assets.times import aware_utc
 
 Side = Literal["yes", "no"]
 Action = Literal["buy", "sell"]
@@ -38,13 +40,6 @@ REASON_UNFILLED = "canceled_unfilled"  # accepted, nothing matched, remainder ca
 
 # Fixed namespace of this project's client order ids (uuid5 of the decision's identity).
 CLIENT_ORDER_ID_NAMESPACE = uuid.UUID("5f0c1e7a-3b8d-4c1f-9a57-0b6e2d4c8a11")
-
-
-def utc(value: datetime) -> datetime:
-    """An aware UTC datetime; a naive one is taken as UTC (the warehouse's convention)."""
-    if not isinstance(value, datetime):
-        raise TypeError(f"expected a datetime, got {type(value).__name__}")
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def to_decimal(value: Any, what: str) -> Decimal:
@@ -81,7 +76,7 @@ def client_order_id(strategy: str, event_ticker: str, market_ticker: str, decisi
     for name, part in (("strategy", strategy), ("event_ticker", event_ticker), ("market_ticker", market_ticker)):
         if not isinstance(part, str) or not part.strip() or "|" in part:
             raise ValueError(f"{name} must be a non-blank string without '|', got {part!r}")
-    stamp = utc(decision_time).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    stamp = aware_utc(decision_time).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     return str(uuid.uuid5(CLIENT_ORDER_ID_NAMESPACE, f"{strategy}|{event_ticker}|{market_ticker}|{stamp}"))
 
 
@@ -118,7 +113,7 @@ class Order:
         if self.time_in_force not in TIME_IN_FORCE:
             raise ValueError(f"time_in_force must be one of {TIME_IN_FORCE}, got {self.time_in_force!r}")
         object.__setattr__(self, "limit_price", to_price(self.limit_price, "limit_price"))
-        object.__setattr__(self, "decision_time", utc(self.decision_time))
+        object.__setattr__(self, "decision_time", aware_utc(self.decision_time))
         if not isinstance(self.client_order_id, str) or not self.client_order_id.strip():
             raise ValueError("client_order_id must be a non-blank string")
 
@@ -202,7 +197,7 @@ class Fill:
         if fee < 0:
             raise ValueError(f"fee must not be negative, got {fee}")
         object.__setattr__(self, "fee", fee)
-        object.__setattr__(self, "filled_at", utc(self.filled_at))
+        object.__setattr__(self, "filled_at", aware_utc(self.filled_at))
 
     @property
     def cost(self) -> Decimal:

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
 
-from kalshi_assets.trading.orders import PRICE_QUANTUM, ZERO, Fill, to_decimal, utc
+from kalshi_assets.times import aware_utc
+from kalshi_assets.trading.orders import PRICE_QUANTUM, ZERO, Fill, to_decimal
 
 
 @dataclass
@@ -53,7 +54,7 @@ class PositionBook:
         return held.contracts if held is not None else 0
 
     def _book_realized(self, when: datetime, amount: Decimal) -> None:
-        day = utc(when).date()
+        day = aware_utc(when).date()
         self.realized_by_day[day] = self.realized_by_day.get(day, ZERO) + amount
 
     def apply_fill(self, fill: Fill) -> Decimal:
@@ -98,7 +99,7 @@ class PositionBook:
         realized = held.contracts * (value - held.average_price)
         held.realized_pnl += realized
         held.contracts, held.average_price = 0, ZERO
-        held.settled_value, held.settled_at = value, utc(when)
+        held.settled_value, held.settled_at = value, aware_utc(when)
         self._book_realized(when, realized)
         return realized
 

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
-from kalshi_assets.trading.orders import PRICE_QUANTUM, Fill, Order, RiskViolation, to_decimal, utc
+from kalshi_assets.times import aware_utc
+from kalshi_assets.trading.orders import PRICE_QUANTUM, Fill, Order, RiskViolation, to_decimal
 from kalshi_assets.trading.portfolio import PositionBook
 
 RULE_POSITION = "max_position_per_market"
@@ -81,7 +82,7 @@ class RiskManager:
         self.book.apply_fill(fill)
 
     def trading_day(self) -> date:
-        return utc(self.clock()).date()
+        return aware_utc(self.clock()).date()
 
     def daily_pnl(self) -> tuple[Decimal, Decimal]:
         """(realized today, marked-to-market of every open position)."""

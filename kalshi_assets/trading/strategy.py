@@ -35,7 +35,8 @@ from kalshi_assets.analytics.walkforward import (
     fit_release_model,
     model_key,
 )
-from kalshi_assets.trading.orders import Order, utc
+from kalshi_assets.times import aware_utc
+from kalshi_assets.trading.orders import Order
 
 _CANDIDATE_FIELDS = {f.name for f in fields(Candidate)}
 _TRUE = {"true", "t", "yes", "1", "promoted", "pass", "passed"}
@@ -139,7 +140,7 @@ def proposed_orders(
     """(orders, skipped) for one strategy now. `ladders`: open_ladders rows; `distributions`: the
     latest snapshot per open event; `held`: market tickers the strategy holds or has orders working in.
     `skipped` rows say, per event or contract, why nothing was ordered."""
-    now = utc(now)
+    now = aware_utc(now)
     held_set = set(held)
     orders: list[Order] = []
     skipped: list[dict[str, Any]] = []
@@ -147,7 +148,7 @@ def proposed_orders(
     snapshots = {row.event_ticker: row for row in distributions.itertuples(index=False)}
     for event_ticker in sorted(by_event):
         ladder = by_event[event_ticker]
-        release = utc(pd.Timestamp(ladder["release_time"].iloc[0]).to_pydatetime())
+        release = aware_utc(pd.Timestamp(ladder["release_time"].iloc[0]).to_pydatetime())
         days_out = (release - now).total_seconds() / 86400
         base = {"strategy": strategy.name, "event_ticker": event_ticker}
         if max_days_to_release is not None and days_out > max_days_to_release:
@@ -167,7 +168,7 @@ def proposed_orders(
         mu, sigma, tick = model.params(key, float(snapshot.mean), float(snapshot.std), grid)
         fee_multiplier = float(ladder["fee_multiplier"].iloc[0])
         signals = decide_trades(quoted, mu, sigma, tick, strategy.candidate, fee_multiplier)
-        decided_at = utc(pd.Timestamp(snapshot.snapshot_ts).to_pydatetime())
+        decided_at = aware_utc(pd.Timestamp(snapshot.snapshot_ts).to_pydatetime())
         quote_times = dict(zip(quoted["market_ticker"], quoted["quote_ts"], strict=True))
         for signal in signals.itertuples(index=False):
             where = {**base, "market_ticker": signal.market_ticker}
@@ -210,7 +211,7 @@ def with_book_quotes(ladders: pd.DataFrame, books: Any, now: datetime) -> pd.Dat
         bids.append(float(book.bids("yes")[0][0]) if book.yes_bids else float("nan"))
         asks.append(float(book.asks("yes")[0][0]) if book.no_bids else float("nan"))
     priced["yes_bid"], priced["yes_ask"] = bids, asks
-    priced["quote_ts"] = pd.Timestamp(utc(now)).tz_localize(None)
+    priced["quote_ts"] = pd.Timestamp(aware_utc(now)).tz_localize(None)
     return priced
 
 

@@ -7,13 +7,14 @@ it into binary floats) and written as Decimal. Every value is a parameter.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 import duckdb
 import pandas as pd
 
+from kalshi_assets.times import naive_utc, utc_now
 from kalshi_assets.trading.orders import CENT, ONE, PRICE_QUANTUM, ZERO, Fill, Order, RouteResult
 from kalshi_assets.trading.store import PENDING
 from kalshi_assets.warehouse.db import table_exists
@@ -33,17 +34,6 @@ PNL_COLUMNS: tuple[str, ...] = (
     "pending_orders", "fills", "contracts_traded", "open_positions", "settled_positions", "cash_spent", "fees",
     "realized_pnl", "unrealized_pnl", "total_pnl", "computed_at",
 )  # fmt: skip
-
-
-def naive_utc(value: datetime) -> datetime:
-    """The warehouse's time convention: naive datetimes holding UTC."""
-    if value.tzinfo is None:
-        return value
-    return value.astimezone(UTC).replace(tzinfo=None)
-
-
-def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
@@ -67,7 +57,7 @@ class WarehouseOrderStore:
     """`OrderStore` over paper_orders / paper_fills: reserve inserts a pending row (refused when the
     client_order_id exists), complete updates that row and inserts its fills in one transaction."""
 
-    def __init__(self, con: duckdb.DuckDBPyConnection, clock: Callable[[], datetime] = _now) -> None:
+    def __init__(self, con: duckdb.DuckDBPyConnection, clock: Callable[[], datetime] = utc_now) -> None:
         self.con = con
         self.clock = clock
 

@@ -26,7 +26,6 @@ from kalshi_assets.analytics.outcomes import (
     release_times,
     settlement_values,
     surprise,
-    to_naive_utc,
     values_as_of,
     values_differ,
     version_number,
@@ -304,13 +303,9 @@ def test_settlement_values_from_markets() -> None:
     assert conflicts["event_ticker"].tolist() == ["B"] and conflicts["values"].iloc[0] == [4.0, 4.25]
 
 
-def test_values_differ_and_times() -> None:
+def test_values_differ() -> None:
     assert not values_differ(0.1 + 0.2, 0.3)
     assert values_differ(0.3, 0.31) and values_differ(None, 0.3) and not values_differ(np.nan, None)
-    assert to_naive_utc("2026-11-01T00:00:00Z") == pd.Timestamp("2026-11-01")
-    assert to_naive_utc("2026-11-01T01:00:00+01:00") == pd.Timestamp("2026-11-01")
-    with pytest.raises(ValueError):
-        to_naive_utc(None)
     with pytest.raises(ValueError, match="lacks columns"):
         order_vintages(pd.DataFrame({"event_ticker": ["E"]}))
 

@@ -258,6 +258,9 @@ def test_default_directory() -> None:
     assert default_audit_directory({"KALSHI_AUDIT_DIR": "/x/audit"}) == Path("/x/audit")
     assert default_audit_directory({"KALSHI_WAREHOUSE": "/w/wh.duckdb"}) == Path("/w/audit")
     assert default_audit_directory({}) == REPO / "data" / "audit"
+    # A warehouse named by the caller (service, CLI --warehouse) wins over $KALSHI_WAREHOUSE, not over the dir.
+    assert default_audit_directory({"KALSHI_WAREHOUSE": "/w/wh.duckdb"}, warehouse="/v/v.duckdb") == Path("/v/audit")
+    assert default_audit_directory({"KALSHI_AUDIT_DIR": "/x/audit"}, warehouse="/v/v.duckdb") == Path("/x/audit")
 
 
 def test_forked_child_uses_its_own_lock(log_dir: Path) -> None:

@@ -102,6 +102,11 @@ def test_an_unknown_ticker_and_a_bad_date_are_one_line_and_exit_1(
     argv = invocations(warehouse, audit_dir)[command][case]
     status = main(argv)
     out, err = capsys.readouterr()
+    if (command, case) == ("audit query", "date"):
+        # audit query's own contract (its help): "exit 2 on a bad argument", one line naming the time.
+        assert status == 2 and err.startswith("error: ") and len(err.strip().splitlines()) == 1, err
+        assert "outside the representable range" in err and "Traceback" not in err
+        return
     _one_line_error(status, err, command)
     if case == "ticker" and command in ("markets", "distributions", "outcomes"):
         assert f"no event {UNKNOWN!r}" in err

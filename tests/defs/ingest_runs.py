@@ -6,10 +6,10 @@ from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from kalshi_assets.defs import ingest
 from kalshi_assets.defs.resources import MarketDataResource, SettingsResource, WarehouseResource
+from tests.partition_range import partition_range_tags
 
 # Every column but the ingestion stamp, which records when a row was fetched.
 COMPARED = {
@@ -41,7 +41,7 @@ def ingest_partitions(
                           executor=dg.in_process_executor)
     return defs.resolve_job_def("partitions").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
-        tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
+        tags=partition_range_tags(start, end),
     )
 
 

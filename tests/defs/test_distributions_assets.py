@@ -11,7 +11,6 @@ import duckdb
 import numpy as np
 import pandas as pd
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from kalshi_assets.analytics.snapshot_schema import SNAPSHOT_SCHEMA
 from kalshi_assets.defs import distributions as stage
@@ -19,6 +18,7 @@ from kalshi_assets.defs.resources import MarketDataResource, SettingsResource, W
 from kalshi_assets.kalshi import forecasts
 from kalshi_assets.warehouse import db
 from kalshi_assets.warehouse import distributions as store
+from tests.partition_range import partition_range_tags
 
 RANGE = ("2026-09-02", "2026-10-31")  # day 1 of the ingested window is the lookback of day 2
 BLOCKING_CHECKS = {
@@ -49,7 +49,7 @@ def run_stage(path: Path, start: str, end: str, assets=None, **settings) -> dg.E
     )
     return defs.resolve_job_def("distributions").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
-        tags={ASSET_PARTITION_RANGE_START_TAG: start, ASSET_PARTITION_RANGE_END_TAG: end},
+        tags=partition_range_tags(start, end),
         raise_on_error=False,
     )
 

@@ -150,7 +150,7 @@ def test_each_daily_partition_reports_its_own_rows(ingested_warehouse: Path, tmp
     """A range run gives every partition's materialization that day's row count (not the table's)."""
     import shutil
 
-    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+    from tests.partition_range import partition_range_tags
 
     path = tmp_path / "warehouse.duckdb"
     shutil.copyfile(ingested_warehouse, path)
@@ -162,7 +162,7 @@ def test_each_daily_partition_reports_its_own_rows(ingested_warehouse: Path, tmp
     )
     result = defs.resolve_job_def("quotes").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
-        tags={ASSET_PARTITION_RANGE_START_TAG: "2026-10-01", ASSET_PARTITION_RANGE_END_TAG: "2026-10-03"},
+        tags=partition_range_tags("2026-10-01", "2026-10-03"),
     )
     by_day = {e.materialization.partition: e.materialization.metadata
               for e in result.get_asset_materialization_events()}

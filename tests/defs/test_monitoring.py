@@ -8,7 +8,7 @@ import dagster as dg
 import pytest
 
 from kalshi_assets.definitions import defs
-from kalshi_assets.defs import monitoring
+from kalshi_assets.defs import keys, monitoring
 from kalshi_assets.defs.resources import AuditLogResource
 from tests import service_warehouse as sw
 
@@ -29,9 +29,9 @@ def test_observations_carry_audit_health_and_breaker_stats(tmp_path: Path) -> No
     audit = sw.build_audit_log(tmp_path / "audit")
     with dg.instance_for_test() as instance:
         seen = _evaluate(audit, instance)
-    health = seen[monitoring.AUDIT_LOG_HEALTH]
+    health = seen[keys.AUDIT_LOG_HEALTH]
     assert (health["verify_status"], health["last_seq"], health["total_entries"], health["problem_count"]) == ("ok", 8, 8, 0)
-    breakers = seen[monitoring.BREAKERS_KEY]
+    breakers = seen[keys.KALSHI_API_BREAKERS]
     assert breakers["open_breakers"] == 0 and breakers["times_opened"] == 1
     assert breakers["api_calls"] == 5 and breakers["api_throttled"] == 1 and breakers["api_unanswered"] == 1
     assert breakers["api_failure_rate"] == pytest.approx(0.6)
@@ -42,7 +42,7 @@ def test_a_damaged_log_is_observed_as_damaged(tmp_path: Path) -> None:
     audit = sw.build_audit_log(tmp_path / "audit")
     sw.damage_audit_log(audit)
     with dg.instance_for_test() as instance:
-        health = _evaluate(audit, instance)[monitoring.AUDIT_LOG_HEALTH]
+        health = _evaluate(audit, instance)[keys.AUDIT_LOG_HEALTH]
     assert health["verify_status"] == "damaged" and health["problem_count"] == 1
     assert "seq 2" in health["problems"]
 
@@ -50,8 +50,8 @@ def test_a_damaged_log_is_observed_as_damaged(tmp_path: Path) -> None:
 def test_no_log_yet_is_absent_not_an_error(tmp_path: Path) -> None:
     with dg.instance_for_test() as instance:
         seen = _evaluate(tmp_path / "none", instance)
-    assert seen[monitoring.AUDIT_LOG_HEALTH]["verify_status"] == "absent"
-    assert seen[monitoring.BREAKERS_KEY]["api_calls"] == 0
+    assert seen[keys.AUDIT_LOG_HEALTH]["verify_status"] == "absent"
+    assert seen[keys.KALSHI_API_BREAKERS]["api_calls"] == 0
     assert not (tmp_path / "none").exists()
 
 
@@ -59,17 +59,17 @@ def test_the_monitor_is_on_by_default_and_its_observations_land_on_the_ui_assets
     sensor = defs.resolve_sensor_def("pipeline_monitor")
     assert sensor.default_status == dg.DefaultSensorStatus.RUNNING
     graph = defs.resolve_asset_graph()
-    assert monitoring.AUDIT_LOG_HEALTH in graph.get_all_asset_keys()
-    node = graph.get(monitoring.BREAKERS_KEY)
+    assert keys.AUDIT_LOG_HEALTH in graph.get_all_asset_keys()
+    node = graph.get(keys.KALSHI_API_BREAKERS)
     assert node.is_materializable and dg.AssetKey("paper_orders") in node.parent_keys  # after what writes it
-    assert dg.AssetKey("paper_orders") in graph.get(monitoring.AUDIT_LOG_HEALTH).parent_keys
+    assert dg.AssetKey("paper_orders") in graph.get(keys.AUDIT_LOG_HEALTH).parent_keys
     audit = sw.build_audit_log(tmp_path / "audit")
     with dg.instance_for_test() as instance:
         for observation in monitoring.observations(AuditLogResource(directory=str(audit))):
             instance.report_runless_asset_event(observation)
-        record = instance.fetch_observations(monitoring.BREAKERS_KEY, limit=1).records[0]
+        record = instance.fetch_observations(keys.KALSHI_API_BREAKERS, limit=1).records[0]
         assert record.asset_observation.metadata["api_calls"].value == 5
-        health = instance.fetch_observations(monitoring.AUDIT_LOG_HEALTH, limit=1).records[0]
+        health = instance.fetch_observations(keys.AUDIT_LOG_HEALTH, limit=1).records[0]
         assert health.asset_observation.metadata["last_seq"].value == 8
 
 

@@ -7,12 +7,12 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from kalshi_assets.definitions import defs
 from kalshi_assets.defs import pictures
 from kalshi_assets.defs.resources import WarehouseResource
 from kalshi_assets.warehouse import db
+from tests.partition_range import partition_range_tags
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
@@ -56,7 +56,7 @@ def pictured(tmp_path_factory: pytest.TempPathFactory, ingested_warehouse: Path)
     path = tmp_path_factory.mktemp("pictures") / "warehouse.duckdb"
     path.write_bytes(ingested_warehouse.read_bytes())
     _run(path, "kalshi_forecast_percentiles", "distribution_snapshots",
-         tags={ASSET_PARTITION_RANGE_START_TAG: "2026-10-10", ASSET_PARTITION_RANGE_END_TAG: "2026-10-31"})
+         tags=partition_range_tags("2026-10-10", "2026-10-31"))
     result = _run(path, "outcomes_first_print", "outcomes_revisions", "quantile_fan", "calibration_curve")
     return path, _metadata(result, "quantile_fan"), _metadata(result, "calibration_curve")
 

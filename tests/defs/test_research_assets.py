@@ -10,7 +10,6 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from kalshi_assets.analytics.purge import intervals_overlap
 from kalshi_assets.analytics.walkforward import taker_fee
@@ -24,6 +23,7 @@ from kalshi_assets.defs.resources import (
     WarehouseResource,
 )
 from kalshi_assets.warehouse import db
+from tests.partition_range import partition_range_tags
 
 SNAPSHOT_RANGE = ("2026-09-02", "2026-10-31")
 RESEARCH_ASSETS = list(research.defs.assets)
@@ -52,7 +52,7 @@ def build_inputs(path: Path) -> None:
     )
     run = defs.resolve_job_def("distributions").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
-        tags={ASSET_PARTITION_RANGE_START_TAG: SNAPSHOT_RANGE[0], ASSET_PARTITION_RANGE_END_TAG: SNAPSHOT_RANGE[1]},
+        tags=partition_range_tags(SNAPSHOT_RANGE[0], SNAPSHOT_RANGE[1]),
     )
     assert run.success
     result = dg.materialize(

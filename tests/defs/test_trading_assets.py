@@ -11,7 +11,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from kalshi_assets.audit import ORDER, RISK_VIOLATION, TRADE, AuditLog
 from kalshi_assets.defs import distributions, outcomes, trading
@@ -37,6 +36,7 @@ from kalshi_assets.trading import (
 )
 from kalshi_assets.warehouse import db
 from kalshi_assets.warehouse import trading as store
+from tests.partition_range import partition_range_tags
 
 STRATEGY = "normal_h1d_edge0.02"
 ASSETS = [trading.paper_orders, trading.paper_positions, trading.paper_pnl]
@@ -68,7 +68,7 @@ def research_warehouse(ingested_warehouse: Path, tmp_path_factory: pytest.TempPa
     )  # fmt: skip
     run = defs.resolve_job_def("snapshots").execute_in_process(
         instance=dg.DagsterInstance.ephemeral(),
-        tags={ASSET_PARTITION_RANGE_START_TAG: SNAPSHOT_DAYS[0], ASSET_PARTITION_RANGE_END_TAG: SNAPSHOT_DAYS[1]},
+        tags=partition_range_tags(SNAPSHOT_DAYS[0], SNAPSHOT_DAYS[1]),
     )
     assert run.success
     assert dg.materialize([outcomes.outcomes_first_print], resources=resources).success

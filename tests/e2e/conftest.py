@@ -139,12 +139,11 @@ def demo_stage(root: Path) -> Stage:
 def demo_run(tmp_path_factory: pytest.TempPathFactory) -> DemoRun:
     """`kalshi-assets demo` over the whole (short) history, as a user runs it."""
     import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
 
     stage = demo_stage(tmp_path_factory.mktemp("demo"))
     done = subprocess.run([str(BIN / "kalshi-assets"), "demo"], cwd=REPO, env=stage.env, capture_output=True,
                           text=True, timeout=1800)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(stage.home))) as instance:
+    with dg.DagsterInstance.from_config(str(stage.home)) as instance:
         run_ids = tuple(r.run_id for r in instance.get_runs())
     return DemoRun(stage, done, run_ids)

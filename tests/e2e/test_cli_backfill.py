@@ -13,12 +13,11 @@ from pathlib import Path
 import dagster as dg
 import duckdb
 import pytest
-from dagster._core.instance.ref import InstanceRef
-from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 from kalshi_assets.definitions import defs
 from kalshi_assets.defs.runner import plan_stages
 from tests.e2e.conftest import MODULE, REPO, Stage, iter_lines
+from tests.partition_range import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -92,7 +91,7 @@ def test_a_range_backfill_in_one_run_then_downstream_and_a_rerun_changes_nothing
     assert all(first[t][0] > 0 for t in ("outcomes_first_print", "event_labels", "calibration_bins"))
 
     # One run per command, no daemon: the partitioned run carries the range tags.
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(stage.home))) as instance:
+    with dg.DagsterInstance.from_config(str(stage.home)) as instance:
         runs = instance.get_runs()
         assert len(runs) == 3 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
         ranged_runs = [r for r in runs if r.tags.get(ASSET_PARTITION_RANGE_START_TAG)]

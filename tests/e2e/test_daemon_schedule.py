@@ -13,7 +13,9 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.instance.ref import InstanceRef
+
+# Private Dagster API, no public one exists: starting a schedule's instigator state in an instance and
+# loading a workspace the way the daemon does (what `dagster schedule start` does inside its CLI).
 from dagster._core.scheduler.instigation import (
     InstigatorState,
     InstigatorStatus,
@@ -23,7 +25,7 @@ from dagster._core.scheduler.instigation import (
 from dagster._core.workspace.context import WorkspaceProcessContext
 from dagster._core.workspace.load_target import WorkspaceFileTarget
 
-from kalshi_assets.defs.monitoring import BREAKERS_KEY
+from kalshi_assets.defs.keys import KALSHI_API_BREAKERS as BREAKERS_KEY
 from tests.e2e.conftest import REPO, Stage, stop, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -66,7 +68,7 @@ def test_the_daemon_launches_the_scheduled_ingest_for_the_day_that_closed(
     # schedule has a partition to target (and the code location the daemon loads sees the same).
     stage.env["KALSHI_HISTORY_END"] = tick.strftime("%Y-%m-%d")
     monkeypatch.setenv("KALSHI_HISTORY_END", stage.env["KALSHI_HISTORY_END"])
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(stage.home))) as instance:
+    with dg.DagsterInstance.from_config(str(stage.home)) as instance:
         start_schedule_before(instance, tick - timedelta(minutes=5))
         log = tmp_path / "daemon.log"
         daemon = stage.start("dagster-daemon", "run", "-w", "workspace.yaml", log=log)

@@ -15,8 +15,6 @@ import dagster as dg
 import duckdb
 import pytest
 from cryptography.hazmat.primitives import serialization
-from dagster._core.instance.ref import InstanceRef
-from dagster._serdes import serialize_value
 
 from kalshi_assets.demo.keys import DEMO_API_KEY_ID, demo_key_pair
 from tests.e2e.conftest import BIN, REPO, make_stage, stop, wait_for
@@ -61,13 +59,13 @@ def test_the_demo_runs_on_the_api_setup_and_leaks_no_credential(tmp_path: Path) 
     places = {"stdout": done.stdout, "stderr": done.stderr}
     for path in (stage.warehouse.parent / "logs").glob("*.log"):
         places[str(path)] = path.read_text()
-    with dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(stage.home))) as instance:
+    with dg.DagsterInstance.from_config(str(stage.home)) as instance:
         runs = instance.get_runs()
         assert len(runs) == 3 and all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
         for run in runs:
-            places[f"run config {run.job_name}"] = serialize_value(run)
-            places[f"job snapshot {run.job_name}"] = serialize_value(instance.get_job_snapshot(run.job_snapshot_id))
-            places[f"event log {run.job_name}"] = "\n".join(serialize_value(e) for e in instance.all_logs(run.run_id))
+            places[f"run config {run.job_name}"] = dg.serialize_value(run)
+            places[f"job snapshot {run.job_name}"] = dg.serialize_value(instance.get_job_snapshot(run.job_snapshot_id))
+            places[f"event log {run.job_name}"] = "\n".join(dg.serialize_value(e) for e in instance.all_logs(run.run_id))
     for path in stage.home.rglob("*"):
         if path.is_file() and path.suffix in (".out", ".err", ".log", ".txt", ".complete"):
             places[str(path)] = path.read_text(errors="replace")

@@ -23,7 +23,6 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
-from dagster._core.instance.ref import InstanceRef
 
 from kalshi_assets.definitions import defs
 from kalshi_assets.defs.dead_runs import ProcessCheckingRunLauncher
@@ -43,7 +42,7 @@ def demo(stage: Stage, *extra: str, timeout: float = 900) -> subprocess.Complete
 
 
 def instance_of(stage: Stage) -> dg.DagsterInstance:
-    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(stage.home)))
+    return dg.DagsterInstance.from_config(str(stage.home))
 
 
 def event_log_file(stage: Stage) -> Path:

@@ -173,9 +173,8 @@ query Truth {
 
 def _instance(server: Webserver):
     import dagster as dg
-    from dagster._core.instance.ref import InstanceRef
 
-    return dg.DagsterInstance.from_ref(InstanceRef.from_dir(str(server.stage.home)))
+    return dg.DagsterInstance.from_config(str(server.stage.home))
 
 
 def _latest(instance, asset: str):

@@ -7,21 +7,11 @@ from pydantic import Field
 
 from kalshi_assets import settings as project_settings
 from kalshi_assets.analytics import backtest_tables, cpcv, walkforward
+from kalshi_assets.defs import keys
 from kalshi_assets.defs.metadata import WRITER_POOL, table_metadata
-from kalshi_assets.defs.research.common import (
-    EVENT_LABELS,
-    GROUP,
-    KALSHI_MARKETS,
-    KALSHI_QUOTES,
-    KALSHI_SERIES,
-    SETTLEMENT_LABEL_MODE,
-    md,
-    now,
-    problems_md,
-)
-from kalshi_assets.defs.research.features import event_features
-from kalshi_assets.defs.research.folds import cpcv_splits, walkforward_folds
+from kalshi_assets.defs.research.common import GROUP, SETTLEMENT_LABEL_MODE, md, problems_md
 from kalshi_assets.defs.resources import SettingsResource, WarehouseResource
+from kalshi_assets.times import utc_now
 from kalshi_assets.warehouse import research as store
 
 _RISK = project_settings.RiskLimits()
@@ -29,7 +19,7 @@ CPCV_TRADE_COLUMNS: tuple[str, ...] = (
     "candidate", "split", "path", "event_ticker", "event_type", "release_time", "market_ticker", "side", "price",
     "size", "fee", "pnl", "bankroll_return", "window_volume", "capacity_contracts",
 )
-_INPUTS = [event_features, EVENT_LABELS, KALSHI_QUOTES, KALSHI_MARKETS, KALSHI_SERIES]
+_INPUTS = [keys.EVENT_FEATURES, keys.EVENT_LABELS, keys.KALSHI_QUOTES, keys.KALSHI_MARKETS, keys.KALSHI_SERIES]
 
 
 class WalkforwardResultsConfig(dg.Config):
@@ -51,19 +41,17 @@ def _trade_out_of_sample(
     """Read what the candidates need on the tested events (features, first prints, ladders, fees) and run
     them fold by fold (`roles` has a `fold` column: a walk-forward fold or a CPCV split)."""
     features = store.read_features(con)
-    missing = sorted({c.horizon_days for c in candidates} - set(features["horizon_days"].unique()))
-    if missing and len(features):
+    missing = backtest_tables.missing_horizons(candidates, features)
+    if missing:
         raise dg.Failure(f"candidate horizons {missing} are not among event_features' horizons")
     labels = store.read_labels(con, SETTLEMENT_LABEL_MODE).rename(columns={"realized_value": "first_print"})
-    tested = roles.loc[roles["role"] == "test", "event_ticker"].unique()
-    horizons = [c.horizon_days for c in candidates]
-    grid = features[features["event_ticker"].isin(tested) & features["horizon_days"].isin(horizons)]
+    grid = backtest_tables.tested_feature_grid(roles, features, candidates)
     ladders = store.read_ladders_at(con, grid, window_hours, max_staleness_hours)
     fees = store.read_fee_multipliers(con)
     return walkforward.run_walkforward(roles, features, labels, ladders, candidates, fees)
 
 
-@dg.asset(group_name=GROUP, deps=[walkforward_folds, *_INPUTS], pool=WRITER_POOL, kinds={"duckdb"})
+@dg.asset(group_name=GROUP, deps=[keys.WALKFORWARD_FOLDS, *_INPUTS], pool=WRITER_POOL, kinds={"duckdb"})
 def walkforward_results(
     context: dg.AssetExecutionContext,
     config: WalkforwardResultsConfig,
@@ -83,17 +71,14 @@ def walkforward_results(
     with warehouse.connect() as con:
         roles = store.read_folds(con)
         run = _trade_out_of_sample(con, roles, candidates, config.capacity_window_hours, settings.max_staleness_hours)
-    computed_at = now()
+    computed_at = utc_now()
     candidate_rows = backtest_tables.candidate_table(candidates, run.traces, run.skipped, config.capacity_window_hours)
     candidate_rows["computed_at"] = computed_at
     traces = run.traces.assign(computed_at=computed_at)
     context.log.info(f"walkforward_results: {len(traces)} trades over {len(candidates)} candidates")
     with warehouse.connect() as con:
         written = store.replace_tables(con, {store.RESULTS_TABLE: traces, store.CANDIDATES_TABLE: candidate_rows})
-        summary = candidate_rows[
-            ["candidate", "trades", "contracts", "window_volume", "share_of_volume", "capped_by_capacity",
-             "blocked_no_capacity", "total_pnl"]
-        ]
+        summary = candidate_rows[list(backtest_tables.CAPACITY_SUMMARY_COLUMNS)]
         return dg.MaterializeResult(
             metadata=table_metadata(
                 con,
@@ -118,7 +103,7 @@ def trades_within_capacity(warehouse: WarehouseResource) -> dg.AssetCheckResult:
         traces = store.read_traces(con)
         off_test = store.trades_off_test_events(con)
         fees = store.read_fee_multipliers(con)
-    counts = {**backtest_tables.trade_problems(traces, fees), "trades_off_test_events": len(off_test)}
+    counts = backtest_tables.trade_check_counts(traces, fees, len(off_test))
     return dg.AssetCheckResult(
         passed=not any(counts.values()),
         metadata={"trades_checked": dg.MetadataValue.int(len(traces)),
@@ -126,7 +111,7 @@ def trades_within_capacity(warehouse: WarehouseResource) -> dg.AssetCheckResult:
     )
 
 
-@dg.asset(group_name=GROUP, deps=[cpcv_splits, walkforward_results, *_INPUTS], pool=WRITER_POOL, kinds={"duckdb"})
+@dg.asset(group_name=GROUP, deps=[keys.CPCV_SPLITS, keys.WALKFORWARD_RESULTS, *_INPUTS], pool=WRITER_POOL, kinds={"duckdb"})
 def cpcv_paths(
     context: dg.AssetExecutionContext, warehouse: WarehouseResource, settings: SettingsResource
 ) -> dg.MaterializeResult:
@@ -137,17 +122,17 @@ def cpcv_paths(
         roles = store.read_splits(con)
         table = store.read_candidates(con)
         candidates = backtest_tables.candidates_from_table(table)
-        renamed = [c.name for c in candidates if c.name not in set(table["candidate"])]
+        renamed = backtest_tables.candidates_not_rebuilt(table, candidates)
         if renamed:
             raise dg.Failure(f"walkforward_candidates rows do not rebuild their candidates: {renamed}")
-        window_hours = float(table["capacity_window_hours"].max()) if len(table) else 24.0
+        window_hours = backtest_tables.capacity_window_hours(table)
         run = _trade_out_of_sample(
             con, roles.rename(columns={"split": "fold"}), candidates, window_hours, settings.max_staleness_hours
         )
-    n_paths = int(roles["path"].max()) + 1 if roles["path"].notna().any() else 0
+    n_paths = cpcv.paths_in(roles)
     credited = cpcv.path_trades(run.traces.rename(columns={"fold": "split"}), roles)
-    paths = cpcv.path_returns(credited, [c.name for c in candidates], n_paths).assign(computed_at=now())
-    trades = credited[list(CPCV_TRADE_COLUMNS)].assign(computed_at=now())
+    paths = cpcv.path_returns(credited, [c.name for c in candidates], n_paths).assign(computed_at=utc_now())
+    trades = credited[list(CPCV_TRADE_COLUMNS)].assign(computed_at=utc_now())
     summary = cpcv.path_sharpe_summary(paths)
     context.log.info(f"cpcv_paths: {len(trades)} trades over {roles['split'].nunique()} splits, {n_paths} paths")
     with warehouse.connect() as con:
@@ -175,11 +160,7 @@ def cpcv_trades_out_of_sample(warehouse: WarehouseResource) -> dg.AssetCheckResu
         off_test = store.cpcv_trades_off_test_events(con)
         fees = store.read_fee_multipliers(con)
         paths = store.read_paths(con)
-    counts = {**backtest_tables.trade_problems(trades, fees), "trades_off_test_events": len(off_test)}
-    problems = [f"{k}: {v}" for k, v in counts.items() if v]
-    per_candidate = paths.groupby("candidate")["path"].nunique()
-    if per_candidate.nunique() > 1:
-        problems.append("not every candidate has the same number of paths")
+    problems = backtest_tables.cpcv_trade_problems(trades, fees, len(off_test), paths)
     return dg.AssetCheckResult(
         passed=not problems,
         metadata={"trades_checked": dg.MetadataValue.int(len(trades)), "paths": dg.MetadataValue.int(len(paths)),

@@ -1,6 +1,4 @@
-"""What the research assets share: their group, the upstream keys they name, and small helpers."""
-
-from datetime import UTC, datetime
+"""What the research assets share: their group and small helpers (asset keys are in defs/keys.py)."""
 
 import dagster as dg
 import pandas as pd
@@ -9,19 +7,8 @@ from kalshi_assets.defs.metadata import markdown_table
 from kalshi_assets.defs.resources import SettingsResource
 
 GROUP = "research"
-DISTRIBUTION_SNAPSHOTS = dg.AssetKey("distribution_snapshots")
-EVENT_LABELS = dg.AssetKey("event_labels")
-KALSHI_EVENTS = dg.AssetKey("kalshi_events")
-KALSHI_MARKETS = dg.AssetKey("kalshi_markets")
-KALSHI_QUOTES = dg.AssetKey("kalshi_quotes")
-KALSHI_SERIES = dg.AssetKey("kalshi_series")
-KALSHI_FORECAST_PERCENTILES = dg.AssetKey("kalshi_forecast_percentiles")
 # Kalshi pays on the first print: trades always settle on it, whatever label mode cuts the folds.
 SETTLEMENT_LABEL_MODE = "first_print"
-
-
-def now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def purge_windows(settings: SettingsResource, event_types: object) -> dict[str, int]:

@@ -5,18 +5,11 @@ import pandas as pd
 from pydantic import Field
 
 from kalshi_assets.analytics import features as feature_calc
+from kalshi_assets.defs import keys
 from kalshi_assets.defs.metadata import WRITER_POOL, table_metadata
-from kalshi_assets.defs.research.common import (
-    DISTRIBUTION_SNAPSHOTS,
-    GROUP,
-    KALSHI_EVENTS,
-    KALSHI_MARKETS,
-    KALSHI_QUOTES,
-    md,
-    now,
-    purge_windows,
-)
+from kalshi_assets.defs.research.common import GROUP, md, purge_windows
 from kalshi_assets.defs.resources import SettingsResource, WarehouseResource
+from kalshi_assets.times import utc_now
 from kalshi_assets.warehouse import research as store
 
 VALUE_COLUMNS: tuple[str, ...] = (*store.SNAPSHOT_VALUES.values(), *store.SNAPSHOT_QUALITY)
@@ -39,7 +32,7 @@ class EventFeaturesConfig(dg.Config):
 
 @dg.asset(
     group_name=GROUP,
-    deps=[DISTRIBUTION_SNAPSHOTS, KALSHI_EVENTS, KALSHI_MARKETS, KALSHI_QUOTES],
+    deps=[keys.DISTRIBUTION_SNAPSHOTS, keys.KALSHI_EVENTS, keys.KALSHI_MARKETS, keys.KALSHI_QUOTES],
     pool=WRITER_POOL,
     kinds={"duckdb"},
 )
@@ -66,7 +59,7 @@ def event_features(
             max_age_hours=config.max_snapshot_age_hours,
         )
         activity = store.read_ladder_activity(con, grid, config.change_window_days * 24)
-        table = feature_calc.complete_feature_table(as_of, events, activity, config.change_window_days, now())
+        table = feature_calc.complete_feature_table(as_of, events, activity, config.change_window_days, utc_now())
         leaks = feature_calc.feature_leaks(table)
         if not leaks.empty:
             raise dg.Failure(

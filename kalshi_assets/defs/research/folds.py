@@ -10,15 +10,18 @@ from pydantic import Field
 from kalshi_assets.analytics import cpcv
 from kalshi_assets.analytics.purge import (
     PurgedWalkForward,
+    events_without_label,
     labelled_samples,
+    purged_by_event_type,
     role_table_violations,
     roles_per_fold,
     stale_purge_windows,
 )
+from kalshi_assets.defs import keys
 from kalshi_assets.defs.metadata import WRITER_POOL, table_metadata
-from kalshi_assets.defs.research.common import EVENT_LABELS, GROUP, md, now, problems_md, purge_windows
-from kalshi_assets.defs.research.features import event_features
+from kalshi_assets.defs.research.common import GROUP, md, problems_md, purge_windows
 from kalshi_assets.defs.resources import SettingsResource, WarehouseResource
+from kalshi_assets.times import utc_now
 from kalshi_assets.warehouse import research as store
 
 LabelMode = Literal["first_print", "latest"]
@@ -33,7 +36,7 @@ class WalkforwardFoldsConfig(dg.Config):
     label_mode: LabelMode = Field(default="first_print", description=LABEL_MODE_DESCRIPTION)
 
 
-@dg.asset(group_name=GROUP, deps=[event_features, EVENT_LABELS], pool=WRITER_POOL, kinds={"duckdb"})
+@dg.asset(group_name=GROUP, deps=[keys.EVENT_FEATURES, keys.EVENT_LABELS], pool=WRITER_POOL, kinds={"duckdb"})
 def walkforward_folds(
     context: dg.AssetExecutionContext,
     config: WalkforwardFoldsConfig,
@@ -55,7 +58,7 @@ def walkforward_folds(
         window=config.window_events,
         purge_windows=windows,
     )
-    roles = splitter.roles(samples).assign(mode=config.mode, label_mode=config.label_mode, computed_at=now())
+    roles = splitter.roles(samples).assign(mode=config.mode, label_mode=config.label_mode, computed_at=utc_now())
     n_events = samples["event_ticker"].nunique()
     folds = int(roles["fold"].nunique())
     if folds == 0:
@@ -63,7 +66,6 @@ def walkforward_folds(
             f"walkforward_folds: {n_events} events with features and labels; no fold needs more than "
             f"min_train_events={config.min_train_events}"
         )
-    purged_by_type = roles[roles["role"] == "purged"].groupby("event_type").size()
     with warehouse.connect() as con:
         written = store.replace_tables(con, {store.FOLDS_TABLE: roles})[store.FOLDS_TABLE]
         return dg.MaterializeResult(
@@ -74,11 +76,9 @@ def walkforward_folds(
                 order_by="fold",
                 folds=dg.MetadataValue.int(folds),
                 events=dg.MetadataValue.int(int(n_events)),
-                events_without_label=dg.MetadataValue.int(
-                    int(features.loc[features["implied_mean"].notna(), "event_ticker"].nunique() - n_events)
-                ),
+                events_without_label=dg.MetadataValue.int(events_without_label(features, samples)),
                 purge_windows_days=dg.MetadataValue.json(windows),
-                purged_by_event_type=dg.MetadataValue.json({str(k): int(v) for k, v in purged_by_type.items()}),
+                purged_by_event_type=dg.MetadataValue.json(purged_by_event_type(roles)),
                 roles_per_fold=md(roles_per_fold(roles), max_rows=60),
             )
         )
@@ -110,7 +110,7 @@ class CpcvSplitsConfig(dg.Config):
     label_mode: LabelMode = Field(default="first_print", description=LABEL_MODE_DESCRIPTION)
 
 
-@dg.asset(group_name=GROUP, deps=[event_features, EVENT_LABELS], pool=WRITER_POOL, kinds={"duckdb"})
+@dg.asset(group_name=GROUP, deps=[keys.EVENT_FEATURES, keys.EVENT_LABELS], pool=WRITER_POOL, kinds={"duckdb"})
 def cpcv_splits(
     context: dg.AssetExecutionContext,
     config: CpcvSplitsConfig,
@@ -140,7 +140,7 @@ def cpcv_splits(
         roles = splitter.roles(samples)
     roles = roles.assign(
         n_groups=config.n_groups, embargo_hours=config.embargo_days * 24, label_mode=config.label_mode,
-        computed_at=now(),
+        computed_at=utc_now(),
     )
     splits = int(roles["split"].nunique())
     context.log.info(f"cpcv_splits: {splits} splits, {splitter.n_paths} paths over {n_events} events")

@@ -6,10 +6,11 @@ from pydantic import Field
 
 from kalshi_assets import settings as project_settings
 from kalshi_assets.analytics import cpcv, promotion
+from kalshi_assets.defs import keys
 from kalshi_assets.defs.metadata import WRITER_POOL, table_metadata
-from kalshi_assets.defs.research.backtests import cpcv_paths, walkforward_results
-from kalshi_assets.defs.research.common import GROUP, md, now, problems_md
+from kalshi_assets.defs.research.common import GROUP, md, problems_md
 from kalshi_assets.defs.resources import WarehouseResource
+from kalshi_assets.times import utc_now
 from kalshi_assets.warehouse import research as store
 
 _GATES = project_settings.GateLimits()
@@ -35,13 +36,11 @@ class PromotionConfig(dg.Config):
 
 
 def _logit_histogram(logits: np.ndarray) -> dg.MetadataValue:
-    edges = [-np.inf, -2.0, -1.0, -0.5, 0.0, 0.5, 1.0, 2.0, np.inf]
-    counts = np.histogram(logits, bins=edges)[0] if len(logits) else np.zeros(len(edges) - 1, dtype=int)
-    rows = [f"| ({lo:g}, {hi:g}] | {n} |" for lo, hi, n in zip(edges[:-1], edges[1:], counts, strict=True)]
+    rows = [f"| {label} | {n} |" for label, n in promotion.logit_histogram(logits)]
     return dg.MetadataValue.md("| logit | combinations |\n|---|---|\n" + "\n".join(rows))
 
 
-@dg.asset(group_name=GROUP, deps=[walkforward_results, cpcv_paths], pool=WRITER_POOL, kinds={"duckdb"})
+@dg.asset(group_name=GROUP, deps=[keys.WALKFORWARD_RESULTS, keys.CPCV_PATHS], pool=WRITER_POOL, kinds={"duckdb"})
 def promotion_decisions(
     context: dg.AssetExecutionContext, config: PromotionConfig, warehouse: WarehouseResource
 ) -> dg.MaterializeResult:
@@ -58,7 +57,7 @@ def promotion_decisions(
         list(candidates["candidate"]), traces, regimes_expected, config.limits(), periods,
         cpcv.path_sharpe_summary(paths),
     )
-    decided_at = now()
+    decided_at = utc_now()
     decisions = family.decisions.assign(decided_at=decided_at)
     combinations = family.pbo_combinations.assign(decided_at=decided_at)
     promoted = int(decisions["promoted"].sum())
@@ -82,10 +81,7 @@ def promotion_decisions(
                 pbo=dg.MetadataValue.float(float(decisions["pbo"].iloc[0])) if decisions["pbo"].notna().any()
                 else dg.MetadataValue.text("undefined"),
                 pbo_logit_histogram=_logit_histogram(combinations["logit"].to_numpy(dtype=float)),
-                trials=dg.MetadataValue.json(
-                    {k: int(decisions[k].iloc[0]) if len(decisions) else 0
-                     for k in ("n_trials", "n_trials_distinct", "n_trials_effective")}
-                ),
+                trials=dg.MetadataValue.json(promotion.trial_counts(decisions)),
                 expected_regimes=dg.MetadataValue.json(list(regimes_expected)),
                 decisions=md(decisions[shown].round(4)),
                 candidates_failing_each_gate=md(promotion.candidates_failing_each_gate(family.gates)),

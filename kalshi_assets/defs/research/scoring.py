@@ -3,24 +3,17 @@
 import dagster as dg
 
 from kalshi_assets.analytics import percentiles, scoring
+from kalshi_assets.defs import keys
 from kalshi_assets.defs.metadata import WRITER_POOL, table_metadata
-from kalshi_assets.defs.research.common import (
-    DISTRIBUTION_SNAPSHOTS,
-    EVENT_LABELS,
-    GROUP,
-    KALSHI_FORECAST_PERCENTILES,
-    SETTLEMENT_LABEL_MODE,
-    md,
-    now,
-)
-from kalshi_assets.defs.research.features import event_features
+from kalshi_assets.defs.research.common import GROUP, SETTLEMENT_LABEL_MODE, md
 from kalshi_assets.defs.resources import SettingsResource, WarehouseResource
+from kalshi_assets.times import utc_now
 from kalshi_assets.warehouse import research as store
 
 
 @dg.asset(
     group_name=GROUP,
-    deps=[event_features, EVENT_LABELS, DISTRIBUTION_SNAPSHOTS],
+    deps=[keys.EVENT_FEATURES, keys.EVENT_LABELS, keys.DISTRIBUTION_SNAPSHOTS],
     pool=WRITER_POOL,
     kinds={"duckdb"},
 )
@@ -30,13 +23,11 @@ def implied_forecast_scores(context: dg.AssetExecutionContext, warehouse: Wareho
     with warehouse.connect() as con:
         features = store.read_features(con)
         labels = store.read_labels(con, SETTLEMENT_LABEL_MODE).rename(columns={"realized_value": "first_print"})
-        forecasts = features[features["snapshot_ts"].notna()].merge(
-            labels[["event_ticker", "first_print"]], on="event_ticker", how="inner"
-        )
+        forecasts = scoring.forecasts_with_first_print(features, labels)
         bins = store.read_bins_of(con, forecasts)
     scores, rungs = scoring.score_snapshots(forecasts, bins)
     summary = scoring.scores_by_event_type(scores, rungs)
-    scores["computed_at"] = now()
+    scores["computed_at"] = utc_now()
     context.log.info(f"implied_forecast_scores: {len(scores)} distributions, {len(rungs)} rungs")
     with warehouse.connect() as con:
         written = store.replace_tables(con, {store.SCORES_TABLE: scores, store.RUNG_TABLE: rungs})
@@ -57,7 +48,7 @@ def implied_forecast_scores(context: dg.AssetExecutionContext, warehouse: Wareho
 
 @dg.asset(
     group_name=GROUP,
-    deps=[event_features, EVENT_LABELS, DISTRIBUTION_SNAPSHOTS, KALSHI_FORECAST_PERCENTILES],
+    deps=[keys.EVENT_FEATURES, keys.EVENT_LABELS, keys.DISTRIBUTION_SNAPSHOTS, keys.KALSHI_FORECAST_PERCENTILES],
     pool=WRITER_POOL,
     kinds={"duckdb"},
 )
@@ -70,8 +61,8 @@ def kalshi_percentile_comparison(
     with warehouse.connect() as con:
         pairs = store.read_percentile_pairs(con, settings.max_staleness_hours)
         bands = store.read_bands_at_features(con, settings.max_staleness_hours)
-    gaps = percentiles.percentile_gaps(pairs).assign(computed_at=now())
-    coverage = percentiles.band_coverage(bands).assign(computed_at=now())
+    gaps = percentiles.percentile_gaps(pairs).assign(computed_at=utc_now())
+    coverage = percentiles.band_coverage(bands).assign(computed_at=utc_now())
     summary = percentiles.coverage_summary(coverage)
     overall = summary[summary["event_type"] == "all"]
     context.log.info(f"kalshi_percentile_comparison: {len(pairs)} quantile pairs, {len(coverage)} bands judged")
