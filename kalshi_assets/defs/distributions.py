@@ -18,7 +18,13 @@ from dagster._core.errors import DagsterInvalidPropertyError  # not re-exported 
 from kalshi_assets import settings as project_settings
 from kalshi_assets.analytics.distribution import DistributionParams, implied_distributions
 from kalshi_assets.analytics.snapshot_schema import SNAPSHOT_COLUMNS, STATUS_OK, validate_snapshot_frame
-from kalshi_assets.defs.ingest import daily_partitions, kalshi_events, kalshi_markets, kalshi_quotes
+from kalshi_assets.defs.ingest import (
+    backfill_policy,
+    daily_partitions,
+    kalshi_events,
+    kalshi_markets,
+    kalshi_quotes,
+)
 from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, partition_row_counts, table_metadata
 from kalshi_assets.defs.resources import MarketDataResource, SettingsResource, WarehouseResource
 from kalshi_assets.kalshi import parse
@@ -79,7 +85,7 @@ def _fetch_percentiles(
     group_name="ingest",
     deps=[kalshi_events, kalshi_markets],
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy,
     pool=WRITER_POOL,
     kinds={"duckdb"},
 )
@@ -195,7 +201,7 @@ def _first_print_metadata(errors: pd.DataFrame) -> dict[str, Any]:
         dg.AssetDep(kalshi_forecast_percentiles, partition_mapping=_PREVIOUS_DAY),
     ],
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy,
     pool=WRITER_POOL,
     kinds={"duckdb"},
 )

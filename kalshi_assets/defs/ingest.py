@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from kalshi_assets.defs.metadata import WRITER_POOL, partition_row_counts, table_metadata
-from kalshi_assets.defs.partitions import daily_partitions
+from kalshi_assets.defs.partitions import backfill_policy, daily_partitions
 from kalshi_assets.defs.resources import MarketDataResource, WarehouseResource
 from kalshi_assets.kalshi import ingest as fetch
 from kalshi_assets.kalshi.source import MarketDataSource
@@ -128,7 +128,7 @@ def _ingest_partitions(
     group_name="ingest",
     deps=[kalshi_markets],
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy,
     pool=WRITER_POOL,
     kinds={"duckdb"},
 )
@@ -145,7 +145,7 @@ def kalshi_quotes(
     group_name="ingest",
     deps=[kalshi_markets],
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy,
     pool=WRITER_POOL,
     kinds={"duckdb"},
 )

@@ -28,3 +28,21 @@ def history_end(environ: dict[str, str] | None = None) -> str | None:
 daily_partitions = dg.DailyPartitionsDefinition(
     start_date=settings.HISTORY_START, end_date=history_end(), timezone="UTC", end_offset=0
 )
+
+
+# How a backfill of the daily partitions is cut into runs. On the single DuckDB file one process writes at a
+# time, so a backfill is one run over the whole range (each asset reads and writes it in one go). On the lake
+# (KALSHI_WAREHOUSE=ducklake:...) writers run side by side, so a backfill becomes runs of
+# KALSHI_BACKFILL_RUN_SIZE partitions (default 10) that the daemon spreads over the workers (docs/DEPLOY.md).
+DEFAULT_RUN_SIZE = 10
+
+
+def backfill_policy_for(environ: dict[str, str] | None = None) -> dg.BackfillPolicy:
+    environ = os.environ if environ is None else environ
+    if environ.get("KALSHI_WAREHOUSE", "").startswith("ducklake:"):
+        return dg.BackfillPolicy.multi_run(
+            max_partitions_per_run=int(environ.get("KALSHI_BACKFILL_RUN_SIZE", DEFAULT_RUN_SIZE)))
+    return dg.BackfillPolicy.single_run()
+
+
+backfill_policy = backfill_policy_for()
