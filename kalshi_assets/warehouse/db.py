@@ -21,6 +21,7 @@ import functools
 import os
 import random
 import re
+import threading
 import time
 import zlib
 from collections.abc import Iterable, Iterator, Sequence
@@ -182,13 +183,13 @@ def sql_literal(text: str) -> Composed:
 
 
 def _connect_lake(where: Location, read_only: bool, ensure_schema: bool) -> duckdb.DuckDBPyConnection:
+    """A connection of this process's one DuckDB instance with the lake attached (loading the extensions
+    and attaching take ~1.5 s, so they happen once per process); each connection has its own transactions
+    and snapshots. Read-only connections never write (the instance attaches the lake read-write)."""
     from kalshi_assets.warehouse import lake_schema
-    from kalshi_assets.warehouse.lake_extensions import load_lake_extensions
 
-    con = duckdb.connect()
+    con = _lake_instance(where).cursor()
     try:
-        load_lake_extensions(con)
-        con.execute(lake_schema.attach_statement(where, read_only))
         con.execute("USE lake")
         con.execute("SET TimeZone = 'UTC'")
         lake_schema.create_macros(con)
@@ -200,6 +201,29 @@ def _connect_lake(where: Location, read_only: bool, ensure_schema: bool) -> duck
         con.close()
         raise
     return con
+
+
+_LAKE_INSTANCES: dict[tuple[int, Location], duckdb.DuckDBPyConnection] = {}
+_LAKE_INSTANCES_LOCK = threading.Lock()
+
+
+def _lake_instance(where: Location) -> duckdb.DuckDBPyConnection:
+    from kalshi_assets.warehouse import lake_schema
+    from kalshi_assets.warehouse.lake_extensions import load_lake_extensions
+
+    key = (os.getpid(), where)  # a forked child (a Celery worker's) makes its own
+    with _LAKE_INSTANCES_LOCK:
+        instance = _LAKE_INSTANCES.get(key)
+        if instance is None:
+            instance = duckdb.connect()
+            try:
+                load_lake_extensions(instance)
+                instance.execute(lake_schema.attach_statement(where))
+            except BaseException:
+                instance.close()
+                raise
+            _LAKE_INSTANCES[key] = instance
+    return instance
 
 
 def lake_location(con: duckdb.DuckDBPyConnection) -> Location | None:

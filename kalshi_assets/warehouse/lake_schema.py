@@ -62,12 +62,11 @@ def lake_statements() -> tuple[tuple[str, ...], tuple[str, ...]]:
     return tuple(catalog), tuple(macros)
 
 
-def attach_statement(where: db.Location, read_only: bool) -> db.Composed:
+def attach_statement(where: db.Location) -> db.Composed:
     """ATTACH takes no parameters: its libpq string (no password, `db.location` refuses one) and data path
     are quoted as literals. Data inlining is off so every table's rows are Parquet files under the data path."""
-    template = ("ATTACH {catalog} AS lake (DATA_PATH {data}, DATA_INLINING_ROW_LIMIT 0, READ_ONLY)" if read_only
-                else "ATTACH {catalog} AS lake (DATA_PATH {data}, DATA_INLINING_ROW_LIMIT 0)")
-    return db.compose(template, catalog=db.sql_literal("ducklake:postgres:" + where.catalog),
+    return db.compose("ATTACH {catalog} AS lake (DATA_PATH {data}, DATA_INLINING_ROW_LIMIT 0)",
+                      catalog=db.sql_literal("ducklake:postgres:" + where.catalog),
                       data=db.sql_literal(where.data_path))
 
 

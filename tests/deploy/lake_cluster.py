@@ -1,6 +1,6 @@
 """The project's pipeline deployed past one machine, on this one: the Dagster instance in PostgreSQL
-(deploy/dagster.yaml), a webserver, the daemon, N `dagster-celery worker start` workers (Redis as broker), and
-the warehouse a DuckLake (catalog in the same PostgreSQL, Parquet under a directory). Also the single-file
+(deploy/dagster.yaml: runs queued by the daemon and executed inside Celery workers by its CeleryRunLauncher),
+a webserver, the daemon, N `dagster-celery worker start` workers (Redis as broker), and the warehouse a DuckLake (catalog in the same PostgreSQL, Parquet under a directory). Also the single-file
 reference: the same range in one in-process run, as docs/OPERATIONS.md documents it.
 
 Used by tests/deploy/test_lake_backfill.py and benchmarks/bench_scale.py. Secrets travel in the environment
@@ -194,7 +194,7 @@ class LakeDeployment:
             "DAGSTER_PG_USER": self.postgres.user, "DAGSTER_PG_DB": f"dagster_{suffix}",
             "CELERY_BROKER_URL": self.redis.url(self.redis_databases[0]),
             "CELERY_RESULT_BACKEND": self.redis.url(self.redis_databases[1]),
-            "KALSHI_WAREHOUSE": self.lake_target, "KALSHI_EXECUTOR": "celery",
+            "KALSHI_WAREHOUSE": self.lake_target,
             "KALSHI_BACKFILL_RUN_SIZE": str(self.run_size), "KALSHI_AUDIT_DIR": str(self.root / f"{self.name}_audit"),
         }
 
@@ -257,6 +257,14 @@ class LakeDeployment:
             self.start("daemon", "dagster-daemon", "run", "-w", str(self.home / "workspace.yaml"))
         return result["backfillId"]
 
+    def worker_of(self, pid: int) -> str | None:
+        """Which worker a process belongs to (its session is the worker's: started with start_new_session)."""
+        try:
+            session = int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
+        except OSError:
+            return None
+        return next((name for name, p in self.processes.items() if p.pid == session), None)
+
     def instance(self) -> dg.DagsterInstance:
         for key in ("DAGSTER_PG_HOST", "DAGSTER_PG_PORT", "DAGSTER_PG_USER", "DAGSTER_PG_DB", "PGPASSFILE"):
             os.environ[key] = self.env[key]
@@ -269,3 +277,10 @@ class LakeDeployment:
     def stop_all(self) -> None:
         for process in self.processes.values():
             stop(process)
+
+
+def step_pids(instance: dg.DagsterInstance, run_id: str) -> list[int]:
+    """The pid of the process that ran each step of a run (its STEP_START events)."""
+    return [record.event_log_entry.dagster_event.pid for record in instance.get_records_for_run(run_id).records
+            if record.event_log_entry.dagster_event is not None
+            and record.event_log_entry.dagster_event.event_type_value == "STEP_START"]

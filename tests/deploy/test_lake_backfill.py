@@ -1,8 +1,9 @@
 """The project's own pipeline past one machine (issue 18): the Dagster instance in a real PostgreSQL, the daemon
-queueing and launching runs, two real `dagster-celery worker start` workers (Redis as broker) executing the
-steps, and the warehouse a DuckLake (catalog in the same PostgreSQL, Parquet in a temp dir).
+queueing runs and launching each into one of two real `dagster-celery worker start` workers (Redis as broker;
+deploy/dagster.yaml's CeleryRunLauncher), and the warehouse a DuckLake (catalog in the same PostgreSQL,
+Parquet in a temp dir).
 
-- 60 daily partitions of the partitioned assets backfill as runs of 10 (the lake's BackfillPolicy), steps on
+- 60 daily partitions of the partitioned assets backfill as runs of 10 (the lake's BackfillPolicy), run on
   both workers; every table of the lake then equals, row for row, what the single DuckDB file holds after the
   same range in one in-process run (the documented `dagster asset materialize` commands);
 - while the backfill writes, `kalshi-assets events` and `service.get_distributions` answer without waiting,
@@ -36,9 +37,10 @@ from tests.deploy.lake_cluster import (
     days,
     fingerprint,
     process_tree_rss_mb,
+    step_pids,
     wait_until,
 )
-from tests.deploy.test_celery_groundwork import LAUNCH_RUN, finished, session_of, step_workers
+from tests.deploy.test_celery_groundwork import LAUNCH_RUN, finished
 from tests.servers import PostgresServer, RedisServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -158,8 +160,9 @@ def test_sixty_partitions_backfill_in_runs_of_ten_on_two_workers_and_equal_the_f
     ranges = {(r.tags["dagster/asset_partition_range_start"], r.tags["dagster/asset_partition_range_end"])
               for r in runs}
     assert ranges == {(PARTITIONS[k], PARTITIONS[k + RUN_SIZE - 1]) for k in range(0, DAYS, RUN_SIZE)}, ranges
-    placements = [p for run in runs for p in step_workers(instance, run.run_id)]
-    assert {hostname.split("@")[0] for hostname, _ in placements} == {"w1", "w2"}, placements
+    placements = {run.run_id: {deployment.worker_of(pid) for pid in step_pids(instance, run.run_id)} for run in runs}
+    assert all(len(workers) == 1 for workers in placements.values()), placements  # a run stays in its worker
+    assert set().union(*placements.values()) == {"w1", "w2"}, placements
     for key in PARTITIONED:
         assert set(PARTITIONS) <= instance.get_materialized_partitions(dg.AssetKey(key)), key
 
@@ -199,16 +202,10 @@ def test_a_worker_killed_mid_run_fails_the_run_the_retry_lands_the_same_rows(lak
     assert answer["launchRun"]["__typename"] == "LaunchRunSuccess", answer
     run_id = answer["launchRun"]["run"]["runId"]
 
-    def step_started() -> int | None:
-        try:
-            placements = step_workers(instance, run_id)
-        except ValueError:  # the worker announced the step, its STEP_START is not written yet
-            return None
-        return placements[0][1] if placements else None
-
     daemon_log = deployment.logs["daemon"]
-    step_pid = wait_until(step_started, 180, "the step to start on a worker", daemon_log)
-    victim = {deployment.processes[name].pid: name for name in ("w1", "w2")}[session_of(step_pid)]
+    step_pid = wait_until(lambda: step_pids(instance, run_id), 180, "the step to start in a worker", daemon_log)[0]
+    victim = deployment.worker_of(step_pid)
+    assert victim in ("w1", "w2"), step_pid
     killed_at = time.monotonic()
     os.killpg(deployment.processes[victim].pid, 9)
     deployment.processes[victim].wait(10)
@@ -222,6 +219,6 @@ def test_a_worker_killed_mid_run_fails_the_run_the_retry_lands_the_same_rows(lak
     lake_cluster.timings["kill to retry success"] = time.monotonic() - killed_at
     assert [run.status for run in retried] == [dg.DagsterRunStatus.SUCCESS]
     survivor = "w2" if victim == "w1" else "w1"
-    assert [h.split("@")[0] for h, _ in step_workers(instance, retried[0].run_id)] == [survivor]
+    assert {deployment.worker_of(pid) for pid in step_pids(instance, retried[0].run_id)} == {survivor}
     with db.connection(lake_cluster.lake_target, read_only=True) as con:
         assert fingerprint(con) == before
