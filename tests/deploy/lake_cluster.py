@@ -179,7 +179,10 @@ class LakeDeployment:
 
     def prepare(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(REPO / "deploy" / "dagster.yaml", self.home / "dagster.yaml")
+        # Declarative automation off: it would also materialize what the backfill's last day makes eligible
+        # downstream (the next day's snapshots), and the comparison is with exactly the backfilled range.
+        (self.home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.yaml").read_text()
+                                                + "\nauto_materialize:\n  enabled: false\n")
         (self.home / "workspace.yaml").write_text(
             "load_from:\n  - python_module:\n      module_name: kalshi_assets.definitions\n"
             f"      working_directory: {REPO}\n")
@@ -248,8 +251,11 @@ class LakeDeployment:
     def launch_backfill(self, partitions: Sequence[str]) -> str:
         """Submit the backfill, then start the daemon: its first backfill pass, on start, picks it up at once
         (the loop then wakes every 30 s, fixed in Dagster)."""
-        answer = self.graphql(LAUNCH_BACKFILL, {"params": {
-            "assetSelection": [{"path": [name]} for name in PARTITIONED], "partitionNames": list(partitions)}})
+        # Per asset, exactly the range: with assetSelection + partitionNames Dagster would also target the
+        # snapshots of the day after the range (they read its last day's quotes: the previous-day mapping).
+        answer = self.graphql(LAUNCH_BACKFILL, {"params": {"partitionsByAssets": [
+            {"assetKey": {"path": [name]}, "partitions": {"range": {"start": partitions[0], "end": partitions[-1]}}}
+            for name in PARTITIONED]}})
         result = answer["launchPartitionBackfill"]
         if result["__typename"] != "LaunchBackfillSuccess":
             raise RuntimeError(result)
