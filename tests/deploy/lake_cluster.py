@@ -100,14 +100,29 @@ def wait_until(predicate, timeout_s: float, what: str, log: Path | None = None, 
     raise TimeoutError(f"{what} did not happen within {timeout_s:.0f}s\n{tail}")
 
 
-def fingerprint(con: duckdb.DuckDBPyConnection) -> dict[str, tuple[int, str]]:
-    """Per table of schema.sql: rows, and a digest of every row without wall-clock columns (*_at, run_id)."""
+def _comparable(column: db.Column) -> db.Composed:
+    """A column as it is compared: floating-point values to 9 decimals, and a zero as +0.0 (the lake reads
+    back the file's -0.0 as 0.0: equal numbers, different text; and sums over differently ordered rows may
+    differ in the last bits)."""
+    if column.data_type in ("DOUBLE", "FLOAT"):
+        return db.compose("(round({c}, 9) + 0.0)", c=column.name)
+    if column.data_type in ("DOUBLE[]", "FLOAT[]"):
+        return db.compose("list_transform({c}, x -> round(x, 9) + 0.0)", c=column.name)
+    return db.compose("{c}", c=column.name)
+
+
+def fingerprint(con: duckdb.DuckDBPyConnection, by_column: bool = False) -> dict[str, tuple[int, str]]:
+    """Per table of schema.sql: rows, and a digest of every row without wall-clock columns (*_at, run_id);
+    with `by_column`, per (table, column) instead (to say where two warehouses differ)."""
     out = {}
-    for table, columns in db.schema_reference().tables.items():
-        kept = [c for c in columns if not c.endswith("_at") and c != "run_id"]
-        sql = db.compose("SELECT count(*), md5(COALESCE(string_agg(CAST(t AS VARCHAR), '\n' ORDER BY t), '')) "
-                         "FROM (SELECT ROW({columns}) AS t FROM {table})", columns=kept, table=table)
-        out[table] = tuple(con.execute(sql).fetchone())
+    for table in db.schema_reference().tables:
+        kept = [c for c in db.columns(con, table) if not c.name.endswith("_at") and c.name != "run_id"]
+        groups = [[c] for c in kept] if by_column else [kept]
+        for group in groups:
+            values = db.join(", ", (_comparable(c) for c in group))
+            sql = db.compose("SELECT count(*), md5(COALESCE(string_agg(CAST(t AS VARCHAR), '\n' ORDER BY t), '')) "
+                             "FROM (SELECT ROW({values}) AS t FROM {table})", values=values, table=table)
+            out[f"{table}.{group[0].name}" if by_column else table] = tuple(con.execute(sql).fetchone())
     return out
 
 
@@ -179,8 +194,9 @@ class LakeDeployment:
 
     def prepare(self) -> None:
         self.home.mkdir(parents=True, exist_ok=True)
-        # Declarative automation off: it would also materialize what the backfill's last day makes eligible
-        # downstream (the next day's snapshots), and the comparison is with exactly the backfilled range.
+        # Declarative automation off (here and the kalshi_automation sensor, stopped in start_services): it would
+        # also materialize what the backfill makes eligible downstream (the next day's snapshots, research),
+        # and the comparison is with exactly the backfilled range.
         (self.home / "dagster.yaml").write_text((REPO / "deploy" / "dagster.yaml").read_text()
                                                 + "\nauto_materialize:\n  enabled: false\n")
         (self.home / "workspace.yaml").write_text(
@@ -217,6 +233,8 @@ class LakeDeployment:
         the upstream process (wait for it, then for `ready`)."""
         upstream = self.start("upstream", "dagster", "asset", "materialize", "-m", "kalshi_assets.definitions",
                               "--select", UPSTREAM, env={**self.env, "KALSHI_EXECUTOR": "in_process"})
+        self.start("stop_automation", "dagster", "sensor", "stop", "kalshi_automation", "-w",
+                   str(self.home / "workspace.yaml"))
         port = free_port()
         self.url = f"http://127.0.0.1:{port}"
         self.start("webserver", "dagster-webserver", "-h", "127.0.0.1", "-p", str(port),
@@ -229,6 +247,8 @@ class LakeDeployment:
     def wait_ready(self, upstream: subprocess.Popen, timeout_s: float = 300) -> None:
         if upstream.wait(timeout_s) != 0:
             raise RuntimeError(f"upstream into the lake failed:\n{self.logs['upstream'].read_text()[-3000:]}")
+        if self.processes["stop_automation"].wait(timeout_s) != 0:
+            raise RuntimeError(f"stopping the automation sensor failed:\n{self.logs['stop_automation'].read_text()}")
         for name in self.worker_names():
             wait_until(lambda name=name: " ready." in self.logs[name].read_text(), timeout_s, f"worker {name}",
                        self.logs[name])
@@ -278,7 +298,7 @@ class LakeDeployment:
 
     def rss_mb(self) -> float:
         return sum(process_tree_rss_mb(p.pid) for name, p in self.processes.items()
-                   if name != "upstream" and p.poll() is None)
+                   if name not in ("upstream", "stop_automation") and p.poll() is None)
 
     def stop_all(self) -> None:
         for process in self.processes.values():
