@@ -33,15 +33,16 @@ daily_partitions = dg.DailyPartitionsDefinition(
 # How a backfill of the daily partitions is cut into runs. On the single DuckDB file one process writes at a
 # time, so a backfill is one run over the whole range (each asset reads and writes it in one go). On the lake
 # (KALSHI_WAREHOUSE=ducklake:...) writers run side by side, so a backfill becomes runs of
-# KALSHI_BACKFILL_RUN_SIZE partitions (default 10) that the daemon spreads over the workers (docs/DEPLOY.md).
+# KALSHI_BACKFILL_RUN_SIZE partitions (default 10) that the daemon spreads over the workers (docs/DEPLOY.md);
+# 0 keeps one run over the range there too (what `dagster asset materialize --partition-range` needs).
 DEFAULT_RUN_SIZE = 10
 
 
 def backfill_policy_for(environ: dict[str, str] | None = None) -> dg.BackfillPolicy:
     environ = os.environ if environ is None else environ
-    if environ.get("KALSHI_WAREHOUSE", "").startswith("ducklake:"):
-        return dg.BackfillPolicy.multi_run(
-            max_partitions_per_run=int(environ.get("KALSHI_BACKFILL_RUN_SIZE", DEFAULT_RUN_SIZE)))
+    run_size = int(environ.get("KALSHI_BACKFILL_RUN_SIZE", DEFAULT_RUN_SIZE))
+    if environ.get("KALSHI_WAREHOUSE", "").startswith("ducklake:") and run_size > 0:
+        return dg.BackfillPolicy.multi_run(max_partitions_per_run=run_size)
     return dg.BackfillPolicy.single_run()
 
 
