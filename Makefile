@@ -38,7 +38,8 @@ ui: install dagster-home
 .PHONY: test-distributed
 test-distributed: install
 	bash scripts/install_services.sh
-	$(BIN)/python -m pytest -q tests/test_servers.py tests/warehouse/test_lake_groundwork.py tests/deploy
+	$(BIN)/python -m pytest -q tests/test_servers.py tests/warehouse/test_lake_groundwork.py \
+		tests/warehouse/test_lake_backend.py tests/warehouse/test_writes.py tests/deploy
 
 lint: install
 	$(BIN)/ruff check kalshi_assets tests benchmarks

@@ -12,6 +12,7 @@ from kalshi_assets.defs import distributions as distributions_stage
 from kalshi_assets.defs import outcomes as outcomes_stage
 from kalshi_assets.defs import research as research_stage
 from kalshi_assets.defs import trading as trading_stage
+from kalshi_assets.defs.executors import executor_from_environment
 from kalshi_assets.defs.resources import (
     AuditLogResource,
     MarketDataResource,
@@ -64,8 +65,7 @@ defs = automation.automate(dg.Definitions.merge(
             "audit_log": AuditLogResource(),
             "trading": TradingResource(),
         },
-        # One DuckDB writer at a time anyway: in-process steps avoid a process per step (26 s vs 2.6 s for
-        # 15 trivial chained assets measured on these machines).
-        executor=dg.in_process_executor,
+        # In process by default; Celery workers with KALSHI_EXECUTOR=celery (defs/executors.py).
+        executor=executor_from_environment(),
     ),
 ))

@@ -5,7 +5,9 @@
     service.get_distributions("KXCPI-26OCT", start="2026-10-01")
 
 Every read opens a read-only DuckDB connection, runs parameterized SQL (kalshi_assets/warehouse/service.py)
-and closes the connection before returning, so no reader keeps the file from the next materialization.
+and closes the connection before returning, so no reader keeps the file from the next materialization. On the
+lake backend ($KALSHI_WAREHOUSE=ducklake:postgres:...) a read never waits for a writer: it reads the last
+committed snapshot.
 Records are plain dicts (datetimes naive UTC, money as Decimal). A stage that has not run yet reads as
 no rows; input of the wrong kind raises ValueError naming the argument.
 """
@@ -57,8 +59,9 @@ def _instant(name: str, value: Any) -> datetime | None:
     return None if value is None else parse_utc(value, name)
 
 
-def _warehouse(path: str | Path | None) -> Path:
-    return Path(path) if path is not None else settings.warehouse_path()
+def _warehouse(path: str | Path | None) -> db.Location:
+    """The warehouse to read: `path` (a DuckDB file or a `ducklake:postgres:...` lake), else $KALSHI_WAREHOUSE."""
+    return db.location(path if path is not None else os.environ.get("KALSHI_WAREHOUSE", settings.warehouse_path()))
 
 
 def _clean(value: Any) -> Any:
@@ -127,21 +130,24 @@ def get_promotions(limit: int = DEFAULT_LIMIT, *, warehouse: str | Path | None =
 
 
 def warehouse_status(warehouse: str | Path | None = None) -> Record:
-    path = _warehouse(warehouse)
-    if not path.exists():
-        return {"path": str(path), "exists": False, "tables": [], "quotes_from": None, "quotes_to": None}
+    where = _warehouse(warehouse)
+    empty = {"path": str(where), "tables": [], "quotes_from": None, "quotes_to": None}
+    if not where.is_lake and not where.file.exists():
+        return {**empty, "exists": False}
     try:
-        with db.connection(path, read_only=True) as con:
+        with db.connection(where, read_only=True) as con:
             counts = sql.table_counts(con)
             first, last = sql.quote_range(con)
     except db.WarehouseBusyError as error:
-        # A materialization is writing: say so instead of failing the whole status.
-        return {"path": str(path), "exists": True, "busy": str(error), "tables": [], "quotes_from": None,
-                "quotes_to": None}
+        # A materialization is writing the file: say so instead of failing the whole status.
+        return {**empty, "exists": True, "busy": str(error)}
+    except FileNotFoundError:  # a lake nothing was written to yet
+        return {**empty, "exists": False}
+    size = {"data_path": where.data_path} if where.is_lake else {"size_bytes": where.file.stat().st_size}
     return {
-        "path": str(path),
+        "path": str(where),
         "exists": True,
-        "size_bytes": path.stat().st_size,
+        **size,
         "tables": [{"name": name, "kind": kind, "rows": rows} for name, kind, rows in counts],
         "quotes_from": first,
         "quotes_to": last,

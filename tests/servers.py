@@ -353,3 +353,34 @@ def redis_server() -> Iterator[RedisServer]:
         yield server
     finally:
         stop_redis(server)
+
+
+@dataclass(frozen=True)
+class LakeDatabase:
+    """A DuckLake for the warehouse tests: its catalog is a database of the session's PostgreSQL server."""
+
+    dsn: str  # libpq keywords, no password
+    data_path: str
+    env: dict[str, str] = field(repr=False)  # PGPASSFILE and KALSHI_LAKE_DATA for a process that opens it
+
+    @property
+    def target(self) -> str:
+        """What KALSHI_WAREHOUSE (or a `path` argument) says to open this lake."""
+        return "ducklake:postgres:" + self.dsn
+
+
+@pytest.fixture(scope="session")
+def lake_database(postgres_server: PostgresServer, tmp_path_factory: pytest.TempPathFactory) -> LakeDatabase:
+    """One lake for the session (its schema is applied once, ~5 s); tests clear the rows they wrote."""
+    dsn = postgres_server.create_database(f"lake_{os.getpid()}")
+    data_path = str(tmp_path_factory.mktemp("lake_data"))
+    return LakeDatabase(dsn=dsn, data_path=data_path,
+                        env={**postgres_server.env, "KALSHI_LAKE_DATA": data_path})
+
+
+@pytest.fixture()
+def lake(lake_database: LakeDatabase, monkeypatch: pytest.MonkeyPatch) -> LakeDatabase:
+    """The session's lake, with this process's environment set to open it (PGPASSFILE, KALSHI_LAKE_DATA)."""
+    for name, value in lake_database.env.items():
+        monkeypatch.setenv(name, value)
+    return lake_database

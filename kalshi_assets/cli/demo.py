@@ -158,12 +158,12 @@ def run_demo(args: argparse.Namespace) -> int:
 
 def summary_lines(warehouse: Path, stages: Sequence, checks, log_path: Path, elapsed_s: float) -> list[str]:
     """What the demo produced, in at most about 40 lines."""
-    from kalshi_assets.warehouse import db, summary
-    from kalshi_assets.warehouse.service import table_counts
+    from kalshi_assets.warehouse import db
+    from kalshi_assets.warehouse.service import quote_range, table_counts
 
     with db.connection(warehouse, read_only=True) as con:
         counts = table_counts(con)
-        first, last = summary.quote_time_range(con)
+        first, last = quote_range(con)
         report = [line for build in DEMO_REPORTS for line in build(con)]
     total_checks = checks.passed + len(checks.failed)
     verdict = f"{checks.passed} of {total_checks} checks passed"

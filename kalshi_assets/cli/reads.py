@@ -145,7 +145,8 @@ def render_status(status: dict[str, Any]) -> str:
     elif wh.get("busy"):
         lines.append(f"Warehouse   {wh['path']}: busy, a materialization is writing ({wh['busy']})")
     else:
-        lines.append(f"Warehouse   {wh['path']} ({wh['size_bytes'] / 1e6:.1f} MB)")
+        size = f"{wh['size_bytes'] / 1e6:.1f} MB" if "size_bytes" in wh else f"lake data in {wh['data_path']}"
+        lines.append(f"Warehouse   {wh['path']} ({size})")
         width = max((len(t["name"]) for t in wh["tables"]), default=0)
         for table in wh["tables"]:
             lines.append(f"  {table['name']:<{width}}  {table['kind']:<5}  {table['rows']:>10,} rows")

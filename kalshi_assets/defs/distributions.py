@@ -21,7 +21,7 @@ from kalshi_assets.analytics.snapshot_rows import snapshot_rows
 from kalshi_assets.analytics.snapshot_schema import SNAPSHOT_COLUMNS, STATUS_OK, validate_snapshot_frame
 from kalshi_assets.defs.keys import KALSHI_EVENTS, KALSHI_FORECAST_PERCENTILES, KALSHI_MARKETS, KALSHI_QUOTES
 from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, partition_row_counts, table_metadata
-from kalshi_assets.defs.partitions import daily_partitions, utc_window
+from kalshi_assets.defs.partitions import backfill_policy, daily_partitions, utc_window
 from kalshi_assets.defs.resources import SettingsResource, WarehouseResource
 from kalshi_assets.times import windows
 from kalshi_assets.warehouse import distributions as store
@@ -101,7 +101,7 @@ def _first_print_metadata(errors: pd.DataFrame) -> dict[str, Any]:
         dg.AssetDep(KALSHI_FORECAST_PERCENTILES, partition_mapping=_PREVIOUS_DAY),
     ],
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy,
     pool=WRITER_POOL,
     kinds={"duckdb"},
 )

@@ -14,7 +14,7 @@ import pandas as pd
 
 from kalshi_assets.defs import keys
 from kalshi_assets.defs.metadata import WRITER_POOL, partition_row_counts, table_metadata
-from kalshi_assets.defs.partitions import daily_partitions
+from kalshi_assets.defs.partitions import backfill_policy, daily_partitions
 from kalshi_assets.defs.resources import MarketDataResource, WarehouseResource
 from kalshi_assets.kalshi import ingest as fetch
 from kalshi_assets.kalshi.source import MarketDataSource
@@ -128,12 +128,13 @@ def _ingest_partitions(
         )
 
 
-# The daily tables fetched for the markets open each day: one partition per UTC day, a range in one run.
+# The daily tables fetched for the markets open each day: one partition per UTC day; a backfill
+# is one run on the file and runs of N partitions on the lake (defs/partitions.backfill_policy).
 DAILY_FROM_MARKETS: dict = {
     "group_name": "ingest",
     "deps": [keys.KALSHI_MARKETS],
     "partitions_def": daily_partitions,
-    "backfill_policy": dg.BackfillPolicy.single_run(),
+    "backfill_policy": backfill_policy,
     "pool": WRITER_POOL,
     "kinds": {"duckdb"},
 }

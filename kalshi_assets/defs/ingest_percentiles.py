@@ -8,7 +8,7 @@ import dagster as dg
 
 from kalshi_assets.defs.keys import KALSHI_EVENTS, KALSHI_MARKETS
 from kalshi_assets.defs.metadata import WRITER_POOL, partition_row_counts, table_metadata
-from kalshi_assets.defs.partitions import daily_partitions, utc_window
+from kalshi_assets.defs.partitions import backfill_policy, daily_partitions, utc_window
 from kalshi_assets.defs.resources import MarketDataResource, WarehouseResource
 from kalshi_assets.kalshi.forecasts import fetch_forecast_percentiles
 from kalshi_assets.times import windows
@@ -22,7 +22,7 @@ CHUNK = timedelta(days=31)
     group_name="ingest",
     deps=[KALSHI_EVENTS, KALSHI_MARKETS],
     partitions_def=daily_partitions,
-    backfill_policy=dg.BackfillPolicy.single_run(),
+    backfill_policy=backfill_policy,
     pool=WRITER_POOL,
     kinds={"duckdb"},
 )

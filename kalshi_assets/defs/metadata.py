@@ -15,8 +15,8 @@ import pandas as pd
 
 from kalshi_assets.reports.formatting import SIGNIFICANT_DIGITS, display_value
 from kalshi_assets.times import naive_utc
+from kalshi_assets.warehouse import db, summary
 from kalshi_assets.warehouse import ingest as ingest_reads
-from kalshi_assets.warehouse import summary
 
 WRITER_POOL = "duckdb_writer"  # DuckDB admits one writing process: every writer asset shares this pool
 PREVIEW_ROWS = 10
@@ -78,7 +78,7 @@ def column_schema(con: duckdb.DuckDBPyConnection, table: str) -> dg.TableSchema:
     return dg.TableSchema(
         columns=[
             dg.TableColumn(name=name, type=dtype, description=description)
-            for name, dtype, description in summary.describe_columns(con, table)
+            for name, dtype, description in db.columns(con, table)
         ]
     )
 

@@ -35,3 +35,22 @@ def utc_window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
     """The run's partition window as naive UTC datetimes (the warehouse's times)."""
     window = context.partition_time_window
     return window.start.astimezone(UTC).replace(tzinfo=None), window.end.astimezone(UTC).replace(tzinfo=None)
+
+
+# How a backfill of the daily partitions is cut into runs. On the single DuckDB file one process writes at a
+# time, so a backfill is one run over the whole range (each asset reads and writes it in one go). On the lake
+# (KALSHI_WAREHOUSE=ducklake:...) writers run side by side, so a backfill becomes runs of
+# KALSHI_BACKFILL_RUN_SIZE partitions (default 10) that the daemon spreads over the workers (docs/DEPLOY.md);
+# 0 keeps one run over the range there too (what `dagster asset materialize --partition-range` needs).
+DEFAULT_RUN_SIZE = 10
+
+
+def backfill_policy_for(environ: dict[str, str] | None = None) -> dg.BackfillPolicy:
+    environ = os.environ if environ is None else environ
+    run_size = int(environ.get("KALSHI_BACKFILL_RUN_SIZE", DEFAULT_RUN_SIZE))
+    if environ.get("KALSHI_WAREHOUSE", "").startswith("ducklake:") and run_size > 0:
+        return dg.BackfillPolicy.multi_run(max_partitions_per_run=run_size)
+    return dg.BackfillPolicy.single_run()
+
+
+backfill_policy = backfill_policy_for()

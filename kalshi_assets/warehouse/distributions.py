@@ -232,20 +232,16 @@ def bin_checks(con: duckdb.DuckDBPyConnection, run_id: str | None = None, tolera
     """Counts of contract breaks in the bins (all zero when sound): probabilities outside [0, 1], a
     survival function that rises, masses that do not sum to 1, ok snapshots without bins and bins of
     snapshots that are not ok."""
-    scope = "WHERE s.run_id = $run_id" if run_id is not None else ""
-    ok_scope = "WHERE s.status = 'ok' AND s.run_id = $run_id" if run_id is not None else "WHERE s.status = 'ok'"
-    params: dict[str, object] = {"tol": tolerance}
-    if run_id is not None:
-        params["run_id"] = run_id
+    params: dict[str, object] = {"tol": tolerance, "run_id": run_id}
     row = con.execute(
-        f"""
+        """
         WITH b AS (
             SELECT b.*, s.status,
                    lag(b.survival_upper) OVER (PARTITION BY b.event_ticker, b.snapshot_ts ORDER BY b.bin_index)
                        AS previous_survival
             FROM distribution_snapshot_bins b
             JOIN distribution_snapshots s USING (event_ticker, snapshot_ts)
-            {scope}
+            WHERE CAST($run_id AS VARCHAR) IS NULL OR s.run_id = $run_id
         ),
         per_snapshot AS (
             SELECT event_ticker, snapshot_ts, sum(mass) AS total FROM b GROUP BY ALL
@@ -255,11 +251,12 @@ def bin_checks(con: duckdb.DuckDBPyConnection, run_id: str | None = None, tolera
                                                AND survival_upper BETWEEN 0 AND 1))                AS probability_outside_unit,
             (SELECT count(*) FROM b WHERE survival_upper > previous_survival + 1e-9)               AS survival_increases,
             (SELECT count(*) FROM per_snapshot WHERE abs(total - 1) > $tol)                        AS masses_not_summing_to_one,
-            (SELECT count(*) FROM distribution_snapshots s {ok_scope}
+            (SELECT count(*) FROM distribution_snapshots s
+                 WHERE s.status = 'ok' AND (CAST($run_id AS VARCHAR) IS NULL OR s.run_id = $run_id)
                  AND NOT EXISTS (SELECT 1 FROM distribution_snapshot_bins x
                                  WHERE x.event_ticker = s.event_ticker AND x.snapshot_ts = s.snapshot_ts)) AS ok_without_bins,
             (SELECT count(*) FROM b WHERE status <> 'ok')                                          AS bins_of_failed_snapshots
-        """,  # noqa: S608 - `scope` and `ok_scope` are fixed strings
+        """,
         params,
     ).fetchone()
     names = ("probability_outside_unit", "survival_increases", "masses_not_summing_to_one", "ok_without_bins",
@@ -269,29 +266,28 @@ def bin_checks(con: duckdb.DuckDBPyConnection, run_id: str | None = None, tolera
 
 def snapshot_probability_checks(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> dict[str, int]:
     """Snapshot columns that are probabilities or shares, outside [0, 1]."""
-    scope = "AND run_id = ?" if run_id is not None else ""
     row = con.execute(
-        f"""
+        """
         SELECT count(*) FILTER (WHERE quality_score NOT BETWEEN 0 AND 1 OR coverage_share NOT BETWEEN 0 AND 1
                                 OR direction_confidence NOT BETWEEN 0 AND 1
                                 OR two_sided_share NOT BETWEEN 0 AND 1 OR tail_mass NOT BETWEEN 0 AND 1
                                 OR tail_mass_lower NOT BETWEEN 0 AND 1 OR tail_mass_upper NOT BETWEEN 0 AND 1)
-        FROM distribution_snapshots WHERE TRUE {scope}
-        """,  # noqa: S608 - `scope` is one of two fixed strings
-        [run_id] if run_id is not None else [],
+        FROM distribution_snapshots WHERE CAST($run_id AS VARCHAR) IS NULL OR run_id = $run_id
+        """,
+        {"run_id": run_id},
     ).fetchone()
     return {"share_outside_unit": int(row[0])}
 
 
 def snapshots_after_release(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> int:
     """Snapshots at or after their event's release (current release time, not the stored copy)."""
-    scope = "AND s.run_id = ?" if run_id is not None else ""
     return con.execute(
-        f"""
+        """
         SELECT count(*) FROM distribution_snapshots s JOIN event_release r USING (event_ticker)
-        WHERE (s.snapshot_ts >= r.release_time OR s.snapshot_ts >= s.release_time) {scope}
-        """,  # noqa: S608 - `scope` is one of two fixed strings
-        [run_id] if run_id is not None else [],
+        WHERE (s.snapshot_ts >= r.release_time OR s.snapshot_ts >= s.release_time)
+          AND (CAST($run_id AS VARCHAR) IS NULL OR s.run_id = $run_id)
+        """,
+        {"run_id": run_id},
     ).fetchone()[0]
 
 
@@ -301,12 +297,9 @@ def median_error_before_release(
     """Per settled event: our implied median at the last snapshot at least `hours_before` before the
     release, against the first print (outcomes_first_print, else the settled markets' expiration value,
     which Kalshi sets to the first print)."""
-    scope = "AND s.run_id = $run_id" if run_id is not None else ""
-    params: dict[str, object] = {"hours": hours_before}
-    if run_id is not None:
-        params["run_id"] = run_id
+    params: dict[str, object] = {"hours": hours_before, "run_id": run_id}
     return con.execute(
-        f"""
+        """
         WITH first_print AS (
             SELECT e.event_ticker,
                    COALESCE(MAX(f.value), MAX(m.expiration_value_num)) AS first_print
@@ -320,7 +313,8 @@ def median_error_before_release(
                    s.quality_low, s.median, s.std, s.kalshi_median,
                    row_number() OVER (PARTITION BY s.event_ticker ORDER BY s.snapshot_ts DESC) AS rank
             FROM distribution_snapshots s
-            WHERE s.snapshot_ts <= s.release_time - to_hours(CAST($hours AS BIGINT)) {scope}
+            WHERE s.snapshot_ts <= s.release_time - to_hours(CAST($hours AS BIGINT))
+              AND (CAST($run_id AS VARCHAR) IS NULL OR s.run_id = $run_id)
         )
         SELECT t.event_ticker, t.series_ticker, t.event_type, t.snapshot_ts, t.release_time, t.status, t.quality_low,
                t.median, t.std, t.kalshi_median, p.first_print, t.median - p.first_print AS median_error
@@ -328,6 +322,6 @@ def median_error_before_release(
         WHERE t.rank = 1 AND p.first_print IS NOT NULL
               AND t.snapshot_ts > t.release_time - to_hours(CAST($hours AS BIGINT) + 1)
         ORDER BY t.release_time
-        """,  # noqa: S608 - `scope` is one of two fixed strings
+        """,
         params,
     ).df()

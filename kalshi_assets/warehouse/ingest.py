@@ -35,17 +35,6 @@ def row_count(con: duckdb.DuckDBPyConnection, table: str, where_time: tuple[str,
     return con.execute(sql, [start, end]).fetchone()[0]
 
 
-def column_types(con: duckdb.DuckDBPyConnection, table: str) -> list[tuple[str, str]]:
-    return [
-        (name, dtype)
-        for name, dtype in con.execute(
-            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = ? "
-            "ORDER BY ordinal_position",
-            [table],
-        ).fetchall()
-    ]
-
-
 def preview(con: duckdb.DuckDBPyConnection, table: str, limit: int = 5, order_by: str | None = None) -> pd.DataFrame:
     if order_by:
         sql = compose("SELECT * FROM {table} ORDER BY {order_by} DESC LIMIT ?", table=table, order_by=order_by)
@@ -56,10 +45,8 @@ def preview(con: duckdb.DuckDBPyConnection, table: str, limit: int = 5, order_by
 
 def quote_checks(con: duckdb.DuckDBPyConnection, start: datetime | None = None, end: datetime | None = None) -> dict[str, int]:
     """Counts of rows breaking the quote contracts (all zero when the table is sound)."""
-    window = "WHERE q.ts >= ? AND q.ts < ?" if start is not None else ""
-    params = [start, end] if start is not None else []
     row = con.execute(
-        f"""
+        """
         SELECT
             count(*) FILTER (WHERE q.yes_bid < 0 OR q.yes_bid > 1 OR q.yes_ask < 0 OR q.yes_ask > 1
                              OR q.last_price < 0 OR q.last_price > 1)            AS price_outside_unit,
@@ -67,9 +54,9 @@ def quote_checks(con: duckdb.DuckDBPyConnection, start: datetime | None = None, 
             count(*) FILTER (WHERE m.close_time IS NOT NULL AND q.ts > m.close_time) AS after_close,
             count(*) FILTER (WHERE m.market_ticker IS NULL)                      AS unknown_market
         FROM kalshi_quotes q LEFT JOIN kalshi_markets m USING (market_ticker)
-        {window}
-        """,  # noqa: S608 - `window` is one of two fixed strings
-        params,
+        WHERE CAST($start AS TIMESTAMP) IS NULL OR (q.ts >= $start AND q.ts < $end)
+        """,
+        {"start": start, "end": end if start is not None else None},
     ).fetchone()
     return dict(zip(("price_outside_unit", "bid_above_ask", "after_close", "unknown_market"), row, strict=True))
 

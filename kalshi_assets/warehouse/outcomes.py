@@ -12,7 +12,7 @@ from datetime import datetime
 import duckdb
 import pandas as pd
 
-from kalshi_assets.warehouse.db import checked_identifier, table_columns, table_exists
+from kalshi_assets.warehouse.db import table_exists
 from kalshi_assets.warehouse.writes import registered, replace_all, transaction
 
 FIRST_PRINT_INPUT = ("event_ticker", "series_ticker", "reference_period", "value", "release_time", "source")
@@ -208,38 +208,15 @@ def read_settled_markets(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     ).df()
 
 
-# distribution_snapshots is written by the distributions stage; read it only where it exists, and only
-# through column names checked against its live catalogue.
-_SNAPSHOT_TIME_COLUMNS = ("snapshot_ts", "ts", "asof", "snapshot_time")
-_SNAPSHOT_SD_COLUMNS = ("std", "sd", "implied_sd")
-_SNAPSHOT_MEAN_COLUMNS = ("mean", "implied_mean")
-
-
 def read_implied_snapshots(con: duckdb.DuckDBPyConnection) -> pd.DataFrame:
     """event_ticker, snapshot_ts, implied_mean, implied_sd from distribution_snapshots (ok rows with a
-    mean), or an empty frame when that table does not exist or lacks the columns."""
-    empty = pd.DataFrame(columns=["event_ticker", "snapshot_ts", "implied_mean", "implied_sd"])
+    mean), or an empty frame before the distributions stage has created that table."""
     if not table_exists(con, "distribution_snapshots"):
-        return empty
-    columns = set(table_columns(con, "distribution_snapshots"))
-
-    def pick(options: Sequence[str]) -> str | None:
-        return next((checked_identifier(c) for c in options if c in columns), None)
-
-    time_col, mean_col, sd_col = (
-        pick(_SNAPSHOT_TIME_COLUMNS),
-        pick(_SNAPSHOT_MEAN_COLUMNS),
-        pick(_SNAPSHOT_SD_COLUMNS),
-    )
-    if "event_ticker" not in columns or not (time_col and mean_col and sd_col):
-        return empty
-    status_filter = "AND status = 'ok'" if "status" in columns else ""
-    sql = (
-        f"SELECT event_ticker, {time_col} AS snapshot_ts, {mean_col} AS implied_mean, {sd_col} AS implied_sd "  # noqa: S608 - checked identifiers
-        f"FROM distribution_snapshots WHERE {mean_col} IS NOT NULL {status_filter} "
-        "ORDER BY event_ticker, snapshot_ts"
-    )
-    return con.execute(sql).df()
+        return pd.DataFrame(columns=["event_ticker", "snapshot_ts", "implied_mean", "implied_sd"])
+    return con.execute(
+        "SELECT event_ticker, snapshot_ts, mean AS implied_mean, std AS implied_sd FROM distribution_snapshots "
+        "WHERE mean IS NOT NULL AND status = 'ok' ORDER BY event_ticker, snapshot_ts"
+    ).df()
 
 
 # --- checks -------------------------------------------------------------------------------------

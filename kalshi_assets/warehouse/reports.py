@@ -13,8 +13,7 @@ import pandas as pd
 
 from kalshi_assets.analytics.calibration import INPUT_COLUMNS
 from kalshi_assets.analytics.snapshot_schema import QUANTILE_COLUMNS
-from kalshi_assets.warehouse.db import table_exists
-from kalshi_assets.warehouse.service import SNAPSHOT_TIME_COLUMNS, column_names, first_present
+from kalshi_assets.warehouse.db import compose, table_exists
 
 FAN_COLUMNS: tuple[str, ...] = ("event_ticker", "snapshot_ts", "mean", *QUANTILE_COLUMNS)
 EVENT_COLUMNS: tuple[str, ...] = (
@@ -33,13 +32,13 @@ WITH targets AS (
 ),
 trades AS (SELECT market_ticker, ts, last_price FROM kalshi_quotes WHERE last_price IS NOT NULL)
 SELECT t.market_ticker, t.horizon_hours, t.as_of, t.strike_type, t.floor_strike, t.cap_strike, t.result,
-       t.event_type, FIRST_PRINT_VALUE AS first_print,
+       t.event_type, f.value AS first_print,
        CAST(q.yes_bid AS DOUBLE) AS yes_bid, CAST(q.yes_ask AS DOUBLE) AS yes_ask, q.ts AS quote_ts,
        CAST(l.last_price AS DOUBLE) AS last_price, l.ts AS trade_ts
 FROM targets t
 ASOF LEFT JOIN kalshi_quotes q ON q.market_ticker = t.market_ticker AND q.ts <= t.as_of
 ASOF LEFT JOIN trades l ON l.market_ticker = t.market_ticker AND l.ts <= t.as_of
-FIRST_PRINT_JOIN
+LEFT JOIN outcomes_first_print f ON f.event_ticker = t.event_ticker
 ORDER BY t.market_ticker, t.horizon_hours
 """
 
@@ -47,61 +46,49 @@ ORDER BY t.market_ticker, t.horizon_hours
 def calibration_inputs(con: duckdb.DuckDBPyConnection, horizons_hours: Sequence[int], now: datetime) -> pd.DataFrame:
     """Per (market, horizon) of every event released by `now`: strike fields, result, first print, and the
     latest quote and trade at or before release - horizon (as-of joins: nothing after it)."""
-    needed = ("kalshi_markets", "kalshi_quotes", "event_release")
+    needed = ("kalshi_markets", "kalshi_quotes", "event_release", "outcomes_first_print")
     if not all(table_exists(con, t) for t in needed):
         return pd.DataFrame(columns=[*INPUT_COLUMNS, "event_type"])
-    if table_exists(con, "outcomes_first_print"):
-        value, join = "f.value", "LEFT JOIN outcomes_first_print f ON f.event_ticker = t.event_ticker"
-    else:
-        value, join = "CAST(NULL AS DOUBLE)", ""
-    sql = _CALIBRATION_SQL.replace("FIRST_PRINT_VALUE", value).replace("FIRST_PRINT_JOIN", join)
-    return con.execute(sql, [[int(h) for h in horizons_hours], now]).df()
+    return con.execute(_CALIBRATION_SQL, [[int(h) for h in horizons_hours], now]).df()
 
 
-def _snapshot_time(con: duckdb.DuckDBPyConnection) -> str | None:
-    columns = column_names(con, "distribution_snapshots")
-    if not columns or not set(FAN_COLUMNS[2:]) <= set(columns) or "event_ticker" not in columns:
-        return None
-    return first_present(columns, SNAPSHOT_TIME_COLUMNS)
+# Events with at least one ok snapshot with a median, and how many.
+_FAN_CANDIDATES = (
+    "WITH counts AS (SELECT s.event_ticker, count(*) AS n_snapshots FROM distribution_snapshots s "
+    "WHERE s.median IS NOT NULL AND NOT isnan(s.median) AND s.status = 'ok' GROUP BY s.event_ticker) "
+    "SELECT r.event_ticker, r.event_type, r.series_ticker, e.title, r.release_time, f.value AS first_print, "
+    "c.n_snapshots "
+    "FROM event_release r JOIN counts c ON c.event_ticker = r.event_ticker "
+    "LEFT JOIN kalshi_events e ON e.event_ticker = r.event_ticker "
+    "LEFT JOIN outcomes_first_print f ON f.event_ticker = r.event_ticker "
+)
+_FAN_NAMED = _FAN_CANDIDATES + "WHERE list_contains(?, r.event_ticker) ORDER BY r.event_type, r.release_time"
+_FAN_LATEST = (
+    _FAN_CANDIDATES + "WHERE f.value IS NOT NULL AND c.n_snapshots >= ? "
+    "QUALIFY row_number() OVER (PARTITION BY r.event_type ORDER BY r.release_time DESC, r.event_ticker) = 1 "
+    "ORDER BY r.event_type, r.release_time"
+)
+_FAN_SNAPSHOTS = compose(
+    "SELECT event_ticker, snapshot_ts, mean, {quantiles} "
+    "FROM distribution_snapshots WHERE list_contains(?, event_ticker) "
+    "AND median IS NOT NULL AND NOT isnan(median) ORDER BY event_ticker, snapshot_ts",
+    quantiles=list(QUANTILE_COLUMNS),
+)
+_FAN_TABLES = ("distribution_snapshots", "event_release", "kalshi_events", "outcomes_first_print")
 
 
 def fan_events(con: duckdb.DuckDBPyConnection, min_snapshots: int, event_tickers: Sequence[str] | None = None) -> pd.DataFrame:
     """Events worth a fan: the named ones, else the latest released event of each type that has a first
     print and at least `min_snapshots` snapshots with quantiles."""
-    time_column = _snapshot_time(con)
-    if time_column is None or not table_exists(con, "event_release"):
+    if not all(table_exists(con, t) for t in _FAN_TABLES):
         return pd.DataFrame(columns=list(EVENT_COLUMNS))
-    has_print = table_exists(con, "outcomes_first_print")
-    value = "f.value" if has_print else "CAST(NULL AS DOUBLE)"
-    join = "LEFT JOIN outcomes_first_print f ON f.event_ticker = r.event_ticker" if has_print else ""
-    status = "AND s.status = 'ok' " if "status" in column_names(con, "distribution_snapshots") else ""
-    candidates = (
-        "WITH counts AS (SELECT s.event_ticker, count(*) AS n_snapshots FROM distribution_snapshots s "  # noqa: S608
-        "WHERE s.median IS NOT NULL AND NOT isnan(s.median) " + status + "GROUP BY s.event_ticker) "
-        "SELECT r.event_ticker, r.event_type, r.series_ticker, e.title, r.release_time, " + value + " AS first_print, c.n_snapshots "
-        "FROM event_release r JOIN counts c ON c.event_ticker = r.event_ticker "
-        "LEFT JOIN kalshi_events e ON e.event_ticker = r.event_ticker " + join + " "
-    )  # only this module's constant fragments are spliced
     if event_tickers:
-        sql = candidates + "WHERE list_contains(?, r.event_ticker) ORDER BY r.event_type, r.release_time"
-        return con.execute(sql, [list(event_tickers)]).df()
-    sql = (
-        candidates + "WHERE " + value + " IS NOT NULL AND c.n_snapshots >= ? "
-        "QUALIFY row_number() OVER (PARTITION BY r.event_type ORDER BY r.release_time DESC, r.event_ticker) = 1 "
-        "ORDER BY r.event_type, r.release_time"
-    )
-    return con.execute(sql, [int(min_snapshots)]).df()
+        return con.execute(_FAN_NAMED, [list(event_tickers)]).df()
+    return con.execute(_FAN_LATEST, [int(min_snapshots)]).df()
 
 
 def fan_snapshots(con: duckdb.DuckDBPyConnection, event_tickers: Sequence[str]) -> pd.DataFrame:
     """Quantiles over time of the given events (snapshots with a median only), oldest first."""
-    time_column = _snapshot_time(con)
-    if time_column is None or not event_tickers:
+    if not event_tickers or not table_exists(con, "distribution_snapshots"):
         return pd.DataFrame(columns=list(FAN_COLUMNS))
-    quantiles = ", ".join(QUANTILE_COLUMNS)  # constants of snapshot_schema
-    sql = (
-        "SELECT event_ticker, " + time_column + " AS snapshot_ts, mean, " + quantiles + " "
-        "FROM distribution_snapshots WHERE list_contains(?, event_ticker) "
-        "AND median IS NOT NULL AND NOT isnan(median) ORDER BY event_ticker, snapshot_ts"
-    )
-    return con.execute(sql, [list(event_tickers)]).df()
+    return con.execute(_FAN_SNAPSHOTS, [list(event_tickers)]).df()

@@ -1,8 +1,8 @@
 """The SQL of the read service (kalshi_assets/service.py): every value goes in as a parameter.
 
 Each read returns (column names, rows) straight from DuckDB. A table another stage has not created yet
-reads as no rows, so the service works on a warehouse that holds only part of the pipeline. Table and
-column names are spliced only from this module's constants or from the catalogue, checked first.
+reads as no rows, so the service works on a warehouse that holds only part of the pipeline. Column names
+are schema.sql's; the one catalogue name spliced (table_counts) goes through db.compose.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import duckdb
 
-from kalshi_assets.warehouse.db import checked_identifier, table_exists
+from kalshi_assets.warehouse.db import compose, table_exists
 
 Rows = tuple[list[str], list[tuple[Any, ...]]]
 
@@ -27,10 +27,6 @@ REVISIONS = "outcomes_revisions"
 LATEST = "outcomes_latest"
 PROMOTIONS = "promotion_decisions"
 
-# The snapshot time column of distribution_snapshots, by preference (read from the catalogue).
-SNAPSHOT_TIME_COLUMNS: tuple[str, ...] = ("snapshot_ts", "ts", "as_of", "snapshot_time")
-# How promotion decisions are ordered, newest first, by preference.
-DECISION_TIME_COLUMNS: tuple[str, ...] = ("decided_at", "decision_time", "as_of", "created_at", "computed_at")
 
 
 def _empty() -> Rows:
@@ -43,21 +39,22 @@ def _rows(con: duckdb.DuckDBPyConnection, sql: str, params: Sequence[Any]) -> Ro
     return names, cursor.fetchall()
 
 
-def column_names(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """Columns of a table or view in catalogue order ([] when it does not exist)."""
-    rows = con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'main' AND table_name = ? "
-        "ORDER BY ordinal_position",
-        [table],
-    ).fetchall()
-    return [row[0] for row in rows]
-
-
-def first_present(columns: Sequence[str], candidates: Sequence[str]) -> str | None:
-    for name in candidates:
-        if name in columns:
-            return checked_identifier(name)
-    return None
+_EVENTS_WITH_RELEASE = (
+    "SELECT e.event_ticker, e.series_ticker, e.event_type, e.title, e.sub_title, e.mutually_exclusive, "
+    "e.strike_date, r.release_time AS release_time, "
+    "(SELECT count(*) FROM kalshi_markets m WHERE m.event_ticker = e.event_ticker) AS n_markets "
+    "FROM kalshi_events e LEFT JOIN event_release r ON r.event_ticker = e.event_ticker "
+    "WHERE (CAST(? AS VARCHAR) IS NULL OR e.event_type = ?) "
+    "ORDER BY release_time DESC NULLS LAST, e.event_ticker LIMIT ?"
+)
+# Before the markets stage has run: the events alone, released at their strike date.
+_EVENTS_ALONE = (
+    "SELECT e.event_ticker, e.series_ticker, e.event_type, e.title, e.sub_title, e.mutually_exclusive, "
+    "e.strike_date, e.strike_date AS release_time, NULL AS n_markets "
+    "FROM kalshi_events e "
+    "WHERE (CAST(? AS VARCHAR) IS NULL OR e.event_type = ?) "
+    "ORDER BY release_time DESC NULLS LAST, e.event_ticker LIMIT ?"
+)
 
 
 def events(con: duckdb.DuckDBPyConnection, event_type: str | None, limit: int) -> Rows:
@@ -65,19 +62,7 @@ def events(con: duckdb.DuckDBPyConnection, event_type: str | None, limit: int) -
     if not table_exists(con, EVENTS):
         return _empty()
     has_release = table_exists(con, RELEASES) and table_exists(con, MARKETS)
-    release = "r.release_time" if has_release else "e.strike_date"
-    ladder = (
-        "(SELECT count(*) FROM kalshi_markets m WHERE m.event_ticker = e.event_ticker)" if has_release else "NULL"
-    )
-    join = "LEFT JOIN event_release r ON r.event_ticker = e.event_ticker" if has_release else ""
-    sql = (
-        "SELECT e.event_ticker, e.series_ticker, e.event_type, e.title, e.sub_title, e.mutually_exclusive, "
-        "e.strike_date, " + release + " AS release_time, " + ladder + " AS n_markets "
-        "FROM kalshi_events e " + join + " "
-        "WHERE (CAST(? AS VARCHAR) IS NULL OR e.event_type = ?) "
-        "ORDER BY release_time DESC NULLS LAST, e.event_ticker LIMIT ?"
-    )
-    return _rows(con, sql, [event_type, event_type, limit])
+    return _rows(con, _EVENTS_WITH_RELEASE if has_release else _EVENTS_ALONE, [event_type, event_type, limit])
 
 
 def markets(con: duckdb.DuckDBPyConnection, event_ticker: str) -> Rows:
@@ -96,21 +81,16 @@ def distributions(
     con: duckdb.DuckDBPyConnection, event_ticker: str, start: datetime | None, end: datetime | None, limit: int
 ) -> Rows:
     """Snapshots of one event in [start, end), oldest first."""
-    columns = column_names(con, DISTRIBUTIONS)
-    if not columns or "event_ticker" not in columns:
+    if not table_exists(con, DISTRIBUTIONS):
         return _empty()
-    time_column = first_present(columns, SNAPSHOT_TIME_COLUMNS)
-    if time_column is None:
-        if start is not None or end is not None:
-            raise ValueError(f"{DISTRIBUTIONS} has no snapshot time column; cannot filter by start/end")
-        return _rows(con, "SELECT * FROM distribution_snapshots WHERE event_ticker = ? LIMIT ?", [event_ticker, limit])
-    sql = (
-        "SELECT * FROM distribution_snapshots WHERE event_ticker = ? "  # noqa: S608
-        "AND (CAST(? AS TIMESTAMP) IS NULL OR " + time_column + " >= ?) "
-        "AND (CAST(? AS TIMESTAMP) IS NULL OR " + time_column + " < ?) "
-        "ORDER BY " + time_column + " LIMIT ?"
-    )  # time_column: a checked identifier read from the catalogue
-    return _rows(con, sql, [event_ticker, start, start, end, end, limit])
+    return _rows(
+        con,
+        "SELECT * FROM distribution_snapshots WHERE event_ticker = ? "
+        "AND (CAST(? AS TIMESTAMP) IS NULL OR snapshot_ts >= ?) "
+        "AND (CAST(? AS TIMESTAMP) IS NULL OR snapshot_ts < ?) "
+        "ORDER BY snapshot_ts LIMIT ?",
+        [event_ticker, start, start, end, end, limit],
+    )
 
 
 def outcomes(con: duckdb.DuckDBPyConnection, event_ticker: str, mode: str) -> Rows:
@@ -135,31 +115,28 @@ def outcomes(con: duckdb.DuckDBPyConnection, event_ticker: str, mode: str) -> Ro
 
 
 def promotions(con: duckdb.DuckDBPyConnection, limit: int) -> Rows:
-    """Promotion decisions, newest first when the table says when each was taken."""
-    columns = column_names(con, PROMOTIONS)
-    if not columns:
+    """Promotion decisions, newest first."""
+    if not table_exists(con, PROMOTIONS):
         return _empty()
-    order = first_present(columns, DECISION_TIME_COLUMNS)
-    order_clause = " ORDER BY " + order + " DESC" if order else ""  # a checked identifier from the catalogue
-    sql = "SELECT * FROM promotion_decisions" + order_clause + " LIMIT ?"  # noqa: S608
-    return _rows(con, sql, [limit])
+    return _rows(con, "SELECT * FROM promotion_decisions ORDER BY decided_at DESC, candidate LIMIT ?", [limit])
 
 
 def table_counts(con: duckdb.DuckDBPyConnection) -> list[tuple[str, str, int]]:
     """(name, table|view, rows) for every object of the warehouse; names come from the catalogue."""
     objects = con.execute(
-        "SELECT table_name, table_type FROM information_schema.tables WHERE table_schema = 'main' "
+        "SELECT table_name, table_type FROM information_schema.tables "
+        "WHERE table_catalog = current_database() AND table_schema = current_schema() "
         "ORDER BY table_type, table_name"
     ).fetchall()
     out = []
     for name, kind in objects:
-        quoted = '"' + name.replace('"', '""') + '"'
-        rows = con.execute("SELECT count(*) FROM " + quoted).fetchone()[0]  # noqa: S608 - catalogue name, quoted
+        rows = con.execute(compose("SELECT count(*) FROM {table}", table=name)).fetchone()[0]
         out.append((name, "view" if kind == "VIEW" else "table", int(rows)))
     return out
 
 
 def quote_range(con: duckdb.DuckDBPyConnection) -> tuple[Any, Any]:
+    """(first, last) hourly quote time in the warehouse; (None, None) before ingestion."""
     if not table_exists(con, "kalshi_quotes"):
         return None, None
     return con.execute("SELECT min(ts), max(ts) FROM kalshi_quotes").fetchone()

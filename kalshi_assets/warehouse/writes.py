@@ -1,22 +1,35 @@
-"""Idempotent writes: partition replacement, column-named upserts, insert-if-absent.
+"""Idempotent writes: partition replacement, column-named upserts, insert-if-absent, on both backends.
 
-Identifiers are checked against the live catalogue (`table_columns`) before they are spliced into SQL;
-every value travels as data through a registered DataFrame, never as SQL text.
+Identifiers are checked against the live catalogue (`table_columns`) and spliced through `db.compose`;
+every value travels as data through a registered DataFrame, never as SQL text. Keys and CHECKs are
+schema.sql's (`db.schema_reference`), enforced here before anything is written, so a bad row fails alike
+on the file and on the lake (which keeps no constraints) and nothing stored changes.
+
+On the lake several processes write at once. Each write holds PostgreSQL advisory locks on what it
+replaces ((table, day) for a partition window, the table for an upsert), so two writers of one window
+never both insert into it; a commit that loses to another writer's commit on the same table (DuckLake
+reports a "Transaction conflict" and does not retry deletes) is re-run whole, a few times with backoff.
 """
 
 from __future__ import annotations
 
 import contextlib
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
-from datetime import datetime
+import random
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from datetime import datetime, timedelta
+from typing import TypeVar
 
 import duckdb
 import pandas as pd
 
+from kalshi_assets.warehouse import db
 from kalshi_assets.warehouse.db import checked_identifier, compose, primary_key, table_columns
 
 _view_names = (f"incoming_rows_{n}" for n in itertools.count())
+T = TypeVar("T")
+CONFLICT_RETRIES = 20  # re-runs of a transaction that lost a commit race on the lake
 
 
 @contextlib.contextmanager
@@ -29,6 +42,31 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
         con.execute("ROLLBACK")
         raise
     con.execute("COMMIT")
+
+
+def atomically(con: duckdb.DuckDBPyConnection, locks: Sequence[str], work: Callable[[], T]) -> T:
+    """Run `work` in one transaction holding the advisory `locks` (lake only); re-run it whole when its
+    commit lost to a concurrent writer's. The file backend has one writer: one attempt, no lock."""
+    with db.advisory_locks(con, locks):
+        for attempt in itertools.count():
+            try:
+                with transaction(con):
+                    return work()
+            except duckdb.TransactionException as error:
+                if not db.is_write_conflict(error) or attempt >= CONFLICT_RETRIES:
+                    raise
+                time.sleep(min(0.05 * 2 ** attempt, 1.0) * (0.5 + random.random()))
+    raise AssertionError("unreachable")
+
+
+def window_locks(table: str, start: datetime, end: datetime) -> list[str]:
+    """One lock name per UTC day of [start, end) of `table`: overlapping windows share a day's lock."""
+    day, last = pd.Timestamp(start).floor("D"), pd.Timestamp(end)
+    names = []
+    while day < last:
+        names.append(f"{table}/{day.date().isoformat()}")
+        day += timedelta(days=1)
+    return names
 
 
 @contextlib.contextmanager
@@ -52,12 +90,52 @@ def _columns(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) ->
 
 
 def _dedupe(frame: pd.DataFrame, keys: Sequence[str], table: str) -> pd.DataFrame:
+    _check_keys(frame, keys, table)
+    return frame.drop_duplicates(subset=list(keys), keep="last")
+
+
+def _check_keys(frame: pd.DataFrame, keys: Sequence[str], table: str) -> None:
     missing = [k for k in keys if k not in frame.columns]
     if missing:
         raise ValueError(f"{table}: incoming rows lack key columns {missing}")
     if frame[list(keys)].isna().any().any():
         raise ValueError(f"{table}: incoming rows have NULL in key columns {list(keys)}")
-    return frame.drop_duplicates(subset=list(keys), keep="last")
+
+
+def _check_unique(frame: pd.DataFrame, keys: Sequence[str], table: str) -> None:
+    """schema.sql's primary key holds within the incoming rows (what the file's PRIMARY KEY enforces)."""
+    if not keys or frame.empty:
+        return
+    _check_keys(frame, keys, table)
+    duplicated = frame.duplicated(subset=list(keys))
+    if duplicated.any():
+        first = frame[duplicated].iloc[0][list(keys)].to_dict()
+        raise ValueError(f"{table}: {int(duplicated.sum())} incoming rows repeat a key {list(keys)} (first: {first})")
+
+
+def _check_constraints(con: duckdb.DuckDBPyConnection, table: str, view: str) -> None:
+    """schema.sql's CHECK constraints of `table`, over the incoming rows (a check on a column the rows do
+    not carry is the stored rows' business: it is skipped)."""
+    for expression, sql in db.check_queries(table, view):
+        try:
+            broken = con.execute(sql).fetchone()[0]
+        except duckdb.BinderException:
+            continue
+        if broken:
+            raise ValueError(f"{table}: {broken} incoming rows break CHECK ({expression}); nothing was written")
+
+
+def _merge_sql(table: str, view: str, columns: list[str], keys: list[str], update: bool) -> db.Composed:
+    """MERGE INTO by key: insert new keys; on an existing key (when `update`) set each named non-key column
+    to the incoming value unless that is NULL. Works alike on the file and on the lake."""
+    match = db.join(" AND ", (compose("{table}.{key} = incoming.{key}", table=table, key=key) for key in keys))
+    values = db.join(", ", (compose("incoming.{column}", column=column) for column in columns))
+    sets = db.join(", ", (compose("{column} = COALESCE(incoming.{column}, {table}.{column})", table=table,
+                                  column=column) for column in columns if column not in keys))
+    matched = compose(" WHEN MATCHED THEN UPDATE SET {sets}", sets=sets) if update and sets else db.Composed("")
+    return compose("MERGE INTO {table} USING (SELECT {columns} FROM {view}) AS incoming ON {match}{matched} "
+                   "WHEN NOT MATCHED THEN INSERT ({columns}) VALUES ({values})", table=table, columns=columns,
+                   view=view, match=match, matched=matched, values=values)
 
 
 def upsert(
@@ -74,16 +152,14 @@ def upsert(
     if not keys:
         raise ValueError(f"{table}: an upsert needs a primary key")
     frame = _dedupe(frame, keys, table)
-    column_list = ", ".join(columns)
-    updates = ", ".join(f"{c} = COALESCE(excluded.{c}, {table}.{c})" for c in columns if c not in keys)
-    action = f"DO UPDATE SET {updates}" if updates else "DO NOTHING"
-    with registered(con, frame) as view:
-        sql = (
-            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {view} "  # noqa: S608 - checked identifiers
-            f"ON CONFLICT ({', '.join(keys)}) {action}"
-        )
-        con.execute(sql)
-    return len(frame)
+
+    def work() -> int:
+        with registered(con, frame) as view:
+            _check_constraints(con, table, view)
+            con.execute(_merge_sql(table, view, columns, keys, update=True))
+        return len(frame)
+
+    return atomically(con, [table], work)
 
 
 def insert_if_absent(
@@ -95,16 +171,16 @@ def insert_if_absent(
     columns = _columns(con, table, frame)
     keys = [checked_identifier(k) for k in (keys or primary_key(con, table))]
     frame = _dedupe(frame, keys, table)
-    column_list = ", ".join(columns)
     count_sql = compose("SELECT count(*) FROM {table}", table=table)
-    before = con.execute(count_sql).fetchone()[0]
-    with registered(con, frame) as view:
-        sql = (
-            f"INSERT INTO {table} ({column_list}) SELECT {column_list} FROM {view} "  # noqa: S608
-            f"ON CONFLICT ({', '.join(keys)}) DO NOTHING"
-        )
-        con.execute(sql)
-    return con.execute(count_sql).fetchone()[0] - before
+
+    def work() -> int:
+        before = con.execute(count_sql).fetchone()[0]
+        with registered(con, frame) as view:
+            _check_constraints(con, table, view)
+            con.execute(_merge_sql(table, view, columns, keys, update=False))
+        return con.execute(count_sql).fetchone()[0] - before
+
+    return atomically(con, [table], work)
 
 
 def replace_window(
@@ -144,17 +220,24 @@ def replace_windows(
                 f"{table}: {len(outside)} rows fall outside the partition window [{start}, {end}) "
                 f"(first: {outside.iloc[0].to_dict()})"
             )
-    with transaction(con):
+    keys = {table: primary_key(con, table) for table in frames}
+    for table, frame in frames.items():
+        _check_unique(frame, keys[table], table)
+
+    def work() -> dict[str, int]:
         for table, frame in frames.items():
             con.execute(compose("DELETE FROM {table} WHERE {time} >= ? AND {time} < ?", table=table,
                                 time=time_column), [start, end])
             if not frame.empty:
                 _insert_all(con, table, frame, columns[table])
-    return {table: len(frame) for table, frame in frames.items()}
+        return {table: len(frame) for table, frame in frames.items()}
+
+    return atomically(con, [lock for table in frames for lock in window_locks(table, start, end)], work)
 
 
 def _insert_all(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame, columns: list[str]) -> None:
     with registered(con, frame) as view:
+        _check_constraints(con, table, view)
         con.execute(compose("INSERT INTO {table} ({columns}) SELECT {columns} FROM {view}", table=table,
                             columns=columns, view=view))
 
@@ -167,9 +250,14 @@ def replace_all(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame)
 def replace_tables(con: duckdb.DuckDBPyConnection, frames: Mapping[str, pd.DataFrame]) -> dict[str, int]:
     """Replace several whole tables, all of them or none (one transaction)."""
     columns = {table: _columns(con, table, frame) if not frame.empty else [] for table, frame in frames.items()}
-    with transaction(con):
+    for table, frame in frames.items():
+        _check_unique(frame, primary_key(con, table), table)
+
+    def work() -> dict[str, int]:
         for table, frame in frames.items():
             con.execute(compose("DELETE FROM {table}", table=table))
             if not frame.empty:
                 _insert_all(con, table, frame, columns[table])
-    return {table: len(frame) for table, frame in frames.items()}
+        return {table: len(frame) for table, frame in frames.items()}
+
+    return atomically(con, list(frames), work)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
+import re
 import subprocess
 import sys
 import time
@@ -113,7 +113,10 @@ def cluster(postgres_server: PostgresServer, redis_server: RedisServer,
     home, work = root / "dagster_home", root / "work"
     home.mkdir()
     work.mkdir()
-    shutil.copyfile(REPO / "deploy" / "dagster.yaml", home / "dagster.yaml")
+    # The steps of this location run as Celery tasks (celery_executor), so its runs stay with the default
+    # run launcher (a subprocess of the daemon), not deploy/dagster.yaml's CeleryRunLauncher.
+    instance_yaml = (REPO / "deploy" / "dagster.yaml").read_text()
+    (home / "dagster.yaml").write_text(re.sub(r"(?ms)^run_launcher:.*?(?=^\S)", "", instance_yaml))
     (home / "workspace.yaml").write_text(
         f"load_from:\n  - python_module:\n      module_name: {LOCATION}\n      working_directory: {REPO}\n")
     database = f"dagster_{os.getpid()}"

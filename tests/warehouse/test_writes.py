@@ -1,4 +1,5 @@
-"""Idempotent writes: partitions replaced exactly, NULLs never erase, failures leave the old rows."""
+"""Idempotent writes: partitions replaced exactly, NULLs never erase, failures leave the old rows; the same
+behaviour on both backends (the DuckDB file and the lake: a real DuckLake on a real PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -12,11 +13,22 @@ import pytest
 from kalshi_assets.warehouse import db, writes
 
 
-@pytest.fixture()
-def con(tmp_path: Path) -> duckdb.DuckDBPyConnection:
-    connection = db.connect(tmp_path / "w.duckdb")
+@pytest.fixture(params=["file", "lake"])
+def con(request: pytest.FixtureRequest, tmp_path: Path) -> duckdb.DuckDBPyConnection:
+    if request.param == "file":
+        connection = db.connect(tmp_path / "w.duckdb")
+    else:
+        connection = db.connect(request.getfixturevalue("lake").target)
+        clear(connection)
     yield connection
     connection.close()
+
+
+def clear(con: duckdb.DuckDBPyConnection) -> None:
+    """Empty every table that holds rows (the session's lake is shared by the tests)."""
+    for table in db.schema_reference().tables:
+        if con.execute(db.compose("SELECT count(*) FROM {table}", table=table)).fetchone()[0]:
+            con.execute(db.compose("DELETE FROM {table}", table=table))
 
 
 def quotes(day: str, n: int = 3, ticker: str = "M1") -> pd.DataFrame:
@@ -102,6 +114,22 @@ def test_insert_if_absent_never_touches_existing_rows(con: duckdb.DuckDBPyConnec
     assert writes.insert_if_absent(con, "kalshi_markets", pd.DataFrame([
         market_row(status="finalized"), market_row(market_ticker="M2")])) == 1
     assert con.execute("SELECT status FROM kalshi_markets WHERE market_ticker = 'M1'").fetchone()[0] == "active"
+
+
+def test_checks_and_keys_of_schema_sql_hold_on_both_backends(con: duckdb.DuckDBPyConnection) -> None:
+    """The lake keeps no PRIMARY KEY or CHECK: writes enforce schema.sql's, alike on both, and write nothing."""
+    day1, day2 = datetime(2026, 10, 1), datetime(2026, 10, 2)
+    twice = pd.concat([quotes("2026-10-01"), quotes("2026-10-01").iloc[:1]])
+    with pytest.raises(ValueError, match=r"kalshi_quotes: 1 incoming rows repeat a key \['market_ticker', 'ts'\]"):
+        writes.replace_window(con, "kalshi_quotes", twice, "ts", day1, day2)
+    labels = pd.DataFrame({"event_ticker": ["E"], "label_mode": ["final"], "as_of": [day1], "label_known_at": [day1],
+                           "source": ["demo"]})
+    with pytest.raises(ValueError, match=r"event_labels: 1 incoming rows break CHECK \(\(label_mode IN"):
+        writes.replace_all(con, "event_labels", labels)
+    with pytest.raises(ValueError, match="break CHECK"):
+        writes.upsert(con, "event_labels", labels)
+    assert count(con) == 0
+    assert count(con, "SELECT count(*) FROM event_labels") == 0
 
 
 def test_identifiers_are_checked() -> None:
