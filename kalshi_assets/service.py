@@ -15,6 +15,7 @@ no rows; input of the wrong kind raises ValueError naming the argument.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
