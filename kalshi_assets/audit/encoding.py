@@ -19,6 +19,8 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
+
 GENESIS_HASH = "0" * 64
 RECORD_FIELDS = ("seq", "ts", "event_type", "user_id", "payload", "prev_hash", "hash")
 
@@ -50,6 +52,23 @@ def canonical_payload_json(scrubbed: dict[str, Any]) -> str:
     return _CANONICAL_ACYCLIC.encode(scrubbed)
 
 
+def canonical_payload_bytes(scrubbed: dict[str, Any], holds_float: bool) -> bytes:
+    """`canonical_payload_json(scrubbed)` as UTF-8 bytes, encoded by orjson when that is the same text.
+
+    orjson sorts keys by code point and escapes strings exactly as the canonical encoder does, and
+    prints integers alike; it prints some floats differently (`1e-9` for `1e-09`) and refuses
+    integers past 64 bits and lone surrogates. A payload holding any of those (`holds_float`, from
+    `scrub_payload_noting_floats`) takes the standard encoder, so a lone surrogate still raises
+    UnicodeEncodeError, before anything is written.
+    """
+    if not holds_float:
+        try:
+            return orjson.dumps(scrubbed, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # orjson.JSONEncodeError included
+            pass
+    return _CANONICAL_ACYCLIC.encode(scrubbed).encode()
+
+
 def utc_timestamp(now_ns: int | None = None) -> str:
     """UTC time as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (fixed width, so text order is time order)."""
     global _timestamp_second
@@ -64,27 +83,42 @@ def utc_timestamp(now_ns: int | None = None) -> str:
 
 
 def encode_record(
-    seq: int, ts: str, event_type: str, user_id: str | None, payload_json: str, prev_hash: str
+    seq: int, ts: str, event_type: str, user_id: str | None, payload_json: str | bytes, prev_hash: str
 ) -> tuple[bytes, str]:
     """Build the line (with trailing newline) and the hash of one record.
 
-    `payload_json` must already be canonical (`canonical_json` of a JSON-native mapping); the body
-    is assembled by hand because re-encoding the payload on the hot path would double its cost.
-    Keys appear in sorted order: event_type, payload, prev_hash, seq, ts, user_id.
+    `payload_json` must already be canonical (`canonical_json` of a JSON-native mapping, as text or
+    UTF-8 bytes); the body is assembled by hand because re-encoding the payload on the hot path
+    would double its cost. Keys appear in sorted order: event_type, payload, prev_hash, seq, ts, user_id.
     """
-    head = f'{{"event_type":{_json_string(event_type)},"payload":{payload_json},"prev_hash":"{prev_hash}",'
-    body = f'{head}"seq":{seq},"ts":"{ts}","user_id":{_json_user(user_id)}'.encode()
-    digest = hashlib.sha256(body + b"}").hexdigest()
-    return b"%b,\"hash\":\"%s\"}\n" % (body, digest.encode("ascii")), digest
+    payload = payload_json if type(payload_json) is bytes else payload_json.encode()  # type: ignore[union-attr]
+    return encode_line(
+        seq, ts.encode("ascii"), json_string_bytes(event_type), json_user_bytes(user_id), payload, prev_hash.encode("ascii")
+    )
+
+
+def encode_line(
+    seq: int, ts: bytes, event_type_json: bytes, user_json: bytes, payload_json: bytes, prev_hash: bytes
+) -> tuple[bytes, str]:
+    """`encode_record` on pre-encoded fields (the log's hot path): one format, one hash, one format."""
+    body = b'{"event_type":%b,"payload":%b,"prev_hash":"%b","seq":%d,"ts":"%b","user_id":%b' % (
+        event_type_json, payload_json, prev_hash, seq, ts, user_json
+    )
+    digest = _sha256(body + b"}").hexdigest()
+    return b'%b,"hash":"%b"}\n' % (body, digest.encode("ascii")), digest
+
+
+_sha256 = hashlib.sha256
 
 
 @functools.lru_cache(maxsize=1024)  # event types and user ids repeat from record to record
-def _json_string(text: str) -> str:
-    return _CANONICAL.encode(text)
+def json_string_bytes(text: str) -> bytes:
+    """The canonical JSON encoding of a string, as UTF-8 bytes."""
+    return _CANONICAL.encode(text).encode()
 
 
-def _json_user(user_id: str | None) -> str:
-    return "null" if user_id is None else _json_string(user_id)
+def json_user_bytes(user_id: str | None) -> bytes:
+    return b"null" if user_id is None else json_string_bytes(user_id)
 
 
 def record_hash(record: Mapping[str, Any]) -> str:

@@ -49,8 +49,10 @@ from kalshi_assets.audit import events
 from kalshi_assets.audit.checkpoint import Checkpoint, CheckpointWriter, load_key
 from kalshi_assets.audit.encoding import (
     GENESIS_HASH,
-    canonical_payload_json,
-    encode_record,
+    canonical_payload_bytes,
+    encode_line,
+    json_string_bytes,
+    json_user_bytes,
     parse_record,
     utc_timestamp,
 )
@@ -63,7 +65,7 @@ from kalshi_assets.audit.errors import (
 )
 from kalshi_assets.audit.groupcommit import GroupCommit, WriteCombiner, _Group
 from kalshi_assets.audit.query import query_log
-from kalshi_assets.audit.scrub import scrub_payload
+from kalshi_assets.audit.scrub import scrub_payload_noting_floats
 from kalshi_assets.audit.segments import (
     LOCK_FILE_NAME,
     SegmentHandle,
@@ -119,7 +121,7 @@ def default_audit_directory(environ: Mapping[str, str] | None = None) -> Path:
     return REPO_ROOT / "data" / "audit"
 
 
-_Prepared = tuple[str, str | None, dict[str, Any], str]  # (event_type, user_id, scrubbed payload, its JSON)
+_Prepared = tuple[str, str | None, dict[str, Any], bytes]  # (event_type, user_id, scrubbed payload, its JSON)
 _VALID_EVENT_TYPES: set[str] = set(events.EVENT_TYPES)
 
 
@@ -131,8 +133,8 @@ def _prepare(event_type: str, user_id: str | None, payload: Mapping[str, Any] | 
             _VALID_EVENT_TYPES.add(event_type)
     if user_id is not None and type(user_id) is not str and not isinstance(user_id, str):
         raise TypeError(f"user_id must be a string or None, got {type(user_id).__name__}")
-    clean = scrub_payload(payload)
-    return event_type, user_id, clean, canonical_payload_json(clean)
+    clean, holds_float = scrub_payload_noting_floats(payload)
+    return event_type, user_id, clean, canonical_payload_bytes(clean, holds_float)
 
 
 def _signer(signing_key: Ed25519PrivateKey | str | os.PathLike[str] | None, directory: Path) -> anchors.Signer | None:
@@ -145,6 +147,36 @@ def _signer(signing_key: Ed25519PrivateKey | str | os.PathLike[str] | None, dire
         return anchors.Signer(signing_key)
     passphrase = os.environ.get(anchors.SIGNING_KEY_PASSPHRASE_ENV)
     return anchors.Signer(anchors.load_signing_key(signing_key, audit_directory=directory, passphrase=passphrase))
+
+
+def _encode_batch(
+    prepared: list[_Prepared], last_seq: int, last_hash: str, ts: str
+) -> tuple[list[dict[str, Any]], bytes, str]:
+    """(records as returned to callers, their lines joined, the last hash) of records chained onto `last_hash`."""
+    seq, prev_hash = last_seq, last_hash
+    prev_bytes = prev_hash.encode("ascii")
+    ts_bytes = ts.encode("ascii")
+    records: list[dict[str, Any]] = []
+    lines: list[bytes] = []
+    for event_type, user_id, clean, payload_json in prepared:
+        seq += 1
+        line, digest = encode_line(
+            seq, ts_bytes, json_string_bytes(event_type), json_user_bytes(user_id), payload_json, prev_bytes
+        )
+        lines.append(line)
+        records.append(
+            {
+                "seq": seq,
+                "ts": ts,
+                "event_type": event_type,
+                "user_id": user_id,
+                "payload": clean,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        prev_hash, prev_bytes = digest, digest.encode("ascii")
+    return records, (lines[0] if len(lines) == 1 else b"".join(lines)), prev_hash
 
 
 class AuditLog(SegmentTail, TypedEvents):
@@ -407,28 +439,8 @@ class AuditLog(SegmentTail, TypedEvents):
         try:
             try:
                 self._refresh()
-                seq, prev_hash = self._last_seq, self._last_hash
                 now_ns = time.time_ns()
-                ts = utc_timestamp(now_ns)
-                records: list[dict[str, Any]] = []
-                lines: list[bytes] = []
-                for event_type, user_id, clean, payload_json in prepared:
-                    seq += 1
-                    line, digest = encode_record(seq, ts, event_type, user_id, payload_json, prev_hash)
-                    lines.append(line)
-                    records.append(
-                        {
-                            "seq": seq,
-                            "ts": ts,
-                            "event_type": event_type,
-                            "user_id": user_id,
-                            "payload": clean,
-                            "prev_hash": prev_hash,
-                            "hash": digest,
-                        }
-                    )
-                    prev_hash = digest
-                data = lines[0] if len(lines) == 1 else b"".join(lines)
+                records, data, last_hash = _encode_batch(prepared, self._last_seq, self._last_hash, utc_timestamp(now_ns))
                 self._ensure_segment(records[0]["seq"], len(data), now_ns / 1e9)
                 handle = self._active
                 if handle is None:
@@ -439,7 +451,7 @@ class AuditLog(SegmentTail, TypedEvents):
             except OSError as exc:
                 self._fatal = exc
                 raise AuditLogFatalError(str(storage_error("write to", self.directory, exc))) from exc
-            self._last_seq, self._last_hash = seq, prev_hash
+            self._last_seq, self._last_hash = records[-1]["seq"], last_hash
             self._known_size += len(data)
             if handle.first_epoch is None:
                 handle.first_epoch = now_ns / 1e9
