@@ -92,20 +92,30 @@ def encode_record(
     would double its cost. Keys appear in sorted order: event_type, payload, prev_hash, seq, ts, user_id.
     """
     payload = payload_json if type(payload_json) is bytes else payload_json.encode()  # type: ignore[union-attr]
-    return encode_line(
-        seq, ts.encode("ascii"), json_string_bytes(event_type), json_user_bytes(user_id), payload, prev_hash.encode("ascii")
-    )
+    head = RecordHead(event_type, user_id, payload)
+    line, digest = head.chain(prev_hash.encode("ascii"), seq, ts.encode("ascii"))
+    return line, digest.decode("ascii")
 
 
-def encode_line(
-    seq: int, ts: bytes, event_type_json: bytes, user_json: bytes, payload_json: bytes, prev_hash: bytes
-) -> tuple[bytes, str]:
-    """`encode_record` on pre-encoded fields (the log's hot path): one format, one hash, one format."""
-    body = b'{"event_type":%b,"payload":%b,"prev_hash":"%b","seq":%d,"ts":"%b","user_id":%b' % (
-        event_type_json, payload_json, prev_hash, seq, ts, user_json
-    )
-    digest = _sha256(body + b"}").hexdigest()
-    return b'%b,"hash":"%b"}\n' % (body, digest.encode("ascii")), digest
+class RecordHead:
+    """The part of a record known before it is chained: its bytes up to `"prev_hash":"`, and their
+    SHA-256 state, computed outside the writers' lock. `chain` adds what only the lock knows
+    (prev_hash, seq, ts), hashing just those few bytes more: the payload is hashed once."""
+
+    __slots__ = ("_hash", "_head", "_user")
+
+    def __init__(self, event_type: str, user_id: str | None, payload_json: bytes) -> None:
+        self._head = b'{"event_type":%b,"payload":%b,"prev_hash":"' % (json_string_bytes(event_type), payload_json)
+        self._hash = _sha256(self._head)
+        self._user = b"null" if user_id is None else json_string_bytes(user_id)
+
+    def chain(self, prev_hash: bytes, seq: int, ts: bytes) -> tuple[bytes, bytes]:
+        """(line with its newline, hash as ASCII hex) of this record at `seq` after `prev_hash`."""
+        rest = b'%b","seq":%d,"ts":"%b","user_id":%b}' % (prev_hash, seq, ts, self._user)
+        state = self._hash.copy()
+        state.update(rest)
+        digest = state.hexdigest().encode("ascii")
+        return b'%b%b,"hash":"%b"}\n' % (self._head, rest[:-1], digest), digest
 
 
 _sha256 = hashlib.sha256
@@ -115,10 +125,6 @@ _sha256 = hashlib.sha256
 def json_string_bytes(text: str) -> bytes:
     """The canonical JSON encoding of a string, as UTF-8 bytes."""
     return _CANONICAL.encode(text).encode()
-
-
-def json_user_bytes(user_id: str | None) -> bytes:
-    return b"null" if user_id is None else json_string_bytes(user_id)
 
 
 def record_hash(record: Mapping[str, Any]) -> str:

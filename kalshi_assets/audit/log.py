@@ -49,10 +49,8 @@ from kalshi_assets.audit import events
 from kalshi_assets.audit.checkpoint import Checkpoint, CheckpointWriter, load_key
 from kalshi_assets.audit.encoding import (
     GENESIS_HASH,
+    RecordHead,
     canonical_payload_bytes,
-    encode_line,
-    json_string_bytes,
-    json_user_bytes,
     parse_record,
     utc_timestamp,
 )
@@ -121,7 +119,7 @@ def default_audit_directory(environ: Mapping[str, str] | None = None) -> Path:
     return REPO_ROOT / "data" / "audit"
 
 
-_Prepared = tuple[str, str | None, dict[str, Any], bytes]  # (event_type, user_id, scrubbed payload, its JSON)
+_Prepared = tuple[str, str | None, dict[str, Any], RecordHead]  # (event_type, user_id, scrubbed payload, record head)
 _VALID_EVENT_TYPES: set[str] = set(events.EVENT_TYPES)
 
 
@@ -134,7 +132,7 @@ def _prepare(event_type: str, user_id: str | None, payload: Mapping[str, Any] | 
     if user_id is not None and type(user_id) is not str and not isinstance(user_id, str):
         raise TypeError(f"user_id must be a string or None, got {type(user_id).__name__}")
     clean, holds_float = scrub_payload_noting_floats(payload)
-    return event_type, user_id, clean, canonical_payload_bytes(clean, holds_float)
+    return event_type, user_id, clean, RecordHead(event_type, user_id, canonical_payload_bytes(clean, holds_float))
 
 
 def _signer(signing_key: Ed25519PrivateKey | str | os.PathLike[str] | None, directory: Path) -> anchors.Signer | None:
@@ -149,21 +147,26 @@ def _signer(signing_key: Ed25519PrivateKey | str | os.PathLike[str] | None, dire
     return anchors.Signer(anchors.load_signing_key(signing_key, audit_directory=directory, passphrase=passphrase))
 
 
-def _encode_batch(
-    prepared: list[_Prepared], last_seq: int, last_hash: str, ts: str
-) -> tuple[list[dict[str, Any]], bytes, str]:
-    """(records as returned to callers, their lines joined, the last hash) of records chained onto `last_hash`."""
-    seq, prev_hash = last_seq, last_hash
-    prev_bytes = prev_hash.encode("ascii")
-    ts_bytes = ts.encode("ascii")
-    records: list[dict[str, Any]] = []
+def _chain(prepared: list[_Prepared], first_seq: int, last_hash: str, ts: bytes) -> tuple[bytes, list[str]]:
+    """(lines to write, joined; each record's hash) of records chained onto `last_hash` from `first_seq`."""
+    prev = last_hash.encode("ascii")
     lines: list[bytes] = []
-    for event_type, user_id, clean, payload_json in prepared:
-        seq += 1
-        line, digest = encode_line(
-            seq, ts_bytes, json_string_bytes(event_type), json_user_bytes(user_id), payload_json, prev_bytes
-        )
+    digests: list[str] = []
+    seq = first_seq
+    for entry in prepared:
+        line, prev = entry[3].chain(prev, seq, ts)
         lines.append(line)
+        digests.append(prev.decode("ascii"))
+        seq += 1
+    return (lines[0] if len(lines) == 1 else b"".join(lines)), digests
+
+
+def _records(prepared: list[_Prepared], first_seq: int, prev_hash: str, digests: list[str], ts: str) -> list[dict[str, Any]]:
+    """The records as written, for callers (built after the writers' lock is released)."""
+    records = []
+    for seq, (event_type, user_id, clean, _), digest in zip(
+        range(first_seq, first_seq + len(digests)), prepared, digests, strict=True
+    ):
         records.append(
             {
                 "seq": seq,
@@ -175,8 +178,8 @@ def _encode_batch(
                 "hash": digest,
             }
         )
-        prev_hash, prev_bytes = digest, digest.encode("ascii")
-    return records, (lines[0] if len(lines) == 1 else b"".join(lines)), prev_hash
+        prev_hash = digest
+    return records
 
 
 class AuditLog(SegmentTail, TypedEvents):
@@ -434,14 +437,17 @@ class AuditLog(SegmentTail, TypedEvents):
 
     def _write_records(self, prepared: list[_Prepared]) -> tuple[list[dict[str, Any]], SegmentHandle]:
         """Write records under the flock with one write; caller holds the write lock."""
-        self._check_usable()
+        if self._closed or self._fatal is not None:
+            self._check_usable()
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # not `_exclusive()`: this is the hot path
         try:
             try:
                 self._refresh()
+                first_seq, prev_hash = self._last_seq + 1, self._last_hash
                 now_ns = time.time_ns()
-                records, data, last_hash = _encode_batch(prepared, self._last_seq, self._last_hash, utc_timestamp(now_ns))
-                self._ensure_segment(records[0]["seq"], len(data), now_ns / 1e9)
+                ts = utc_timestamp(now_ns)
+                data, digests = _chain(prepared, first_seq, prev_hash, ts.encode("ascii"))
+                self._ensure_segment(first_seq, len(data), now_ns / 1e9)
                 handle = self._active
                 if handle is None:
                     raise AuditLogError("no active segment after rotation")
@@ -451,13 +457,13 @@ class AuditLog(SegmentTail, TypedEvents):
             except OSError as exc:
                 self._fatal = exc
                 raise AuditLogFatalError(str(storage_error("write to", self.directory, exc))) from exc
-            self._last_seq, self._last_hash = records[-1]["seq"], last_hash
+            self._last_seq, self._last_hash = first_seq + len(digests) - 1, digests[-1]
             self._known_size += len(data)
             if handle.first_epoch is None:
                 handle.first_epoch = now_ns / 1e9
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-        return records, handle
+        return _records(prepared, first_seq, prev_hash, digests, ts), handle
 
     def _write(self, handle: SegmentHandle, line: bytes) -> None:
         written = 0
