@@ -95,9 +95,16 @@ def scrub_payload_noting_floats(payload: Mapping[str, Any] | None) -> tuple[dict
     return _scrub_mapping(payload, "payload", floats), bool(floats)
 
 
+# Verdicts of `is_sensitive_key` by key: a dict lookup costs half an lru_cache call, and payload
+# keys repeat from record to record. Emptied when full, so a payload keyed by ids cannot grow it.
+_KEY_VERDICTS: dict[str, bool] = {}
+_MAX_KEY_VERDICTS = 4096
+
+
 def _scrub_mapping(mapping: Mapping[Any, Any], path: str, floats: list[bool]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     may_hold_secret = _MAY_HOLD_SECRET.search
+    verdicts = _KEY_VERDICTS
     for raw_key, value in mapping.items():
         if type(raw_key) is str:
             key = raw_key
@@ -106,7 +113,12 @@ def _scrub_mapping(mapping: Mapping[Any, Any], path: str, floats: list[bool]) ->
             if not isinstance(key, str | int | float | bool) or key is None:
                 raise TypeError(f"{path}: key {raw_key!r} is not a string")
             key = str(key)
-        if is_sensitive_key(key):
+        sensitive = verdicts.get(key)
+        if sensitive is None:
+            if len(verdicts) >= _MAX_KEY_VERDICTS:
+                verdicts.clear()
+            sensitive = verdicts[key] = is_sensitive_key(key)
+        if sensitive:
             out[key] = REDACTED
             continue
         # The common JSON-native types first, without building the path (used only in errors).
