@@ -340,8 +340,9 @@ def _print_verify_memory(verify_dir: Path) -> None:
     report = verify_log(verify_dir)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
+    lines = sum(len(line) + 1 for line in log_lines(verify_dir, report.total_entries))
     print(f"  verify peak Python memory (tracemalloc): {peak / 2**20:.1f} MiB for {report.total_entries:,} records "
-          f"in {size / 2**20:.1f} MiB of segments (as stored)")
+          f"({lines / 2**20:.1f} MiB of lines, {size / 2**20:.1f} MiB stored with gzip)")
 
 
 if __name__ == "__main__":

@@ -16,7 +16,7 @@ import functools
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
@@ -119,6 +119,47 @@ class RecordHead:
 
 
 _sha256 = hashlib.sha256
+
+
+#: An entry checked and encoded before any lock: (event_type, user_id, scrubbed payload, record head).
+Prepared = tuple[str, str | None, dict[str, Any], RecordHead]
+
+
+def chain_lines(prepared: Sequence[Prepared], first_seq: int, last_hash: str, ts: bytes) -> tuple[bytes, list[str]]:
+    """(lines to write, joined; each record's hash) of records chained onto `last_hash` from `first_seq`."""
+    prev = last_hash.encode("ascii")
+    lines: list[bytes] = []
+    digests: list[str] = []
+    seq = first_seq
+    for entry in prepared:
+        line, prev = entry[3].chain(prev, seq, ts)
+        lines.append(line)
+        digests.append(prev.decode("ascii"))
+        seq += 1
+    return (lines[0] if len(lines) == 1 else b"".join(lines)), digests
+
+
+def records_as_written(
+    prepared: Sequence[Prepared], first_seq: int, prev_hash: str, digests: list[str], ts: str
+) -> list[dict[str, Any]]:
+    """The records as written, for callers (built after the writers' lock is released)."""
+    records = []
+    for seq, (event_type, user_id, clean, _), digest in zip(
+        range(first_seq, first_seq + len(digests)), prepared, digests, strict=True
+    ):
+        records.append(
+            {
+                "seq": seq,
+                "ts": ts,
+                "event_type": event_type,
+                "user_id": user_id,
+                "payload": clean,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        prev_hash = digest
+    return records
 
 
 @functools.lru_cache(maxsize=1024)  # event types and user ids repeat from record to record

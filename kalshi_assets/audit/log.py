@@ -49,9 +49,12 @@ from kalshi_assets.audit import events
 from kalshi_assets.audit.checkpoint import Checkpoint, CheckpointWriter, load_key
 from kalshi_assets.audit.encoding import (
     GENESIS_HASH,
+    Prepared,
     RecordHead,
     canonical_payload_bytes,
+    chain_lines,
     parse_record,
+    records_as_written,
     utc_timestamp,
 )
 from kalshi_assets.audit.errors import (
@@ -119,7 +122,7 @@ def default_audit_directory(environ: Mapping[str, str] | None = None) -> Path:
     return REPO_ROOT / "data" / "audit"
 
 
-_Prepared = tuple[str, str | None, dict[str, Any], RecordHead]  # (event_type, user_id, scrubbed payload, record head)
+_Prepared = Prepared
 _VALID_EVENT_TYPES: set[str] = set(events.EVENT_TYPES)
 
 
@@ -145,41 +148,6 @@ def _signer(signing_key: Ed25519PrivateKey | str | os.PathLike[str] | None, dire
         return anchors.Signer(signing_key)
     passphrase = os.environ.get(anchors.SIGNING_KEY_PASSPHRASE_ENV)
     return anchors.Signer(anchors.load_signing_key(signing_key, audit_directory=directory, passphrase=passphrase))
-
-
-def _chain(prepared: list[_Prepared], first_seq: int, last_hash: str, ts: bytes) -> tuple[bytes, list[str]]:
-    """(lines to write, joined; each record's hash) of records chained onto `last_hash` from `first_seq`."""
-    prev = last_hash.encode("ascii")
-    lines: list[bytes] = []
-    digests: list[str] = []
-    seq = first_seq
-    for entry in prepared:
-        line, prev = entry[3].chain(prev, seq, ts)
-        lines.append(line)
-        digests.append(prev.decode("ascii"))
-        seq += 1
-    return (lines[0] if len(lines) == 1 else b"".join(lines)), digests
-
-
-def _records(prepared: list[_Prepared], first_seq: int, prev_hash: str, digests: list[str], ts: str) -> list[dict[str, Any]]:
-    """The records as written, for callers (built after the writers' lock is released)."""
-    records = []
-    for seq, (event_type, user_id, clean, _), digest in zip(
-        range(first_seq, first_seq + len(digests)), prepared, digests, strict=True
-    ):
-        records.append(
-            {
-                "seq": seq,
-                "ts": ts,
-                "event_type": event_type,
-                "user_id": user_id,
-                "payload": clean,
-                "prev_hash": prev_hash,
-                "hash": digest,
-            }
-        )
-        prev_hash = digest
-    return records
 
 
 class AuditLog(SegmentTail, TypedEvents):
@@ -446,7 +414,7 @@ class AuditLog(SegmentTail, TypedEvents):
                 first_seq, prev_hash = self._last_seq + 1, self._last_hash
                 now_ns = time.time_ns()
                 ts = utc_timestamp(now_ns)
-                data, digests = _chain(prepared, first_seq, prev_hash, ts.encode("ascii"))
+                data, digests = chain_lines(prepared, first_seq, prev_hash, ts.encode("ascii"))
                 self._ensure_segment(first_seq, len(data), now_ns / 1e9)
                 handle = self._active
                 if handle is None:
@@ -463,7 +431,7 @@ class AuditLog(SegmentTail, TypedEvents):
                 handle.first_epoch = now_ns / 1e9
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-        return _records(prepared, first_seq, prev_hash, digests, ts), handle
+        return records_as_written(prepared, first_seq, prev_hash, digests, ts), handle
 
     def _write(self, handle: SegmentHandle, line: bytes) -> None:
         written = 0
