@@ -56,10 +56,10 @@ def canonical_payload_bytes(scrubbed: dict[str, Any], holds_float: bool) -> byte
     """`canonical_payload_json(scrubbed)` as UTF-8 bytes, encoded by orjson when that is the same text.
 
     orjson sorts keys by code point and escapes strings exactly as the canonical encoder does, and
-    prints integers alike; it prints some floats differently (`1e-9` for `1e-09`) and refuses
-    integers past 64 bits and lone surrogates. A payload holding any of those (`holds_float`, from
-    `scrub_payload_noting_floats`) takes the standard encoder, so a lone surrogate still raises
-    UnicodeEncodeError, before anything is written.
+    prints integers alike; it prints some floats differently (`1e-9` for `1e-09`), so a payload
+    holding a float (`holds_float`, from `scrub_payload_noting_floats`) takes the standard encoder,
+    as does one orjson refuses (integers past 64 bits, lone surrogates: the standard encoder then
+    raises UnicodeEncodeError for those, before anything is written).
     """
     if not holds_float:
         try:

@@ -122,11 +122,10 @@ def default_audit_directory(environ: Mapping[str, str] | None = None) -> Path:
     return REPO_ROOT / "data" / "audit"
 
 
-_Prepared = Prepared
 _VALID_EVENT_TYPES: set[str] = set(events.EVENT_TYPES)
 
 
-def _prepare(event_type: str, user_id: str | None, payload: Mapping[str, Any] | None) -> _Prepared:
+def _prepare(event_type: str, user_id: str | None, payload: Mapping[str, Any] | None) -> Prepared:
     """Check and scrub one entry before anything is locked or written."""
     if event_type not in _VALID_EVENT_TYPES:
         events.validate_event_type(event_type)
@@ -384,7 +383,7 @@ class AuditLog(SegmentTail, TypedEvents):
         prepared = [_prepare(*entry) for entry in entries]
         return self._append_prepared(prepared) if prepared else []
 
-    def _append_prepared(self, prepared: list[_Prepared]) -> list[dict[str, Any]]:
+    def _append_prepared(self, prepared: list[Prepared]) -> list[dict[str, Any]]:
         if self._forked:
             self._check_process()
         if self.fsync == "batch":
@@ -396,14 +395,14 @@ class AuditLog(SegmentTail, TypedEvents):
                 self._sync_group([handle], last["seq"], last["hash"])
             return records
 
-    def _write_and_join(self, prepared: list[_Prepared]) -> tuple[list[dict[str, Any]], _Group]:
+    def _write_and_join(self, prepared: list[Prepared]) -> tuple[list[dict[str, Any]], _Group]:
         """Batch policy: write what the combiner gathered, and join the group commit (one at a time)."""
         with self._write_lock:
             records, handle = self._write_records(prepared)
             last = records[-1]
             return records, self._group.join(handle, last["seq"], last["hash"])
 
-    def _write_records(self, prepared: list[_Prepared]) -> tuple[list[dict[str, Any]], SegmentHandle]:
+    def _write_records(self, prepared: list[Prepared]) -> tuple[list[dict[str, Any]], SegmentHandle]:
         """Write records under the flock with one write; caller holds the write lock."""
         if self._closed or self._fatal is not None:
             self._check_usable()
