@@ -1,13 +1,15 @@
 """`AuditLog`: a tamper-evident, crash-safe, multi-process append-only log.
 
-Writing records (`append` one, `append_many` several), all under a per-process thread lock and an
-exclusive `flock` on `<dir>/audit.lock`, so every process and thread sees one sequence and one chain:
+Before any lock, each entry is checked, scrubbed, encoded and its head (event type and payload)
+hashed (`encoding.RecordHead`). Then, under a per-process thread lock and an exclusive `flock` on
+`<dir>/audit.lock`, so every process and thread sees one sequence and one chain:
 
 1. Refresh the tail: `stat` the active segment; if another process rotated it (inode gone or
    changed) rescan the directory; if it grew (another process appended), re-read its last line.
    A torn last record found here (a writer killed mid-write) is copied into `torn/` and cut off.
    When only this process wrote since it last looked, nothing is read.
-2. seq = last seq + 1, prev_hash = last hash; rotate the segment first if it is too big or old.
+2. seq = last seq + 1, prev_hash = last hash (only these, ts and the user are hashed under the
+   lock); rotate the segment first if it is too big or old.
 3. One `write` of every line to the active segment opened `O_APPEND`.
 
 Then durability, by policy (`append` returns only when its records are durable under it):
