@@ -11,8 +11,12 @@ Raw ceilings (plain Python loops on one file, no audit code):
   write+fsync / record     os.write + os.fdatasync per line (what "always" pays per append)
   write+fsync / 16 records 16 os.write + one os.fdatasync (what group commit of 16 can reach)
   write, no fsync          os.write per line ("off")
+Floors of a chained multi-process JSON log in Python (what "off" cannot avoid, no audit code):
+  orjson.dumps + sha256 + os.write                    per record
+  ... + flock/unlock of a lock file + stat of the file  per record (the cross-process chain's price)
 Targets (issue 16): always/ceiling >= 0.8; batch with 16 writer threads / per-16 ceiling >= 0.5;
-off >= 100k appends/s; verify >= 200k records/s (json.loads of one record is printed beside it).
+off >= 100k appends/s; verify >= 200k records/s, near json.loads: json.loads and orjson.loads
+over the same log's lines are printed beside it, and verify's peak Python memory (tracemalloc).
 "Writers" are threads of one process sharing one AuditLog (group commit happens among them); one
 more line shows 4 processes x 4 threads on one directory (verified gap-free).
 """
@@ -20,6 +24,9 @@ more line shows 4 processes x 4 threads on one directory (verified gap-free).
 from __future__ import annotations
 
 import argparse
+import fcntl
+import gzip
+import hashlib
 import json
 import os
 import statistics
@@ -28,14 +35,18 @@ import sys
 import tempfile
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
+
+import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from kalshi_assets.audit import AuditLog, verify_log  # noqa: E402
 from kalshi_assets.audit import log as log_module  # noqa: E402
+from kalshi_assets.audit.segments import list_segments  # noqa: E402
 
 ORDER_PAYLOAD = {
     "client_order_id": "0b7e6f7c-3f5e-4f21-9d0c-6c1f3f1f2a11",
@@ -88,6 +99,56 @@ def raw_ceiling(path: Path, line: bytes, per_sync: int | None, seconds: float) -
     finally:
         os.close(fd)
         path.unlink()
+
+
+def python_floor(directory: Path, seconds: float, *, lock_and_stat: bool) -> float:
+    """Records/s of the least a chained JSON log written from Python does per record: encode the
+    payload (orjson), hash the line (sha256), one os.write; with `lock_and_stat`, also take and
+    release an flock and stat the file, as a log shared by processes must (no fsync)."""
+    path, lock_path = directory / "floor.jsonl", directory / "floor.lock"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
+    lock_fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o640)
+    try:
+        n = 0
+        prev = b"0" * 64
+        began = time.perf_counter()
+        deadline = began + seconds
+        while time.perf_counter() < deadline:
+            for _ in range(256):
+                if lock_and_stat:
+                    fcntl.flock(lock_fd, fcntl.LOCK_EX)
+                    os.stat(path)
+                body = orjson.dumps(ORDER_PAYLOAD, option=orjson.OPT_SORT_KEYS) + prev
+                prev = hashlib.sha256(body).hexdigest().encode()
+                os.write(fd, body + prev + b"\n")
+                if lock_and_stat:
+                    fcntl.flock(lock_fd, fcntl.LOCK_UN)
+            n += 256
+        return n / (time.perf_counter() - began)
+    finally:
+        os.close(fd)
+        os.close(lock_fd)
+        path.unlink()
+        lock_path.unlink()
+
+
+def log_lines(directory: Path, limit: int) -> list[bytes]:
+    """Up to `limit` lines of the log in `directory`, as stored (for the parse-speed comparisons)."""
+    lines: list[bytes] = []
+    for segment in list_segments(directory):
+        opener = gzip.open if segment.compressed else open
+        with opener(segment.path, "rb") as handle:
+            lines.extend(line.rstrip(b"\n") for line in handle)
+        if len(lines) >= limit:
+            break
+    return lines[:limit]
+
+
+def lines_per_second(parse: Callable[[bytes], object], lines: list[bytes]) -> float:
+    began = time.perf_counter()
+    for line in lines:
+        parse(line)
+    return len(lines) / (time.perf_counter() - began)
 
 
 def measure(
@@ -171,21 +232,12 @@ def measure_processes(directory: Path, processes: int, threads: int, seconds: fl
     return total / elapsed
 
 
-def rate_of(fn: Callable[[], object], seconds: float) -> float:
-    n = 0
-    began = time.perf_counter()
-    deadline = began + seconds
-    while time.perf_counter() < deadline:
-        for _ in range(200):
-            fn()
-        n += 200
-    return n / (time.perf_counter() - began)
-
-
 _CEILING_OF = {"always": 1, "batch": 16, "off": None}
 
 
-def one_repeat(root: Path, seconds: float, syncs: SyncCounter, verify_dir: Path, line: bytes) -> dict[str, float]:
+def one_repeat(
+    root: Path, seconds: float, syncs: SyncCounter, verify_dir: Path, verify_lines: list[bytes], line: bytes
+) -> dict[str, float]:
     """Every figure once. Each policy runs between two measurements of its ceiling (averaged), so a
     disk that other processes slow down for a while slows both sides of the ratio alike."""
     fig: dict[str, float] = {}
@@ -201,12 +253,17 @@ def one_repeat(root: Path, seconds: float, syncs: SyncCounter, verify_dir: Path,
         ceiling = (before + raw_ceiling(root / "raw", line, per_sync, seconds / 2)) / 2
         fig[f"{name}_ceiling"] = ceiling
         fig[f"{name}_ratio"] = fig[name] / ceiling
+    fig["floor_write"] = python_floor(root, min(seconds, 1.0), lock_and_stat=False)
+    fig["floor_locked"] = python_floor(root, min(seconds, 1.0), lock_and_stat=True)
+    fig["off_floor_ratio"] = fig["off_1"] / fig["floor_locked"]
     began = time.perf_counter()
     report = verify_log(verify_dir)
     fig["verify"] = report.total_entries / (time.perf_counter() - began)
     assert report.ok, report.problems[:3]
-    record = line.rstrip(b"\n")
-    fig["json_loads"] = rate_of(lambda: json.loads(record), min(seconds, 1.0))
+    fig["json_loads"] = lines_per_second(json.loads, verify_lines)
+    fig["orjson_loads"] = lines_per_second(orjson.loads, verify_lines)
+    fig["verify_json_ratio"] = fig["verify"] / fig["json_loads"]
+    fig["verify_orjson_ratio"] = fig["verify"] / fig["orjson_loads"]
     return fig
 
 
@@ -230,9 +287,17 @@ def main() -> None:
         with AuditLog(verify_dir, fsync="off") as log:
             for i in range(args.verify_records):
                 log.append("ORDER", f"u{i % 7}", ORDER_PAYLOAD)
-        repeats = [one_repeat(root, args.seconds, syncs, verify_dir, line) for _ in range(args.repeat)]
+        verify_lines = log_lines(verify_dir, 50_000)
+        repeats = []
+        for index in range(args.repeat):
+            repeats.append(one_repeat(root, args.seconds, syncs, verify_dir, verify_lines, line))
+            load = os.getloadavg()
+            print(f"  repeat {index + 1}: load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f}; "
+                  f"off {repeats[-1]['off_1']:,.0f}/s, verify {repeats[-1]['verify']:,.0f}/s, "
+                  f"always/ceiling {repeats[-1]['always_1_ratio']:.2f}", flush=True)
         median = {key: statistics.median(r[key] for r in repeats) for key in repeats[0]}
         _print_table(median, len(line), args.verify_records)
+        _print_verify_memory(verify_dir)
         rate = measure_processes(root / "processes", processes=4, threads=4, seconds=args.seconds)
         print(f"  batch, 4 processes x 4 threads on one directory: {rate:,.0f} appends/s (verified gap-free)")
         load_after = os.getloadavg()
@@ -260,8 +325,24 @@ def _print_table(m: dict[str, float], line_size: int, verify_records: int) -> No
             f"  {label:<34} {m[key]:>10,.0f}  {ceilings[per_sync]:<26} {m[key + '_ceiling']:>10,.0f}  "
             f"{m[key + '_ratio']:5.2f} {target}{grouping}"
         )
-    print(f"  verify: {m['verify']:,.0f} records/s over {verify_records:,} records (target >= 200k/s); "
-          f"json.loads of one record alone: {m['json_loads']:,.0f}/s; verify / json.loads = {m['verify'] / m['json_loads']:.2f}")
+    print(f"  python floors, no fsync: orjson.dumps+sha256+os.write {m['floor_write']:,.0f} records/s; "
+          f"+ flock+stat {m['floor_locked']:,.0f} records/s; off / locked floor = {m['off_floor_ratio']:.2f}")
+    print(f"  verify: {m['verify']:,.0f} records/s over {verify_records:,} records (target >= 200k/s); over the same "
+          f"lines json.loads alone {m['json_loads']:,.0f}/s, orjson.loads alone {m['orjson_loads']:,.0f}/s; "
+          f"verify / json.loads = {m['verify_json_ratio']:.2f}, verify / orjson.loads = "
+          f"{m['verify_orjson_ratio']:.2f}")
+
+
+def _print_verify_memory(verify_dir: Path) -> None:
+    """verify streams: its peak Python memory stays near its block size, whatever the log's size."""
+    size = sum(segment.path.stat().st_size for segment in list_segments(verify_dir))
+    tracemalloc.start()
+    report = verify_log(verify_dir)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    lines = sum(len(line) + 1 for line in log_lines(verify_dir, report.total_entries))
+    print(f"  verify peak Python memory (tracemalloc): {peak / 2**20:.1f} MiB for {report.total_entries:,} records "
+          f"({lines / 2**20:.1f} MiB of lines, {size / 2**20:.1f} MiB stored with gzip)")
 
 
 if __name__ == "__main__":

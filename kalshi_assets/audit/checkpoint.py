@@ -23,7 +23,6 @@ each slot also carries `kid` and an Ed25519 `sig` over every field but `mac` and
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import hmac
 import json
 import os
@@ -34,6 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from kalshi_assets.audit.anchor import Signer, signature_problem
@@ -136,7 +136,13 @@ def _fsync_dir(directory: Path) -> None:
 
 
 def _mac(key: bytes, fields: Mapping[str, object]) -> str:
-    return hmac.new(key, canonical_json(fields).encode("utf-8"), hashlib.sha256).hexdigest()
+    return hmac.digest(key, canonical_json(fields).encode("utf-8"), "sha256").hex()
+
+
+def _canonical_fields(fields: Mapping[str, object]) -> bytes:
+    """`canonical_json(fields)` as bytes, by orjson: the same text, since a checkpoint's fields are
+    integers and ASCII strings only (orjson differs from the standard encoder only on floats)."""
+    return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
 
 
 def _decode_slot(
@@ -217,7 +223,8 @@ class CheckpointWriter:
         self._signer = signer
         self._lock = threading.Lock()
         self._cached_raw: bytes | None = None
-        self._cached = CheckpointRead("missing", None)
+        self._cached: CheckpointRead | None = CheckpointRead("missing", None)  # None: `_written`, not yet decoded
+        self._written: tuple[dict[str, Any], int] | None = None  # (fields, slot) this writer wrote last
         path = directory / CHECKPOINT_FILE_NAME
         existed = path.exists()
         self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o640)
@@ -225,11 +232,36 @@ class CheckpointWriter:
             _fsync_dir(directory)
 
     def read(self) -> CheckpointRead:
-        raw = os.pread(self._fd, _SLOT_SIZE * _SLOTS, 0)
+        return self._decode(os.pread(self._fd, _SLOT_SIZE * _SLOTS, 0))
+
+    def _decode(self, raw: bytes) -> CheckpointRead:
         if raw != self._cached_raw:  # checking signatures costs more than comparing 1 KiB
             self._cached = read_checkpoint_bytes(raw, self._key)
             self._cached_raw = raw
+            self._written = None
+        elif self._cached is None:
+            assert self._written is not None
+            fields, slot = self._written
+            self._cached = CheckpointRead("valid", _checkpoint(fields), slot)
         return self._cached
+
+    def _latest(self) -> tuple[int, int, str | None, int | None]:
+        """(seq, generation, first record's hash or None, slot) of the checkpoint on disk (seq -1: none).
+
+        When the file holds exactly what this writer wrote last, nothing is decoded or checked again."""
+        raw = os.pread(self._fd, _SLOT_SIZE * _SLOTS, 0)
+        if raw == self._cached_raw and self._written is not None:
+            fields, slot = self._written
+            return fields["seq"], fields["gen"], fields["first_hash"], slot
+        current = self._decode(raw)
+        if current.state == "invalid":
+            raise AuditLogDamagedError(
+                f"the audit checkpoint does not verify (tampered, or a different {KEY_ENV}); refusing to overwrite it"
+            )
+        existing = current.checkpoint
+        if existing is None:
+            return -1, 0, None, current.slot
+        return existing.seq, existing.generation, existing.first_hash, current.slot
 
     def advance(
         self, seq: int, record_hash: str, first_hash: Callable[[], str], *, sync: bool
@@ -244,19 +276,14 @@ class CheckpointWriter:
         with self._lock:
             fcntl.flock(self._fd, fcntl.LOCK_EX)
             try:
-                current = self.read()
-                if current.state == "invalid":
-                    raise AuditLogDamagedError(
-                        "the audit checkpoint does not verify (tampered, or a different "
-                        f"{KEY_ENV}); refusing to overwrite it"
-                    )
-                existing = current.checkpoint
-                if existing is not None and existing.seq >= seq:
+                last_seq, generation, anchor, slot = self._latest()
+                if last_seq >= seq:
                     if sync:
                         os.fdatasync(self._fd)
                     return None
-                fields = self._fields(existing, seq, record_hash, first_hash)
-                self._write_slot(current.slot, fields)
+                # The anchor is taken once, by the first checkpoint that names a real record.
+                fields = self._fields(generation + 1, seq, record_hash, anchor if last_seq > 0 else first_hash())
+                self._write_slot(slot, fields)
                 if sync:
                     os.fdatasync(self._fd)
                 return fields
@@ -273,11 +300,11 @@ class CheckpointWriter:
                 existing = current.checkpoint
                 if existing is None:
                     return
-                slot, first = current.slot, existing.first_hash
+                slot, generation = current.slot, existing.generation
                 for _ in range(_SLOTS):
-                    fields = self._fields(existing, existing.seq, existing.hash, lambda: first)
+                    generation += 1
+                    fields = self._fields(generation, existing.seq, existing.hash, existing.first_hash)
                     slot = self._write_slot(slot, fields)
-                    existing = _checkpoint(fields)
                 os.fdatasync(self._fd)
             finally:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
@@ -290,32 +317,29 @@ class CheckpointWriter:
         raw = (self._cached_raw or b"").ljust(_SLOT_SIZE * _SLOTS, b"\x00")
         offset = slot * _SLOT_SIZE
         self._cached_raw = raw[:offset] + slot_bytes + raw[offset + _SLOT_SIZE :]
-        self._cached = CheckpointRead("valid", _checkpoint(fields), slot)
+        self._cached, self._written = None, (fields, slot)  # decoded only if `read` is asked for it
         return slot
 
-    def _fields(
-        self, existing: Checkpoint | None, seq: int, record_hash: str, first_hash: Callable[[], str]
-    ) -> dict[str, Any]:
+    def _fields(self, generation: int, seq: int, record_hash: str, first_hash: str) -> dict[str, Any]:
         fields: dict[str, Any] = {
             "v": _FORMAT_VERSION,
-            "gen": 1 if existing is None else existing.generation + 1,
+            "gen": generation,
             "seq": seq,
             "hash": record_hash,
             "first_seq": 1,
-            # The anchor is taken once, by the first checkpoint that names a real record.
-            "first_hash": existing.first_hash if existing and existing.seq > 0 else first_hash(),
+            "first_hash": first_hash,
             "ts": utc_timestamp(),
         }
         if self._signer is not None:
             fields["kid"] = self._signer.key_id
-            fields["sig"] = self._signer.sign(canonical_json(fields))
+            fields["sig"] = self._signer.sign(_canonical_fields(fields).decode("ascii"))
         return fields
 
     def _encode_slot(self, fields: dict[str, Any]) -> bytes:
         # `fields` is already canonical JSON once `mac` is set aside; readers do not care where `mac` sits.
-        body = canonical_json(fields)
-        mac = hmac.new(self._key, body.encode("utf-8"), hashlib.sha256).hexdigest()
-        encoded = f'{body[:-1]},"mac":"{mac}"}}'.encode()
+        body = _canonical_fields(fields)
+        mac = hmac.digest(self._key, body, "sha256").hex().encode("ascii")
+        encoded = b'%b,"mac":"%b"}' % (body[:-1], mac)
         if len(encoded) >= _SLOT_SIZE:
             raise ValueError("checkpoint slot overflow")
         return encoded.ljust(_SLOT_SIZE - 1, b" ") + b"\n"

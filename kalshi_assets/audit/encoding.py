@@ -16,8 +16,10 @@ import functools
 import hashlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
+
+import orjson
 
 GENESIS_HASH = "0" * 64
 RECORD_FIELDS = ("seq", "ts", "event_type", "user_id", "payload", "prev_hash", "hash")
@@ -50,6 +52,23 @@ def canonical_payload_json(scrubbed: dict[str, Any]) -> str:
     return _CANONICAL_ACYCLIC.encode(scrubbed)
 
 
+def canonical_payload_bytes(scrubbed: dict[str, Any], holds_float: bool) -> bytes:
+    """`canonical_payload_json(scrubbed)` as UTF-8 bytes, encoded by orjson when that is the same text.
+
+    orjson sorts keys by code point and escapes strings exactly as the canonical encoder does, and
+    prints integers alike; it prints some floats differently (`1e-9` for `1e-09`), so a payload
+    holding a float (`holds_float`, from `scrub_payload_noting_floats`) takes the standard encoder,
+    as does one orjson refuses (integers past 64 bits, lone surrogates: the standard encoder then
+    raises UnicodeEncodeError for those, before anything is written).
+    """
+    if not holds_float:
+        try:
+            return orjson.dumps(scrubbed, option=orjson.OPT_SORT_KEYS)
+        except TypeError:  # orjson.JSONEncodeError included
+            pass
+    return _CANONICAL_ACYCLIC.encode(scrubbed).encode()
+
+
 def utc_timestamp(now_ns: int | None = None) -> str:
     """UTC time as `YYYY-MM-DDTHH:MM:SS.ffffffZ` (fixed width, so text order is time order)."""
     global _timestamp_second
@@ -64,27 +83,89 @@ def utc_timestamp(now_ns: int | None = None) -> str:
 
 
 def encode_record(
-    seq: int, ts: str, event_type: str, user_id: str | None, payload_json: str, prev_hash: str
+    seq: int, ts: str, event_type: str, user_id: str | None, payload_json: str | bytes, prev_hash: str
 ) -> tuple[bytes, str]:
     """Build the line (with trailing newline) and the hash of one record.
 
-    `payload_json` must already be canonical (`canonical_json` of a JSON-native mapping); the body
-    is assembled by hand because re-encoding the payload on the hot path would double its cost.
-    Keys appear in sorted order: event_type, payload, prev_hash, seq, ts, user_id.
+    `payload_json` must already be canonical (`canonical_json` of a JSON-native mapping, as text or
+    UTF-8 bytes); the body is assembled by hand because re-encoding the payload on the hot path
+    would double its cost. Keys appear in sorted order: event_type, payload, prev_hash, seq, ts, user_id.
     """
-    head = f'{{"event_type":{_json_string(event_type)},"payload":{payload_json},"prev_hash":"{prev_hash}",'
-    body = f'{head}"seq":{seq},"ts":"{ts}","user_id":{_json_user(user_id)}'.encode()
-    digest = hashlib.sha256(body + b"}").hexdigest()
-    return b"%b,\"hash\":\"%s\"}\n" % (body, digest.encode("ascii")), digest
+    payload = payload_json if type(payload_json) is bytes else payload_json.encode()  # type: ignore[union-attr]
+    head = RecordHead(event_type, user_id, payload)
+    line, digest = head.chain(prev_hash.encode("ascii"), seq, ts.encode("ascii"))
+    return line, digest.decode("ascii")
+
+
+class RecordHead:
+    """The part of a record known before it is chained: its bytes up to `"prev_hash":"`, and their
+    SHA-256 state, computed outside the writers' lock. `chain` adds what only the lock knows
+    (prev_hash, seq, ts), hashing just those few bytes more: the payload is hashed once."""
+
+    __slots__ = ("_hash", "_head", "_user")
+
+    def __init__(self, event_type: str, user_id: str | None, payload_json: bytes) -> None:
+        self._head = b'{"event_type":%b,"payload":%b,"prev_hash":"' % (json_string_bytes(event_type), payload_json)
+        self._hash = _sha256(self._head)
+        self._user = b"null" if user_id is None else json_string_bytes(user_id)
+
+    def chain(self, prev_hash: bytes, seq: int, ts: bytes) -> tuple[bytes, bytes]:
+        """(line with its newline, hash as ASCII hex) of this record at `seq` after `prev_hash`."""
+        rest = b'%b","seq":%d,"ts":"%b","user_id":%b}' % (prev_hash, seq, ts, self._user)
+        state = self._hash.copy()
+        state.update(rest)
+        digest = state.hexdigest().encode("ascii")
+        return b'%b%b,"hash":"%b"}\n' % (self._head, rest[:-1], digest), digest
+
+
+_sha256 = hashlib.sha256
+
+
+#: An entry checked and encoded before any lock: (event_type, user_id, scrubbed payload, record head).
+Prepared = tuple[str, str | None, dict[str, Any], RecordHead]
+
+
+def chain_lines(prepared: Sequence[Prepared], first_seq: int, last_hash: str, ts: bytes) -> tuple[bytes, list[str]]:
+    """(lines to write, joined; each record's hash) of records chained onto `last_hash` from `first_seq`."""
+    prev = last_hash.encode("ascii")
+    lines: list[bytes] = []
+    digests: list[str] = []
+    seq = first_seq
+    for entry in prepared:
+        line, prev = entry[3].chain(prev, seq, ts)
+        lines.append(line)
+        digests.append(prev.decode("ascii"))
+        seq += 1
+    return (lines[0] if len(lines) == 1 else b"".join(lines)), digests
+
+
+def records_as_written(
+    prepared: Sequence[Prepared], first_seq: int, prev_hash: str, digests: list[str], ts: str
+) -> list[dict[str, Any]]:
+    """The records as written, for callers (built after the writers' lock is released)."""
+    records = []
+    for seq, (event_type, user_id, clean, _), digest in zip(
+        range(first_seq, first_seq + len(digests)), prepared, digests, strict=True
+    ):
+        records.append(
+            {
+                "seq": seq,
+                "ts": ts,
+                "event_type": event_type,
+                "user_id": user_id,
+                "payload": clean,
+                "prev_hash": prev_hash,
+                "hash": digest,
+            }
+        )
+        prev_hash = digest
+    return records
 
 
 @functools.lru_cache(maxsize=1024)  # event types and user ids repeat from record to record
-def _json_string(text: str) -> str:
-    return _CANONICAL.encode(text)
-
-
-def _json_user(user_id: str | None) -> str:
-    return "null" if user_id is None else _json_string(user_id)
+def json_string_bytes(text: str) -> bytes:
+    """The canonical JSON encoding of a string, as UTF-8 bytes."""
+    return _CANONICAL.encode(text).encode()
 
 
 def record_hash(record: Mapping[str, Any]) -> str:

@@ -1,13 +1,15 @@
 """`AuditLog`: a tamper-evident, crash-safe, multi-process append-only log.
 
-Writing records (`append` one, `append_many` several), all under a per-process thread lock and an
-exclusive `flock` on `<dir>/audit.lock`, so every process and thread sees one sequence and one chain:
+Before any lock, each entry is checked, scrubbed, encoded and its head (event type and payload)
+hashed (`encoding.RecordHead`). Then, under a per-process thread lock and an exclusive `flock` on
+`<dir>/audit.lock`, so every process and thread sees one sequence and one chain:
 
 1. Refresh the tail: `stat` the active segment; if another process rotated it (inode gone or
    changed) rescan the directory; if it grew (another process appended), re-read its last line.
    A torn last record found here (a writer killed mid-write) is copied into `torn/` and cut off.
    When only this process wrote since it last looked, nothing is read.
-2. seq = last seq + 1, prev_hash = last hash; rotate the segment first if it is too big or old.
+2. seq = last seq + 1, prev_hash = last hash (only these, ts and the user are hashed under the
+   lock); rotate the segment first if it is too big or old.
 3. One `write` of every line to the active segment opened `O_APPEND`.
 
 Then durability, by policy (`append` returns only when its records are durable under it):
@@ -49,9 +51,12 @@ from kalshi_assets.audit import events
 from kalshi_assets.audit.checkpoint import Checkpoint, CheckpointWriter, load_key
 from kalshi_assets.audit.encoding import (
     GENESIS_HASH,
-    canonical_payload_json,
-    encode_record,
+    Prepared,
+    RecordHead,
+    canonical_payload_bytes,
+    chain_lines,
     parse_record,
+    records_as_written,
     utc_timestamp,
 )
 from kalshi_assets.audit.errors import (
@@ -63,7 +68,7 @@ from kalshi_assets.audit.errors import (
 )
 from kalshi_assets.audit.groupcommit import GroupCommit, WriteCombiner, _Group
 from kalshi_assets.audit.query import query_log
-from kalshi_assets.audit.scrub import scrub_payload
+from kalshi_assets.audit.scrub import scrub_payload_noting_floats
 from kalshi_assets.audit.segments import (
     LOCK_FILE_NAME,
     SegmentHandle,
@@ -123,11 +128,10 @@ def default_audit_directory(
     return REPO_ROOT / "data" / "audit"
 
 
-_Prepared = tuple[str, str | None, dict[str, Any], str]  # (event_type, user_id, scrubbed payload, its JSON)
 _VALID_EVENT_TYPES: set[str] = set(events.EVENT_TYPES)
 
 
-def _prepare(event_type: str, user_id: str | None, payload: Mapping[str, Any] | None) -> _Prepared:
+def _prepare(event_type: str, user_id: str | None, payload: Mapping[str, Any] | None) -> Prepared:
     """Check and scrub one entry before anything is locked or written."""
     if event_type not in _VALID_EVENT_TYPES:
         events.validate_event_type(event_type)
@@ -135,8 +139,8 @@ def _prepare(event_type: str, user_id: str | None, payload: Mapping[str, Any] | 
             _VALID_EVENT_TYPES.add(event_type)
     if user_id is not None and type(user_id) is not str and not isinstance(user_id, str):
         raise TypeError(f"user_id must be a string or None, got {type(user_id).__name__}")
-    clean = scrub_payload(payload)
-    return event_type, user_id, clean, canonical_payload_json(clean)
+    clean, holds_float = scrub_payload_noting_floats(payload)
+    return event_type, user_id, clean, RecordHead(event_type, user_id, canonical_payload_bytes(clean, holds_float))
 
 
 def _signer(signing_key: Ed25519PrivateKey | str | os.PathLike[str] | None, directory: Path) -> anchors.Signer | None:
@@ -385,7 +389,7 @@ class AuditLog(SegmentTail, TypedEvents):
         prepared = [_prepare(*entry) for entry in entries]
         return self._append_prepared(prepared) if prepared else []
 
-    def _append_prepared(self, prepared: list[_Prepared]) -> list[dict[str, Any]]:
+    def _append_prepared(self, prepared: list[Prepared]) -> list[dict[str, Any]]:
         if self._forked:
             self._check_process()
         if self.fsync == "batch":
@@ -397,43 +401,26 @@ class AuditLog(SegmentTail, TypedEvents):
                 self._sync_group([handle], last["seq"], last["hash"])
             return records
 
-    def _write_and_join(self, prepared: list[_Prepared]) -> tuple[list[dict[str, Any]], _Group]:
+    def _write_and_join(self, prepared: list[Prepared]) -> tuple[list[dict[str, Any]], _Group]:
         """Batch policy: write what the combiner gathered, and join the group commit (one at a time)."""
         with self._write_lock:
             records, handle = self._write_records(prepared)
             last = records[-1]
             return records, self._group.join(handle, last["seq"], last["hash"])
 
-    def _write_records(self, prepared: list[_Prepared]) -> tuple[list[dict[str, Any]], SegmentHandle]:
+    def _write_records(self, prepared: list[Prepared]) -> tuple[list[dict[str, Any]], SegmentHandle]:
         """Write records under the flock with one write; caller holds the write lock."""
-        self._check_usable()
+        if self._closed or self._fatal is not None:
+            self._check_usable()
         fcntl.flock(self._lock_fd, fcntl.LOCK_EX)  # not `_exclusive()`: this is the hot path
         try:
             try:
                 self._refresh()
-                seq, prev_hash = self._last_seq, self._last_hash
+                first_seq, prev_hash = self._last_seq + 1, self._last_hash
                 now_ns = time.time_ns()
                 ts = utc_timestamp(now_ns)
-                records: list[dict[str, Any]] = []
-                lines: list[bytes] = []
-                for event_type, user_id, clean, payload_json in prepared:
-                    seq += 1
-                    line, digest = encode_record(seq, ts, event_type, user_id, payload_json, prev_hash)
-                    lines.append(line)
-                    records.append(
-                        {
-                            "seq": seq,
-                            "ts": ts,
-                            "event_type": event_type,
-                            "user_id": user_id,
-                            "payload": clean,
-                            "prev_hash": prev_hash,
-                            "hash": digest,
-                        }
-                    )
-                    prev_hash = digest
-                data = lines[0] if len(lines) == 1 else b"".join(lines)
-                self._ensure_segment(records[0]["seq"], len(data), now_ns / 1e9)
+                data, digests = chain_lines(prepared, first_seq, prev_hash, ts.encode("ascii"))
+                self._ensure_segment(first_seq, len(data), now_ns / 1e9)
                 handle = self._active
                 if handle is None:
                     raise AuditLogError("no active segment after rotation")
@@ -443,13 +430,13 @@ class AuditLog(SegmentTail, TypedEvents):
             except OSError as exc:
                 self._fatal = exc
                 raise AuditLogFatalError(str(storage_error("write to", self.directory, exc))) from exc
-            self._last_seq, self._last_hash = seq, prev_hash
+            self._last_seq, self._last_hash = first_seq + len(digests) - 1, digests[-1]
             self._known_size += len(data)
             if handle.first_epoch is None:
                 handle.first_epoch = now_ns / 1e9
         finally:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
-        return records, handle
+        return records_as_written(prepared, first_seq, prev_hash, digests, ts), handle
 
     def _write(self, handle: SegmentHandle, line: bytes) -> None:
         written = 0

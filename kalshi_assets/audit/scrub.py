@@ -81,15 +81,30 @@ def scrub_text(text: str) -> str:
 
 def scrub_payload(payload: Mapping[str, Any] | None) -> dict[str, Any]:
     """A JSON-native copy of `payload` with secrets redacted; raises TypeError on unloggable values."""
+    return scrub_payload_noting_floats(payload)[0]
+
+
+def scrub_payload_noting_floats(payload: Mapping[str, Any] | None) -> tuple[dict[str, Any], bool]:
+    """`scrub_payload`, and whether the copy holds a float (which only the standard encoder prints
+    canonically; kalshi_assets.audit.encoding.canonical_payload_bytes)."""
     if payload is None:
-        return {}
+        return {}, False
     if type(payload) is not dict and not isinstance(payload, Mapping):
         raise TypeError(f"payload must be a mapping, got {type(payload).__name__}")
-    return _scrub_mapping(payload, "payload")
+    floats: list[bool] = []
+    return _scrub_mapping(payload, "payload", floats), bool(floats)
 
 
-def _scrub_mapping(mapping: Mapping[Any, Any], path: str) -> dict[str, Any]:
+# Verdicts of `is_sensitive_key` by key: a dict lookup costs half an lru_cache call, and payload
+# keys repeat from record to record. Emptied when full, so a payload keyed by ids cannot grow it.
+_KEY_VERDICTS: dict[str, bool] = {}
+_MAX_KEY_VERDICTS = 4096
+
+
+def _scrub_mapping(mapping: Mapping[Any, Any], path: str, floats: list[bool]) -> dict[str, Any]:
     out: dict[str, Any] = {}
+    may_hold_secret = _MAY_HOLD_SECRET.search
+    verdicts = _KEY_VERDICTS
     for raw_key, value in mapping.items():
         if type(raw_key) is str:
             key = raw_key
@@ -98,34 +113,40 @@ def _scrub_mapping(mapping: Mapping[Any, Any], path: str) -> dict[str, Any]:
             if not isinstance(key, str | int | float | bool) or key is None:
                 raise TypeError(f"{path}: key {raw_key!r} is not a string")
             key = str(key)
-        if is_sensitive_key(key):
+        sensitive = verdicts.get(key)
+        if sensitive is None:
+            if len(verdicts) >= _MAX_KEY_VERDICTS:
+                verdicts.clear()
+            sensitive = verdicts[key] = is_sensitive_key(key)
+        if sensitive:
             out[key] = REDACTED
             continue
         # The common JSON-native types first, without building the path (used only in errors).
         kind = type(value)
         if kind is str:
-            out[key] = scrub_text(value)
+            out[key] = value if may_hold_secret(value) is None else scrub_text(value)
         elif kind is int or kind is bool or value is None:
             out[key] = value
-        elif kind is float and math.isfinite(value):
-            out[key] = value
         elif kind is dict:
-            out[key] = _scrub_mapping(value, f"{path}.{key}")
+            out[key] = _scrub_mapping(value, f"{path}.{key}", floats)
         else:
-            out[key] = _scrub_value(value, f"{path}.{key}")
+            out[key] = _scrub_value(value, f"{path}.{key}", floats)
     return out
 
 
-def _scrub_value(value: Any, path: str) -> Any:
+def _scrub_value(value: Any, path: str, floats: list[bool]) -> Any:
     if value is None or isinstance(value, bool | int):
         return int(value) if isinstance(value, enum.IntEnum) else value
     if isinstance(value, str):
         return scrub_text(value)
     if isinstance(value, float):
         # Non-finite floats are not JSON; keep them readable rather than refuse the event.
-        return value if math.isfinite(value) else repr(value)
+        if not math.isfinite(value):
+            return repr(value)
+        floats.append(True)
+        return value
     if isinstance(value, Mapping):
-        return _scrub_mapping(value, path)
+        return _scrub_mapping(value, path, floats)
     if isinstance(value, list | tuple):
         if (
             len(value) == 2
@@ -135,9 +156,9 @@ def _scrub_value(value: Any, path: str) -> Any:
             and not isinstance(value[1], Mapping | list | tuple)
         ):
             return [value[0], REDACTED]  # a (name, value) header pair
-        return [_scrub_value(item, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [_scrub_value(item, f"{path}[{i}]", floats) for i, item in enumerate(value)]
     if isinstance(value, set | frozenset):
-        items = [_scrub_value(item, f"{path}[]") for item in value]
+        items = [_scrub_value(item, f"{path}[]", floats) for item in value]
         return sorted(items, key=repr)
     if isinstance(value, bytes | bytearray | memoryview):
         return REDACTED
@@ -148,14 +169,15 @@ def _scrub_value(value: Any, path: str) -> Any:
     if isinstance(value, dt.date | dt.time):
         return value.isoformat()
     if isinstance(value, dt.timedelta):
+        floats.append(True)
         return value.total_seconds()
     if isinstance(value, Decimal):
         return str(value)
     if isinstance(value, enum.Enum):
-        return _scrub_value(value.value, path)
+        return _scrub_value(value.value, path, floats)
     if isinstance(value, uuid.UUID | PurePath):
         return str(value)
     item = getattr(value, "item", None)  # numpy scalars
     if callable(item) and type(value).__module__ == "numpy":
-        return _scrub_value(item(), path)
+        return _scrub_value(item(), path, floats)
     raise TypeError(f"{path}: cannot write a {type(value).__name__} to the audit log")
