@@ -14,7 +14,7 @@ import pytest
 
 from kalshi_assets import settings
 from kalshi_assets.catalog import CATALOG_ENV, PACKAGED_CATALOG, CatalogError, load_catalog
-from kalshi_assets.defs import distributions, ingest, outcomes
+from kalshi_assets.defs import distributions, ingest, ingest_percentiles, outcomes
 from kalshi_assets.defs.research import backtests, features, folds, promotion, scoring
 from kalshi_assets.defs.resources import (
     MacroResource,
@@ -146,7 +146,7 @@ def test_a_series_added_only_in_the_catalog_flows_to_the_research_tables(
     assert ingest_partitions(path, *WINDOW, market_data, assets=(ingest.kalshi_quotes,)).success
     resources = {"warehouse": WarehouseResource(path=str(path)), "market_data": market_data,
                  "settings": SettingsResource(), "macro": MacroResource()}
-    snapshot_assets = [distributions.kalshi_forecast_percentiles, distributions.distribution_snapshots]
+    snapshot_assets = [ingest_percentiles.kalshi_forecast_percentiles, distributions.distribution_snapshots]
     defs = dg.Definitions(assets=snapshot_assets, resources=resources, executor=dg.in_process_executor,
                           jobs=[dg.define_asset_job("snapshots", selection=snapshot_assets)])
     assert defs.resolve_job_def("snapshots").execute_in_process(

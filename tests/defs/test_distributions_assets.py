@@ -14,6 +14,7 @@ import pytest
 
 from kalshi_assets.analytics.snapshot_schema import SNAPSHOT_SCHEMA
 from kalshi_assets.defs import distributions as stage
+from kalshi_assets.defs import ingest_percentiles
 from kalshi_assets.defs.resources import MarketDataResource, SettingsResource, WarehouseResource
 from kalshi_assets.kalshi import forecasts
 from kalshi_assets.warehouse import db
@@ -39,7 +40,7 @@ def _resources(path: Path, **settings) -> dict:
 
 
 def run_stage(path: Path, start: str, end: str, assets=None, **settings) -> dg.ExecuteInProcessResult:
-    assets = assets or [stage.kalshi_forecast_percentiles, stage.distribution_snapshots]
+    assets = assets or [ingest_percentiles.kalshi_forecast_percentiles, stage.distribution_snapshots]
     defs = dg.Definitions(
         assets=assets,
         asset_checks=stage.defs.asset_checks,

@@ -13,7 +13,7 @@ import pytest
 
 from kalshi_assets.analytics.purge import intervals_overlap
 from kalshi_assets.analytics.walkforward import taker_fee
-from kalshi_assets.defs import distributions, outcomes, research
+from kalshi_assets.defs import distributions, ingest_percentiles, outcomes, research
 from kalshi_assets.defs.research.features import event_features, features_observed_before_as_of
 from kalshi_assets.defs.research.folds import cpcv_splits, splits_purged_and_embargoed
 from kalshi_assets.defs.resources import (
@@ -43,7 +43,7 @@ def resources(path: Path, **settings) -> dict:
 
 def build_inputs(path: Path) -> None:
     """Snapshots for the window (one single-run backfill), then first prints, revisions and labels."""
-    assets = [distributions.kalshi_forecast_percentiles, distributions.distribution_snapshots]
+    assets = [ingest_percentiles.kalshi_forecast_percentiles, distributions.distribution_snapshots]
     defs = dg.Definitions(
         assets=assets,
         resources=resources(path),

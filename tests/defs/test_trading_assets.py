@@ -13,7 +13,7 @@ import dagster as dg
 import pytest
 
 from kalshi_assets.audit import ORDER, RISK_VIOLATION, TRADE, AuditLog
-from kalshi_assets.defs import distributions, outcomes, trading
+from kalshi_assets.defs import distributions, ingest_percentiles, outcomes, trading
 from kalshi_assets.defs.resources import (
     AuditLogResource,
     MacroResource,
@@ -61,7 +61,7 @@ def research_warehouse(ingested_warehouse: Path, tmp_path_factory: pytest.TempPa
         "settings": SettingsResource(),
         "macro": MacroResource(),
     }
-    selection = [distributions.kalshi_forecast_percentiles, distributions.distribution_snapshots]
+    selection = [ingest_percentiles.kalshi_forecast_percentiles, distributions.distribution_snapshots]
     defs = dg.Definitions(
         assets=selection, resources=resources, jobs=[dg.define_asset_job("snapshots", selection=selection)],
         executor=dg.in_process_executor,
