@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 import numpy as np
+import pandas as pd
 
 from kalshi_assets.analytics.snapshot_schema import (
     QUANTILE_COLUMNS,
@@ -70,6 +71,15 @@ def antitonic_regression_segments(y: np.ndarray, w: np.ndarray, seg: np.ndarray)
 def segment_starts(seg: np.ndarray, n_segments: int) -> tuple[np.ndarray, np.ndarray]:
     counts = np.bincount(seg, minlength=n_segments)
     return np.cumsum(counts) - counts, counts
+
+
+def segment_cumsum(seg: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Running sum of `values` within each segment (`seg` sorted), added in order from the segment's first
+    value: the same floats whatever the segment's position in the batch (a global cumsum minus each
+    segment's base is not, once the batch holds thousands of snapshots)."""
+    if not len(values):
+        return np.asarray(values, dtype=float)
+    return pd.Series(values, dtype=float).groupby(seg, sort=False).cumsum().to_numpy()
 
 
 def segment_median(seg: np.ndarray, values: np.ndarray, n_segments: int) -> np.ndarray:
@@ -262,10 +272,7 @@ def bin_moments(bins: tuple[np.ndarray, ...], ok: np.ndarray, n: int,
         skew = np.where(spread_ok, m3 / std**3, np.nan)
         kurt = np.where(spread_ok, m4 / std**4 - 3.0, np.nan)
     starts, counts = segment_starts(bseg, n)
-    cum = np.cumsum(bmass)
-    base = np.where(counts > 0, cum[np.minimum(starts, len(cum) - 1)] - bmass[np.minimum(starts, len(cum) - 1)],
-                    0.0) if len(cum) else np.zeros(n)
-    cdf = np.clip(cum - base[bseg], 0.0, 1.0)
+    cdf = np.clip(segment_cumsum(bseg, bmass), 0.0, 1.0)
     quantiles = bin_quantiles(bins, cdf, starts, counts, ok, n)
     tail_lo_mass = np.bincount(bseg, weights=np.where(btail_lo, bmass, 0.0), minlength=n)
     tail_hi_mass = np.bincount(bseg, weights=np.where(btail_hi, bmass, 0.0), minlength=n)
@@ -289,10 +296,17 @@ def bin_quantiles(bins: tuple[np.ndarray, ...], cdf: np.ndarray, starts: np.ndar
     quantiles = np.full((n, len(QUANTILE_LEVELS)), np.nan)
     ok_idx = np.flatnonzero(ok)
     if len(ok_idx):
-        key = 2.0 * bseg + cdf                       # sorted: cdf in [0, 1] rises within a segment
+        # Per segment, the first bin whose cdf reaches the level (else its last bin). Found with a per-segment
+        # minimum, not a search over one global key such as 2*segment + cdf: offsets that grow with a
+        # segment's position cost precision, and a snapshot's quantiles then depended on which run made it.
+        nonempty = np.flatnonzero(counts > 0)
+        positions = np.arange(len(cdf))
+        last = starts[ok_idx] + counts[ok_idx] - 1
         for j, level in enumerate(QUANTILE_LEVELS):
-            idx = np.searchsorted(key, 2.0 * ok_idx + level - 1e-12, side="left")
-            idx = np.minimum(idx, starts[ok_idx] + counts[ok_idx] - 1)
+            crossing = np.where(cdf >= level - 1e-12, positions, len(cdf))
+            first = np.full(n, len(cdf))
+            first[nonempty] = np.minimum.reduceat(crossing, starts[nonempty])
+            idx = np.minimum(first[ok_idx], last)
             before = cdf[idx] - bmass[idx]
             with np.errstate(invalid="ignore", divide="ignore"):
                 frac = np.clip(np.where(bmass[idx] > 0, (level - before) / bmass[idx], 0.0), 0.0, 1.0)
