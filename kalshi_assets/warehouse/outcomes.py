@@ -13,7 +13,7 @@ import duckdb
 import pandas as pd
 
 from kalshi_assets.warehouse.db import table_exists
-from kalshi_assets.warehouse.writes import registered, replace_all, transaction
+from kalshi_assets.warehouse.writes import atomically, registered, replace_all
 
 FIRST_PRINT_INPUT = ("event_ticker", "series_ticker", "reference_period", "value", "release_time", "source")
 REPORT_INPUT = ("event_ticker", "source", "value", "release_time", "settlement_ts")
@@ -27,36 +27,50 @@ REVISION_INPUT = (
     "value",
 )
 
-_INSERT_FIRST_PRINTS = (
-    "INSERT INTO outcomes_first_print "
-    "(event_ticker, series_ticker, reference_period, value, release_time, source, recorded_at, row_hash) "
-    "SELECT event_ticker, series_ticker, reference_period, value, release_time, source, "
-    "CAST(? AS TIMESTAMP), first_print_hash(event_ticker, value, release_time, source) "
-    "FROM incoming_first_prints "
-    "ON CONFLICT (event_ticker) DO NOTHING"
-)
+# MERGE rather than INSERT ... ON CONFLICT: the same statements run on the DuckDB file and on the lake,
+# which has no primary keys (writes.atomically holds the table's lock there).
+_INSERT_FIRST_PRINTS = """
+MERGE INTO outcomes_first_print USING (
+    SELECT event_ticker, series_ticker, reference_period, value, release_time, source,
+           CAST(? AS TIMESTAMP) AS recorded_at, first_print_hash(event_ticker, value, release_time, source) AS row_hash
+    FROM incoming_first_prints
+) AS incoming ON outcomes_first_print.event_ticker = incoming.event_ticker
+WHEN NOT MATCHED THEN INSERT
+    (event_ticker, series_ticker, reference_period, value, release_time, source, recorded_at, row_hash)
+    VALUES (incoming.event_ticker, incoming.series_ticker, incoming.reference_period, incoming.value,
+            incoming.release_time, incoming.source, incoming.recorded_at, incoming.row_hash)
+"""
 
 # Column-named upsert: each field is replaced only by a non-NULL incoming value; first_seen_at stays.
 _UPSERT_REPORTS = """
-INSERT INTO outcomes_first_print_reports
+MERGE INTO outcomes_first_print_reports USING (
+    SELECT event_ticker, source, value, release_time, settlement_ts, CAST(? AS TIMESTAMP) AS seen_at
+    FROM incoming_reports
+) AS incoming ON outcomes_first_print_reports.event_ticker = incoming.event_ticker
+    AND outcomes_first_print_reports.source = incoming.source
+WHEN MATCHED THEN UPDATE SET
+    value         = COALESCE(incoming.value, outcomes_first_print_reports.value),
+    release_time  = COALESCE(incoming.release_time, outcomes_first_print_reports.release_time),
+    settlement_ts = COALESCE(incoming.settlement_ts, outcomes_first_print_reports.settlement_ts),
+    last_seen_at  = incoming.seen_at
+WHEN NOT MATCHED THEN INSERT
     (event_ticker, source, value, release_time, settlement_ts, first_seen_at, last_seen_at)
-SELECT event_ticker, source, value, release_time, settlement_ts, CAST(? AS TIMESTAMP), CAST(? AS TIMESTAMP)
-FROM incoming_reports
-ON CONFLICT (event_ticker, source) DO UPDATE SET
-    value         = COALESCE(excluded.value, outcomes_first_print_reports.value),
-    release_time  = COALESCE(excluded.release_time, outcomes_first_print_reports.release_time),
-    settlement_ts = COALESCE(excluded.settlement_ts, outcomes_first_print_reports.settlement_ts),
-    last_seen_at  = excluded.last_seen_at
+    VALUES (incoming.event_ticker, incoming.source, incoming.value, incoming.release_time, incoming.settlement_ts,
+            incoming.seen_at, incoming.seen_at)
 """
 
 # Each vintage is sealed at insert: row_hash over its printed fields (the revision_hash macro).
 _APPEND_REVISIONS = """
-INSERT INTO outcomes_revisions
+MERGE INTO outcomes_revisions USING (
+    SELECT event_ticker, vintage_time, source, series_ticker, reference_period, vintage, value,
+           CAST(? AS TIMESTAMP) AS recorded_at, revision_hash(event_ticker, vintage_time, source, vintage, value) AS row_hash
+    FROM incoming_revisions
+) AS incoming ON outcomes_revisions.event_ticker = incoming.event_ticker
+    AND outcomes_revisions.vintage_time = incoming.vintage_time AND outcomes_revisions.source = incoming.source
+WHEN NOT MATCHED THEN INSERT
     (event_ticker, vintage_time, source, series_ticker, reference_period, vintage, value, recorded_at, row_hash)
-SELECT event_ticker, vintage_time, source, series_ticker, reference_period, vintage, value, CAST(? AS TIMESTAMP),
-       revision_hash(event_ticker, vintage_time, source, vintage, value)
-FROM incoming_revisions
-ON CONFLICT (event_ticker, vintage_time, source) DO NOTHING
+    VALUES (incoming.event_ticker, incoming.vintage_time, incoming.source, incoming.series_ticker,
+            incoming.reference_period, incoming.vintage, incoming.value, incoming.recorded_at, incoming.row_hash)
 """
 
 
@@ -100,10 +114,13 @@ def insert_first_prints(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, rec
         ["event_ticker", "value", "release_time", "source"],
         "outcomes_first_print",
     )
-    with transaction(con), registered(con, rows, "incoming_first_prints"):
-        before = _count(con, "SELECT count(*) FROM outcomes_first_print")
-        con.execute(_INSERT_FIRST_PRINTS, [recorded_at])
-        return _count(con, "SELECT count(*) FROM outcomes_first_print") - before
+    def work() -> int:
+        with registered(con, rows, "incoming_first_prints"):
+            before = _count(con, "SELECT count(*) FROM outcomes_first_print")
+            con.execute(_INSERT_FIRST_PRINTS, [recorded_at])
+            return _count(con, "SELECT count(*) FROM outcomes_first_print") - before
+
+    return atomically(con, ["outcomes_first_print"], work)
 
 
 def upsert_first_print_reports(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, seen_at: datetime) -> int:
@@ -120,9 +137,12 @@ def upsert_first_print_reports(con: duckdb.DuckDBPyConnection, frame: pd.DataFra
         ["event_ticker", "source"],
         "outcomes_first_print_reports",
     )
-    with transaction(con), registered(con, rows, "incoming_reports"):
-        con.execute(_UPSERT_REPORTS, [seen_at, seen_at])
-    return len(rows)
+    def work() -> int:
+        with registered(con, rows, "incoming_reports"):
+            con.execute(_UPSERT_REPORTS, [seen_at])
+        return len(rows)
+
+    return atomically(con, ["outcomes_first_print_reports"], work)
 
 
 def append_revisions(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, recorded_at: datetime) -> int:
@@ -132,10 +152,13 @@ def append_revisions(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, record
     keys = ["event_ticker", "vintage_time", "source"]
     rows = _prepared(frame, REVISION_INPUT, keys, [*keys, "vintage", "value"], "outcomes_revisions")
     rows["vintage"] = rows["vintage"].astype("int64")
-    with transaction(con), registered(con, rows, "incoming_revisions"):
-        before = _count(con, "SELECT count(*) FROM outcomes_revisions")
-        con.execute(_APPEND_REVISIONS, [recorded_at])
-        return _count(con, "SELECT count(*) FROM outcomes_revisions") - before
+    def work() -> int:
+        with registered(con, rows, "incoming_revisions"):
+            before = _count(con, "SELECT count(*) FROM outcomes_revisions")
+            con.execute(_APPEND_REVISIONS, [recorded_at])
+            return _count(con, "SELECT count(*) FROM outcomes_revisions") - before
+
+    return atomically(con, ["outcomes_revisions"], work)
 
 
 def replace_event_labels(con: duckdb.DuckDBPyConnection, labels: pd.DataFrame) -> int:

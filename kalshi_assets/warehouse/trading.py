@@ -18,7 +18,7 @@ from kalshi_assets.times import naive_utc, utc_now
 from kalshi_assets.trading.orders import CENT, ONE, PRICE_QUANTUM, ZERO, Fill, Order, RouteResult
 from kalshi_assets.trading.store import PENDING
 from kalshi_assets.warehouse.db import table_exists
-from kalshi_assets.warehouse.writes import replace_all, transaction, upsert
+from kalshi_assets.warehouse.writes import atomically, replace_all, upsert
 
 ORDERS = "paper_orders"
 FILLS = "paper_fills"
@@ -53,6 +53,27 @@ def _float_or_none(value: Any) -> float | None:
 # --- the order store -------------------------------------------------------------------------------
 
 
+_ORDER_EXISTS = "SELECT 1 FROM paper_orders WHERE client_order_id = ?"
+_RESERVE_ORDER = """
+INSERT INTO paper_orders (client_order_id, mode, strategy, event_ticker, market_ticker, side, action, contracts,
+    limit_price, notional, time_in_force, decision_time, p_model, edge, promoted, status, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+_ORDER_PENDING = "SELECT 1 FROM paper_orders WHERE client_order_id = ? AND status = ?"
+_COMPLETE_ORDER = """
+UPDATE paper_orders
+SET status = ?, reason = ?, message = ?, exchange_order_id = ?, exchange_status = ?, filled_contracts = ?,
+    average_price = ?, fees = ?, updated_at = ?
+WHERE client_order_id = ? AND status = ?
+"""
+_INSERT_FILL = """
+INSERT INTO paper_fills (trade_id, client_order_id, exchange_order_id, mode, strategy, event_ticker, market_ticker,
+    side, action, contracts, price, fee, filled_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+
+
 class WarehouseOrderStore:
     """`OrderStore` over paper_orders / paper_fills: reserve inserts a pending row (refused when the
     client_order_id exists), complete updates that row and inserts its fills in one transaction."""
@@ -63,57 +84,53 @@ class WarehouseOrderStore:
 
     def reserve(self, order: Order, mode: str) -> bool:
         now = naive_utc(self.clock())
-        inserted = self.con.execute(
-            """
-            INSERT INTO paper_orders (client_order_id, mode, strategy, event_ticker, market_ticker, side, action,
-                contracts, limit_price, notional, time_in_force, decision_time, p_model, edge, promoted, status,
-                created_at, updated_at)
-            VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-            ON CONFLICT (client_order_id) DO NOTHING
-            RETURNING client_order_id
-            """,
-            [
-                order.client_order_id, mode, order.strategy, order.event_ticker, order.market_ticker, order.side,
-                order.action, order.count, order.limit_price, order.notional, order.time_in_force,
-                naive_utc(order.decision_time), _float_or_none(order.details.get("p_model")),
-                _float_or_none(order.details.get("edge")), order.details.get("promoted"), PENDING, now, now,
-            ],
-        ).fetchall()  # fmt: skip
-        return bool(inserted)
+        row = [
+            order.client_order_id, mode, order.strategy, order.event_ticker, order.market_ticker, order.side,
+            order.action, order.count, order.limit_price, order.notional, order.time_in_force,
+            naive_utc(order.decision_time), _float_or_none(order.details.get("p_model")),
+            _float_or_none(order.details.get("edge")), order.details.get("promoted"), PENDING, now, now,
+        ]  # fmt: skip
+
+        # Look, then insert, under the order's lock: the lake has no primary key to refuse a second row (the
+        # file's key still does, and a lost race there is the same answer: already reserved).
+        def work() -> bool:
+            if self.con.execute(_ORDER_EXISTS, [order.client_order_id]).fetchone():
+                return False
+            self.con.execute(_RESERVE_ORDER, row)
+            return True
+
+        try:
+            return atomically(self.con, [f"paper_orders/{order.client_order_id}"], work)
+        except duckdb.ConstraintException:
+            return False
 
     def complete(self, result: RouteResult) -> None:
         order = result.order
-        with transaction(self.con):
-            updated = self.con.execute(
-                """
-                UPDATE paper_orders
-                SET status = ?, reason = ?, message = ?, exchange_order_id = ?, exchange_status = ?,
-                    filled_contracts = ?, average_price = ?, fees = ?, updated_at = ?
-                WHERE client_order_id = ? AND status = ?
-                RETURNING client_order_id
-                """,
+
+        # Look, then update, under the order's lock (the lake takes no RETURNING on an UPDATE).
+        def work() -> None:
+            if not self.con.execute(_ORDER_PENDING, [order.client_order_id, PENDING]).fetchone():
+                raise KeyError(f"order {order.client_order_id} is not pending in paper_orders: it was never reserved "
+                               "or is complete already")  # fmt: skip
+            self.con.execute(
+                _COMPLETE_ORDER,
                 [
                     result.status, result.reason, result.message, result.exchange_order_id, result.exchange_status,
                     result.filled_count, result.average_price, result.fees, naive_utc(self.clock()),
                     order.client_order_id, PENDING,
                 ],
-            ).fetchall()  # fmt: skip
-            if not updated:
-                raise KeyError(f"order {order.client_order_id} is not pending in paper_orders: it was never reserved "
-                               "or is complete already")  # fmt: skip
+            )  # fmt: skip
             for fill in result.fills:
                 self.con.execute(
-                    """
-                    INSERT INTO paper_fills (trade_id, client_order_id, exchange_order_id, mode, strategy,
-                        event_ticker, market_ticker, side, action, contracts, price, fee, filled_at)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
+                    _INSERT_FILL,
                     [
                         fill.trade_id, fill.client_order_id, fill.exchange_order_id, result.mode, order.strategy,
                         fill.event_ticker, fill.market_ticker, fill.side, fill.action, fill.count, fill.price,
                         fill.fee, naive_utc(fill.filled_at),
                     ],
                 )  # fmt: skip
+
+        atomically(self.con, [f"paper_orders/{order.client_order_id}"], work)
 
 
 def known_order_ids(con: duckdb.DuckDBPyConnection, client_order_ids: Sequence[str]) -> set[str]:

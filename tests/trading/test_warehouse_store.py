@@ -1,4 +1,5 @@
-"""The warehouse order store: reserve before routing, refuse a duplicate id, complete with fills."""
+"""The warehouse order store: reserve before routing, refuse a duplicate id, complete with fills; on both
+backends (the DuckDB file and the lake, which has no primary key to refuse a duplicate)."""
 
 from __future__ import annotations
 
@@ -19,11 +20,15 @@ from kalshi_assets.trading.orders import RouteResult
 from kalshi_assets.warehouse import db
 from kalshi_assets.warehouse import trading as store
 from tests.trading.conftest import NOW, TICKER, cpi_book, make_order
+from tests.warehouse.test_writes import clear
 
 
-@pytest.fixture
-def con(tmp_path: Path):
-    with db.connection(tmp_path / "w.duckdb") as connection:
+@pytest.fixture(params=["file", "lake"])
+def con(request: pytest.FixtureRequest, tmp_path: Path):
+    target = tmp_path / "w.duckdb" if request.param == "file" else request.getfixturevalue("lake").target
+    with db.connection(target) as connection:
+        if request.param == "lake":
+            clear(connection)
         yield connection
 
 

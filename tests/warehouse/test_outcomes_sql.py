@@ -1,4 +1,5 @@
-"""Outcome tables: insert-if-absent first prints, NULL-safe upserts, append-only revisions, latest view."""
+"""Outcome tables: insert-if-absent first prints, NULL-safe upserts, append-only revisions, latest view; the
+same behaviour on both backends (the DuckDB file and the lake: a real DuckLake on a real PostgreSQL)."""
 
 from __future__ import annotations
 
@@ -25,14 +26,19 @@ from kalshi_assets.warehouse.outcomes import (
     revision_rows_altered,
     upsert_first_print_reports,
 )
+from tests.warehouse.test_writes import clear
 
 T0 = datetime(2026, 9, 11, 12, 30)
 RUN1, RUN2 = datetime(2026, 11, 1, 1, 0), datetime(2026, 11, 2, 1, 0)
 
 
-@pytest.fixture
-def con(tmp_path) -> duckdb.DuckDBPyConnection:
-    connection = db.connect(tmp_path / "warehouse.duckdb")
+@pytest.fixture(params=["file", "lake"])
+def con(request: pytest.FixtureRequest, tmp_path) -> duckdb.DuckDBPyConnection:
+    if request.param == "file":
+        connection = db.connect(tmp_path / "warehouse.duckdb")
+    else:
+        connection = db.connect(request.getfixturevalue("lake").target)
+        clear(connection)
     yield connection
     connection.close()
 
