@@ -28,8 +28,9 @@ dagster-home:
 demo: install dagster-home
 	$(BIN)/kalshi-assets demo
 
+# Two workers, each test module whole on one of them (module fixtures such as a built warehouse are made once).
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 
 ui: install dagster-home
 	$(BIN)/dagster dev -w workspace.yaml

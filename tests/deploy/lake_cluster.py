@@ -235,6 +235,11 @@ class LakeDeployment:
     def start_services(self) -> subprocess.Popen:
         """Upstream assets into the lake (in process), the webserver and the workers, all at once; returns
         the upstream process (wait for it, then for `ready`)."""
+        # The instance's tables first, by one process: processes that meet an empty Dagster database at the
+        # same moment race to create them ("relation instance_info already exists").
+        migrate = self.start("migrate", "dagster", "instance", "migrate")
+        if migrate.wait(300) != 0:
+            raise RuntimeError(f"creating the Dagster instance failed:\n{self.logs['migrate'].read_text()[-3000:]}")
         upstream = self.start("upstream", "dagster", "asset", "materialize", "-m", "kalshi_assets.definitions",
                               "--select", UPSTREAM, env={**self.env, "KALSHI_EXECUTOR": "in_process"})
         self.start("stop_automation", "dagster", "sensor", "stop", "kalshi_automation", "-w",

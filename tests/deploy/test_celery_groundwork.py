@@ -31,6 +31,7 @@ import dagster as dg
 import pytest
 import requests
 
+from tests.deploy.lake_cluster import process_tree_rss_mb
 from tests.e2e.conftest import stop, wait_for
 from tests.servers import PostgresServer, RedisServer, free_port
 
@@ -80,28 +81,6 @@ class Cluster:
         return dg.DagsterInstance.from_config(str(self.home))
 
 
-def process_tree_rss_mb(pid: int) -> float:
-    """Resident memory of a process and all its descendants (from /proc), in MB."""
-    children: dict[int, list[int]] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                parent = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
-            except (OSError, IndexError, ValueError):
-                continue
-            children.setdefault(parent, []).append(int(entry.name))
-    total_kb, todo = 0, [pid]
-    while todo:
-        current = todo.pop()
-        todo.extend(children.get(current, []))
-        try:
-            status = Path(f"/proc/{current}/status").read_text()
-        except OSError:
-            continue
-        total_kb += next((int(line.split()[1]) for line in status.splitlines() if line.startswith("VmRSS:")), 0)
-    return total_kb / 1024
-
-
 def session_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[3])
 
@@ -135,6 +114,10 @@ def cluster(postgres_server: PostgresServer, redis_server: RedisServer,
     os.environ.update({k: env[k] for k in env if k.startswith(("DAGSTER_PG_", "PGPASSFILE"))})  # for instance()
     try:
         started = found.t0
+        # The instance's tables first, by one process: processes meeting an empty Dagster database at once
+        # race to create them ("relation instance_info already exists").
+        found.start("migrate", "dagster", "instance", "migrate")
+        assert found.processes["migrate"].wait(300) == 0, found.logs["migrate"].read_text()[-3000:]
         found.start("webserver", "dagster-webserver", "-h", "127.0.0.1", "-p", str(port),
                     "-w", str(home / "workspace.yaml"))
         for name in ("w1", "w2"):
