@@ -14,7 +14,7 @@ import pandas as pd
 
 from kalshi_assets.defs import keys
 from kalshi_assets.defs.metadata import WRITER_POOL, partition_row_counts, table_metadata
-from kalshi_assets.defs.partitions import backfill_policy, daily_partitions
+from kalshi_assets.defs.partitions import backfill_policy, daily_partitions, utc_window
 from kalshi_assets.defs.resources import MarketDataResource, WarehouseResource
 from kalshi_assets.kalshi import ingest as fetch
 from kalshi_assets.kalshi.source import MarketDataSource
@@ -94,8 +94,7 @@ def _ingest_partitions(
     `rows_expected_while_open`, a chunk in which markets were open (before the source's now) but nothing came
     back fails before it is written, so an empty answer never deletes stored rows.
     """
-    window = context.partition_time_window
-    start, end = naive_utc(window.start), naive_utc(window.end)
+    start, end = utc_window(context)
     total = 0
     with warehouse.connect() as con:
         if reads.row_count(con, "kalshi_markets") == 0:

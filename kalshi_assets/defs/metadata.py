@@ -13,8 +13,8 @@ import dagster as dg
 import duckdb
 import pandas as pd
 
+from kalshi_assets.defs.partitions import utc_window
 from kalshi_assets.reports.formatting import SIGNIFICANT_DIGITS, display_value
-from kalshi_assets.times import naive_utc
 from kalshi_assets.warehouse import db, summary
 from kalshi_assets.warehouse import ingest as ingest_reads
 
@@ -107,8 +107,7 @@ def partition_row_counts(
 ) -> None:
     """Give each daily partition of this run its own `dagster/row_count`: the rows whose `time_column`
     falls on that UTC day (the table's total stays in `table_rows`)."""
-    window = context.partition_time_window
-    start, end = naive_utc(window.start), naive_utc(window.end)
+    start, end = utc_window(context)
     by_day = {day.isoformat(): rows for day, rows in summary.rows_per_day(con, table, time_column, start, end).items()}
     for key in context.partition_keys:
         context.add_asset_metadata({"dagster/row_count": dg.MetadataValue.int(by_day.get(key, 0))}, partition_key=key)

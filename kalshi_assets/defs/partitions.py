@@ -7,12 +7,13 @@ end explicitly, for either source.
 """
 
 import os
-from datetime import UTC, datetime
+from datetime import datetime
 
 import dagster as dg
 
 from kalshi_assets import settings
 from kalshi_assets.demo.exchange import DEMO_END
+from kalshi_assets.times import naive_utc
 
 
 def history_end(environ: dict[str, str] | None = None) -> str | None:
@@ -34,7 +35,7 @@ daily_partitions = dg.DailyPartitionsDefinition(
 def utc_window(context: dg.AssetExecutionContext) -> tuple[datetime, datetime]:
     """The run's partition window as naive UTC datetimes (the warehouse's times)."""
     window = context.partition_time_window
-    return window.start.astimezone(UTC).replace(tzinfo=None), window.end.astimezone(UTC).replace(tzinfo=None)
+    return naive_utc(window.start), naive_utc(window.end)
 
 
 # How a backfill of the daily partitions is cut into runs. On the single DuckDB file one process writes at a
