@@ -20,7 +20,7 @@ from kalshi_assets.analytics.distribution import DistributionParams
 from kalshi_assets.analytics.snapshot_rows import snapshot_rows
 from kalshi_assets.analytics.snapshot_schema import SNAPSHOT_COLUMNS, STATUS_OK, validate_snapshot_frame
 from kalshi_assets.defs.keys import KALSHI_EVENTS, KALSHI_FORECAST_PERCENTILES, KALSHI_MARKETS, KALSHI_QUOTES
-from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, partition_row_counts, table_metadata
+from kalshi_assets.defs.metadata import WRITER_POOL, markdown_table, partitioned_result
 from kalshi_assets.defs.partitions import backfill_policy, daily_partitions, utc_window
 from kalshi_assets.defs.resources import SettingsResource, WarehouseResource
 from kalshi_assets.times import windows
@@ -131,14 +131,10 @@ def distribution_snapshots(
         errors["kalshi_error"] = errors["kalshi_median"] - errors["first_print"]
         context.log.info(f"distribution_snapshots: {written} snapshots, {bins_written} bins, "
                          f"{start:%Y-%m-%d}..{end:%Y-%m-%d}")
-        partition_row_counts(context, con, store.SNAPSHOTS_TABLE, "snapshot_ts")
-        return dg.MaterializeResult(
-            metadata=table_metadata(
-                con, store.SNAPSHOTS_TABLE, written, order_by="snapshot_ts",
-                bins_written=dg.MetadataValue.int(bins_written),
-                **_summary_metadata(summaries),
-                **_first_print_metadata(errors),
-            )
+        return partitioned_result(
+            context, con, store.SNAPSHOTS_TABLE, "snapshot_ts", written, order_by="snapshot_ts",
+            bins_written=dg.MetadataValue.int(bins_written), **_summary_metadata(summaries),
+            **_first_print_metadata(errors),
         )
 
 

@@ -13,7 +13,7 @@ import dagster as dg
 import pandas as pd
 
 from kalshi_assets.defs import keys
-from kalshi_assets.defs.metadata import WRITER_POOL, partition_row_counts, table_metadata
+from kalshi_assets.defs.metadata import WRITER_POOL, partitioned_result, table_metadata
 from kalshi_assets.defs.partitions import backfill_policy, daily_partitions, utc_window
 from kalshi_assets.defs.resources import MarketDataResource, WarehouseResource
 from kalshi_assets.kalshi import ingest as fetch
@@ -117,13 +117,9 @@ def _ingest_partitions(
             total += writes.replace_window(con, table, frame, "ts", chunk_start, chunk_end)
         days = (end - start).days
         context.log.info(f"{table}: {total} rows over {days} day(s) from {start:%Y-%m-%d}")
-        partition_row_counts(context, con, table, "ts")
-        return dg.MaterializeResult(
-            metadata=table_metadata(
-                con, table, total, order_by="ts",
-                days=dg.MetadataValue.int(days),
-                partition_rows=dg.MetadataValue.int(reads.row_count(con, table, ("ts", start, end))),
-            )
+        return partitioned_result(
+            context, con, table, "ts", total, order_by="ts", days=dg.MetadataValue.int(days),
+            partition_rows=dg.MetadataValue.int(reads.row_count(con, table, ("ts", start, end))),
         )
 
 

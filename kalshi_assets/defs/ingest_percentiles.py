@@ -7,7 +7,7 @@ from datetime import timedelta
 import dagster as dg
 
 from kalshi_assets.defs.keys import KALSHI_EVENTS, KALSHI_MARKETS
-from kalshi_assets.defs.metadata import WRITER_POOL, partition_row_counts, table_metadata
+from kalshi_assets.defs.metadata import WRITER_POOL, partitioned_result
 from kalshi_assets.defs.partitions import backfill_policy, daily_partitions, utc_window
 from kalshi_assets.defs.resources import MarketDataResource, WarehouseResource
 from kalshi_assets.kalshi.forecasts import fetch_forecast_percentiles
@@ -41,8 +41,7 @@ def kalshi_forecast_percentiles(
             frame = fetch_forecast_percentiles(source, events, chunk_start, chunk_end)
             total += store.replace_percentile_window(con, frame, chunk_start, chunk_end)
         context.log.info(f"kalshi_forecast_percentiles: {total} points from {start:%Y-%m-%d} to {end:%Y-%m-%d}")
-        partition_row_counts(context, con, store.PERCENTILES_TABLE, "ts")
-        return dg.MaterializeResult(metadata=table_metadata(con, store.PERCENTILES_TABLE, total, order_by="ts"))
+        return partitioned_result(context, con, store.PERCENTILES_TABLE, "ts", total, order_by="ts")
 
 
 defs = dg.Definitions(assets=[kalshi_forecast_percentiles])

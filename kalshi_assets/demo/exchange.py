@@ -11,6 +11,7 @@ answer as one tier does. Without a tier they answer for the whole history.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import time
@@ -91,6 +92,43 @@ def historical_candle(candle: dict) -> dict:
         "open_interest": candle["open_interest_fp"],
     }
 
+
+
+def _hourly_prints(
+    hours: np.ndarray, volume: np.ndarray, last_cents: np.ndarray, min_ts: int | None, max_ts: int | None
+) -> tuple[np.ndarray, ...]:
+    """Each traded hour's volume split into at most three prints, spread evenly inside the hour, newest
+    first: (hour_end, created, size, price, k) arrays, one entry per print inside [min_ts, max_ts]."""
+    hours, volume, last_cents = (np.asarray(a).astype(np.int64) for a in (hours, volume, last_cents))
+    prints = np.minimum(volume, 3)
+    of_hour = np.repeat(np.arange(hours.size), prints)
+    k = np.arange(of_hour.size) - np.repeat(np.cumsum(prints) - prints, prints)
+    per_print, spare = volume[of_hour] // prints[of_hour], volume[of_hour] % prints[of_hour]
+    size = per_print + (k < spare)
+    created = hours[of_hour] - _HOUR + (k + 1) * _HOUR // (prints[of_hour] + 1)
+    keep = np.ones(created.size, dtype=bool)
+    if min_ts is not None:
+        keep &= created >= min_ts
+    if max_ts is not None:
+        keep &= created <= max_ts
+    newest_first = np.flatnonzero(keep)[np.argsort(-created[keep], kind="stable")]
+    return (hours[of_hour][newest_first], created[newest_first], size[newest_first],
+            last_cents[of_hour][newest_first], k[newest_first])
+
+
+_TRADE_NAMESPACE_BYTES = _TRADE_NAMESPACE.bytes
+_VARIANT = "89ab89ab89ab89ab"  # RFC 4122 variant: the top two bits of clock_seq_hi set to 10
+
+
+def _trade_ids(ticker: str, hour_end: np.ndarray, k: np.ndarray) -> list[str]:
+    """`str(uuid.uuid5(_TRADE_NAMESPACE, f"{ticker}|{hour_end}|{k}"))` for each print, without a UUID
+    object per trade (the same SHA-1, version and variant bits, spelled directly)."""
+    sha1, prefix, variant = hashlib.sha1, _TRADE_NAMESPACE_BYTES, _VARIANT
+    out = []
+    for hour, j in zip(hour_end.tolist(), k.tolist(), strict=True):
+        h = sha1(prefix + f"{ticker}|{hour}|{j}".encode()).hexdigest()
+        out.append(f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{variant[int(h[16], 16)]}{h[17:20]}-{h[20:32]}")
+    return out
 
 class DemoExchange(DemoSimulation):
     """A deterministic Kalshi history. Methods return the API's wire objects (dicts) exactly."""
@@ -366,34 +404,30 @@ class DemoExchange(DemoSimulation):
             raise KeyError(f"unknown market {ticker!r}")
         event = self.demo_event(event_ticker)
         i = event.market_tickers.index(ticker)
-        out = []
         # Every print of an hour is created inside (hour_end - 1 h, hour_end): hours that cannot reach the
-        # window are skipped before any trade is built (the check per trade below still decides).
+        # window are skipped before any trade is built; the window is then applied per print.
         traded = np.flatnonzero(event.volume[i] > 0)
         if min_ts is not None:
             traded = traded[event.hours[traded] > min_ts]
         if max_ts is not None:
             traded = traded[event.hours[traded] - _HOUR < max_ts]
-        for hour_end, volume, price in zip(event.hours[traded].tolist(), event.volume[i, traded].tolist(),
-                                           event.last_cents[i, traded].tolist(), strict=True):
-            hour_end, volume, price = int(hour_end), int(volume), int(price)
-            prints = min(volume, 3)
-            sizes = [volume // prints + (1 if k < volume % prints else 0) for k in range(prints)]
-            for k, size in enumerate(sizes):
-                created = hour_end - _HOUR + (k + 1) * _HOUR // (prints + 1)
-                if (min_ts is not None and created < min_ts) or (max_ts is not None and created > max_ts):
-                    continue
-                out.append({
-                    "trade_id": str(uuid.uuid5(_TRADE_NAMESPACE, f"{ticker}|{hour_end}|{k}")),
-                    "ticker": ticker,
-                    "count_fp": count_fp(size),
-                    "yes_price_dollars": dollars(price),
-                    "no_price_dollars": dollars(100 - price),
-                    "taker_side": "yes" if k % 2 == 0 else "no",
-                    "created_time": iso(created),
-                })
-        out.sort(key=lambda t: t["created_time"], reverse=True)
-        return out
+        hour_end, created, size, price, k = _hourly_prints(
+            event.hours[traded], event.volume[i, traded], event.last_cents[i, traded], min_ts, max_ts
+        )
+        ids = _trade_ids(ticker, hour_end, k)
+        stamps = np.char.add(np.datetime_as_string(created.astype("datetime64[s]"), unit="s"), "Z").tolist()
+        return [
+            {
+                "trade_id": trade_id,
+                "ticker": ticker,
+                "count_fp": f"{n}.00",
+                "yes_price_dollars": _DOLLARS[cents],
+                "no_price_dollars": _DOLLARS[100 - cents],
+                "taker_side": "yes" if j % 2 == 0 else "no",
+                "created_time": stamp,
+            }
+            for trade_id, n, cents, j, stamp in zip(ids, size.tolist(), price.tolist(), k.tolist(), stamps, strict=True)
+        ]
 
     def orderbook(self, ticker: str, depth: int | None = None) -> dict:
         """The book at `now`: YES bids and NO bids (ascending), empty once the market has closed."""

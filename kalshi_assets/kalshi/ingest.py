@@ -15,6 +15,7 @@ import pandas as pd
 
 from kalshi_assets.catalog import load_catalog
 from kalshi_assets.kalshi import parse
+from kalshi_assets.kalshi.limits import BATCH_CANDLE_TICKERS
 from kalshi_assets.kalshi.source import MarketDataSource
 from kalshi_assets.times import unix_seconds, utc_now
 
@@ -38,8 +39,11 @@ _FLOAT_COLUMNS = {"fee_multiplier", "floor_strike", "cap_strike", "yes_bid", "ye
 
 def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
     """Rows -> a frame with the table's columns and stable dtypes (naive UTC datetimes, floats)."""
-    out = pd.DataFrame.from_records(rows, columns=columns)
-    for column in columns:
+    return _typed(pd.DataFrame.from_records(rows, columns=columns))
+
+
+def _typed(out: pd.DataFrame) -> pd.DataFrame:
+    for column in out.columns:
         if column in _TIME_COLUMNS:
             out[column] = pd.to_datetime(out[column])
         elif column in _FLOAT_COLUMNS:
@@ -97,15 +101,16 @@ def fetch_markets(source: MarketDataSource, event_tickers: Sequence[str]) -> Fet
     return FetchedMarkets(frame(rows, MARKET_COLUMNS), empty)
 
 
-def _refuse_outside(rows: list[dict], start: datetime, end: datetime, what: str) -> None:
+def _refuse_outside(rows: pd.DataFrame, start: datetime, end: datetime, what: str) -> None:
     """A row stamped outside [start, end) is the source's error: raise naming it before anything is
     written (dropping it would let the partition replace delete the stored row)."""
-    for row in rows:
-        if not start <= row["ts"] < end:
-            raise parse.WireFormatError(
-                f"market {row['market_ticker']}: {what} at {row['ts']:%Y-%m-%d %H:%M:%S} is outside the "
-                f"requested window [{start:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}); nothing was written"
-            )
+    outside = rows[(rows["ts"] < start) | (rows["ts"] >= end)]
+    if not outside.empty:
+        row = outside.iloc[0]
+        raise parse.WireFormatError(
+            f"market {row['market_ticker']}: {what} at {row['ts']:%Y-%m-%d %H:%M:%S} is outside the "
+            f"requested window [{start:%Y-%m-%d %H:%M}, {end:%Y-%m-%d %H:%M}); nothing was written"
+        )
 
 
 def fetch_quotes(source: MarketDataSource, markets: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
@@ -118,28 +123,35 @@ def fetch_quotes(source: MarketDataSource, markets: pd.DataFrame, start: datetim
     # candles stamped in [start, end) whether a server treats start_ts as inclusive or exclusive (candles
     # end on whole periods, never one second before one), so each candle lands in one daily partition:
     # the day of its end_period_ts.
-    candles = source.candlesticks(list(events), unix_seconds(start) - 1, unix_seconds(end) - 1, 60)
-    rows = []
-    for ticker, ticker_candles in candles.items():
-        if ticker not in events:
-            raise parse.WireFormatError(f"market {ticker}: candles returned that were not asked for")
-        rows.extend(parse.parse_candlesticks(ticker_candles, ticker, events[ticker]))
-    _refuse_outside(rows, start, end, "a candle")
-    return frame(rows, QUOTE_COLUMNS).sort_values(["market_ticker", "ts"]).reset_index(drop=True)
+    # A hundred markets at a time (what one batch request may name): only one group's candle objects are
+    # alive at once, so memory follows the group, not the window times every market (issue 16).
+    tickers, frames = list(events), []
+    for offset in range(0, len(tickers), BATCH_CANDLE_TICKERS):
+        group = tickers[offset : offset + BATCH_CANDLE_TICKERS]
+        rows = []
+        for ticker, ticker_candles in source.candlesticks(group, unix_seconds(start) - 1, unix_seconds(end) - 1,
+                                                          60).items():
+            if ticker not in group:
+                raise parse.WireFormatError(f"market {ticker}: candles returned that were not asked for")
+            rows.extend(parse.parse_candlesticks(ticker_candles, ticker, events[ticker]))
+        frames.append(frame(rows, QUOTE_COLUMNS))
+    quotes = _typed(pd.concat(frames, ignore_index=True))
+    _refuse_outside(quotes, start, end, "a candle")
+    return quotes.sort_values(["market_ticker", "ts"]).reset_index(drop=True)
 
 
 def fetch_trades(source: MarketDataSource, markets: pd.DataFrame, start: datetime, end: datetime) -> pd.DataFrame:
     """Every trade created inside [start, end) in the given markets (market_ticker, event_ticker)."""
     if markets.empty:
         return frame([], TRADE_COLUMNS)
-    rows = []
+    frames = []
     for market_ticker, event_ticker in zip(markets["market_ticker"], markets["event_ticker"], strict=True):
-        for obj in source.trades(market_ticker, unix_seconds(start), unix_seconds(end) - 1):
-            row = parse.parse_trade(obj)
-            if row["market_ticker"] != market_ticker:
-                raise parse.WireFormatError(
-                    f"trade {row['trade_id']}: returned for market {market_ticker} but belongs to {row['market_ticker']}"
-                )
-            rows.append({**row, "event_ticker": event_ticker})
-    _refuse_outside(rows, start, end, "a trade")
-    return frame(rows, TRADE_COLUMNS).sort_values(["ts", "trade_id"]).reset_index(drop=True)
+        trades = parse.parse_trades(source.trades(market_ticker, unix_seconds(start), unix_seconds(end) - 1))
+        elsewhere = trades[trades["market_ticker"] != market_ticker]
+        if not elsewhere.empty:
+            trade_id, owner = elsewhere.iloc[0][["trade_id", "market_ticker"]]
+            raise parse.WireFormatError(f"trade {trade_id}: returned for market {market_ticker} but belongs to {owner}")
+        frames.append(trades.assign(event_ticker=event_ticker))
+    trades = frame([], TRADE_COLUMNS) if not frames else _typed(pd.concat(frames, ignore_index=True)[TRADE_COLUMNS])
+    _refuse_outside(trades, start, end, "a trade")
+    return trades.sort_values(["ts", "trade_id"]).reset_index(drop=True)

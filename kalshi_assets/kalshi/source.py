@@ -45,6 +45,11 @@ def merge_tiers(
 ) -> list[dict[str, Any]]:
     """Objects of both tiers merged by `key`; one served by both must be identical there, else an
     error naming it (which tier to believe would be a guess)."""
+    if not live or not historical:  # one tier answered (the usual case): no copies unless ids repeat
+        objects = live or historical
+        names = [obj.get(key) for obj in objects]
+        if all(names) and len(set(names)) == len(names):
+            return list(objects)
     merged: dict[str, dict[str, Any]] = {}
     for tier, objects in (("live", live), ("historical", historical)):
         for obj in objects:

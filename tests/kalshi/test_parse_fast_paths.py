@@ -3,6 +3,7 @@ gives, row for row, or raise the same error, for well-formed, legacy and malform
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -113,3 +114,42 @@ def _outcome(parse_one, obj: dict) -> tuple[str, object]:
 @given(trades())
 def test_parse_trade_fast_path_equals_the_full_parse_on_any_trade(trade: dict) -> None:
     assert _outcome(parse.parse_trade, trade) == _outcome(parse._parse_trade, trade)
+
+
+def _frame_outcome(trade_list: list[dict]) -> tuple[str, object]:
+    try:
+        return "frame", parse.parse_trades(trade_list)
+    except (parse.WireFormatError, pd.errors.OutOfBoundsDatetime) as error:
+        return "error", str(error)
+
+
+def _rows_outcome(trade_list: list[dict]) -> tuple[str, object]:
+    try:
+        rows = [parse._parse_trade(trade) for trade in trade_list]
+        expected = pd.DataFrame.from_records(rows, columns=parse.TRADE_ROW_COLUMNS)
+        expected["ts"] = pd.to_datetime(expected["ts"])
+        return "frame", expected.astype({"yes_price": "float64", "count": "float64"})
+    except (parse.WireFormatError, pd.errors.OutOfBoundsDatetime) as error:
+        return "error", str(error)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.lists(trades(), max_size=6), st.lists(st.builds(dict, trade_id=st.uuids().map(str),
+       ticker=st.just("M"), count_fp=COUNT_TEXT, yes_price_dollars=DOLLAR_TEXT,
+       taker_side=st.sampled_from(["yes", "no"]), created_time=TIME_TEXT), min_size=1, max_size=6)))
+def test_parse_trades_columns_equal_the_full_parse_of_each_trade(trade_list: list[dict]) -> None:
+    """parse_trades (whole columns when every trade is current-shape) gives the frame of the per-trade parse."""
+    got, expected = _frame_outcome(trade_list), _rows_outcome(trade_list)
+    assert got[0] == expected[0], (got, expected)
+    if got[0] == "frame":
+        pd.testing.assert_frame_equal(got[1], expected[1], check_dtype=False)
+    else:
+        assert got[1] == expected[1]
+
+
+def test_parse_trades_takes_the_column_path_for_current_trades() -> None:
+    trade = {"trade_id": "t1", "ticker": "M", "count_fp": "3.00", "yes_price_dollars": "0.4200", "taker_side": "no",
+             "created_time": "2026-10-01T12:20:00Z"}
+    assert parse._current_trade_columns([trade, {**trade, "trade_id": "t2"}]) is not None
+    got = parse.parse_trades([trade])
+    assert got.to_dict("records") == [{**parse.parse_trade(trade), "ts": pd.Timestamp("2026-10-01 12:20:00")}]
