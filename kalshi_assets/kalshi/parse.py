@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -347,19 +348,26 @@ def _current_trade_columns(objs: Sequence[Mapping[str, Any]]) -> dict[str, Any] 
         return None
     if not (all(type(v) is str and v for v in ids) and all(type(v) is str and v for v in tickers)
             and all(type(v) is str for v in size_texts) and all(type(v) is str for v in price_texts)
-            and all(type(v) is str and len(v) == 20 and v[-1] == "Z" for v in created)
+            and all(type(v) is str and _WHOLE_SECOND_Z(v) for v in created)
             and all(type(v) is str and v in TAKER_SIDES for v in sides)):
         return None
     try:
         sizes = np.fromiter(map(float, size_texts), dtype=np.float64, count=len(objs))
         prices = np.fromiter(map(float, price_texts), dtype=np.float64, count=len(objs))
-        ts = pd.to_datetime(pd.Series(created, dtype=object), format="%Y-%m-%dT%H:%M:%SZ", exact=True)
+        ts = np.array([v[:19] for v in created], dtype="datetime64[s]")  # ValueError on a day that does not exist
     except ValueError:
         return None
-    if not (((sizes >= 0.0) & (sizes < _INF)).all() and ((prices >= 0.0) & (prices <= 1.0)).all()):
+    if not (((sizes >= 0.0) & (sizes < _INF)).all() and ((prices >= 0.0) & (prices <= 1.0)).all()
+            and ((ts > _YEAR_ONE_END) & (ts < _NANOSECOND_END)).all()):
         return None
     return {"trade_id": ids, "market_ticker": tickers, "ts": ts.astype("datetime64[ns]"), "yes_price": prices,
             "count": sizes, "taker_side": sides}
+
+
+# What `_current_trade` accepts as created_time, checked before numpy reads the first 19 characters.
+_WHOLE_SECOND_Z = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z").fullmatch
+_YEAR_ONE_END = np.datetime64("0001-12-31T23:59:59")  # _current_trade refuses year 1
+_NANOSECOND_END = np.datetime64("2262-04-11T00:00:00")  # beyond it a frame cannot hold the time
 
 
 def _parse_trade(obj: Mapping[str, Any]) -> dict[str, Any]:

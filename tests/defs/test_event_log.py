@@ -96,3 +96,42 @@ def test_a_failed_backfill_keeps_one_planned_event_per_partition_and_no_material
     failed = instance.get_latest_planned_materialization_info(failing_days.key)
     assert failed is not None and failed.run_id == result.run_id
     assert instance.get_materialized_partitions(failing_days.key) == set()
+
+
+@dg.asset_check(asset=upstream_days)
+def upstream_days_are_fine() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=True)
+
+
+def _check_executions(instance: dg.DagsterInstance) -> list[tuple]:
+    import sqlalchemy as sa
+    from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+    from dagster._serdes import deserialize_value
+
+    table = AssetCheckExecutionsTable.c
+    with instance.event_log_storage.index_connection() as conn:
+        rows = conn.execute(sa.select(table.check_name, table.partition, table.execution_status,
+                                      table.evaluation_event)).fetchall()
+    return sorted(((name, partition, status, deserialize_value(event).dagster_event.event_type_value)
+                   for name, partition, status, event in rows), key=repr)
+
+
+def test_a_partitioned_checks_execution_rows_are_dagsters_own(instance, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """One execution row per partition of a partitioned check, as Dagster's storage writes them (the batched
+    storage serializes the planned event once for all of them)."""
+    result = dg.materialize([upstream_days, upstream_days_are_fine], instance=instance, tags=RANGE_TAGS)
+    assert result.success
+    stock_home = tmp_path / "stock_home"
+    stock_home.mkdir()
+    (stock_home / "dagster.yaml").write_text(f"event_log_storage:\n  module: dagster._core.storage.event_log\n"
+                                             f"  class: SqliteEventLogStorage\n  config:\n"
+                                             f"    base_dir: {tmp_path / 'stock_events'}\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(stock_home))
+    with instance_for_cli() as stock:
+        assert type(stock.event_log_storage).__name__ == "SqliteEventLogStorage"
+        assert dg.materialize([upstream_days, upstream_days_are_fine], instance=stock, tags=RANGE_TAGS).success
+        expected = _check_executions(stock)
+    got = _check_executions(instance)
+    assert {row[1] for row in got if row[2] == "PLANNED"} == set(DAYS.get_partition_keys())
+    assert got == expected
