@@ -67,7 +67,7 @@ def build_warehouse(path: Path, scale: int) -> None:
     with db.connection(path) as con:
         writes.upsert(con, "kalshi_series", fetch.fetch_series(source, None))
         writes.upsert(con, "kalshi_events", fetch.fetch_events(source, reads.series_tickers(con)))
-        writes.upsert(con, "kalshi_markets", fetch.fetch_markets(source, reads.event_tickers(con)))
+        writes.upsert(con, "kalshi_markets", fetch.fetch_markets(source, reads.event_tickers(con)).frame)
         chunk = start
         while chunk < end:
             chunk_end = min(chunk + timedelta(days=31), end)
