@@ -93,7 +93,6 @@ def historical_candle(candle: dict) -> dict:
     }
 
 
-
 def _hourly_prints(
     hours: np.ndarray, volume: np.ndarray, last_cents: np.ndarray, min_ts: int | None, max_ts: int | None
 ) -> tuple[np.ndarray, ...]:
