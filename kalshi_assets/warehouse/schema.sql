@@ -3,6 +3,10 @@
 -- counts DECIMAL(18, 2) (Kalshi's fixed-point `_fp` counts). Every statement is idempotent.
 -- Every column has a COMMENT ON COLUMN, right after its table: the description the Dagster UI shows
 -- (warehouse/db.apply_schema writes a comment only where the catalogue's differs).
+-- A PRIMARY KEY line ending in "-- key checked on write, not indexed" declares the key of a big table written
+-- a partition window at a time: warehouse/writes.py checks it on every write (within the incoming rows and
+-- against the stored ones), and the DuckDB file keeps it without an index, as the lake keeps every key. The
+-- index made each commit of these tables several times slower (benchmarks/bench_pipeline.py, issue 16).
 
 -- ============================== ingest ==============================
 
@@ -109,7 +113,7 @@ CREATE TABLE IF NOT EXISTS kalshi_quotes (
     last_price     DECIMAL(10, 4),     -- last trade inside the hour; NULL when nothing traded
     volume         DECIMAL(18, 2) NOT NULL,
     open_interest  DECIMAL(18, 2) NOT NULL,
-    PRIMARY KEY (market_ticker, ts)
+    PRIMARY KEY (market_ticker, ts)  -- key checked on write, not indexed
 );
 COMMENT ON COLUMN kalshi_quotes.market_ticker IS 'The market quoted';
 COMMENT ON COLUMN kalshi_quotes.event_ticker IS 'The market''s event';
@@ -312,7 +316,7 @@ CREATE TABLE IF NOT EXISTS kalshi_forecast_percentiles (
     value          DOUBLE,
     raw_value      DOUBLE,
     ingested_at    TIMESTAMP NOT NULL,
-    PRIMARY KEY (event_ticker, ts, percentile)
+    PRIMARY KEY (event_ticker, ts, percentile)  -- key checked on write, not indexed
 );
 COMMENT ON COLUMN kalshi_forecast_percentiles.event_ticker IS 'The event forecast';
 COMMENT ON COLUMN kalshi_forecast_percentiles.series_ticker IS 'The event''s series';
@@ -452,7 +456,7 @@ CREATE TABLE IF NOT EXISTS distribution_snapshot_bins (
     cdf_upper       DOUBLE NOT NULL,
     survival_upper  DOUBLE NOT NULL,
     is_open_tail    BOOLEAN NOT NULL,
-    PRIMARY KEY (event_ticker, snapshot_ts, bin_index)
+    PRIMARY KEY (event_ticker, snapshot_ts, bin_index)  -- key checked on write, not indexed
 );
 COMMENT ON COLUMN distribution_snapshot_bins.event_ticker IS 'The event of the snapshot';
 COMMENT ON COLUMN distribution_snapshot_bins.snapshot_ts IS 'As-of UTC time of the snapshot';
@@ -1206,13 +1210,14 @@ COMMENT ON COLUMN implied_rung_forecasts.outcome IS '1 when the first print was 
 -- Every public trade, from Kalshi's live (/markets/trades) and historical (/historical/trades) tiers.
 -- Partitioned by day of `ts`; keyed by Kalshi's trade_id, so a replay leaves the same rows.
 CREATE TABLE IF NOT EXISTS kalshi_trades (
-    trade_id       VARCHAR PRIMARY KEY,
+    trade_id       VARCHAR NOT NULL,
     market_ticker  VARCHAR NOT NULL,
     event_ticker   VARCHAR NOT NULL,
     ts             TIMESTAMP NOT NULL,
     yes_price      DECIMAL(10, 4) NOT NULL,
     count          DECIMAL(18, 2) NOT NULL,
-    taker_side     VARCHAR NOT NULL
+    taker_side     VARCHAR NOT NULL,
+    PRIMARY KEY (trade_id)  -- key checked on write, not indexed
 );
 COMMENT ON COLUMN kalshi_trades.trade_id IS 'Kalshi''s id of the trade (unique across tiers)';
 COMMENT ON COLUMN kalshi_trades.market_ticker IS 'The market traded (kalshi_markets.market_ticker)';

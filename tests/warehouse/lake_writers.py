@@ -41,8 +41,8 @@ def replace_day(target: str, env: dict[str, str], day: str, n: int, writer: str,
     insert_all = writes._insert_all
     paused = []
 
-    def pausing(con, table, frame, columns) -> None:
-        insert_all(con, table, frame, columns)
+    def pausing(con, table, frame, columns, *stored_keys) -> None:
+        insert_all(con, table, frame, columns, *stored_keys)
         if not paused:
             paused.append(True)
             if written is not None:

@@ -161,3 +161,23 @@ def test_a_reader_waits_then_fails_clearly_while_another_process_writes(tmp_path
         holder.kill()
         holder.wait()
     db.connect(path, read_only=True).close()  # free again once the writer is gone
+
+
+def test_a_trade_id_stored_outside_the_window_is_refused_and_nothing_is_written(con: duckdb.DuckDBPyConnection) -> None:
+    """kalshi_trades' key (trade_id) holds no time: the file keeps it without an index (schema.sql marks it),
+    so a write checks the incoming ids against the stored rows outside the window, as the index would."""
+    def trades(day: str, ids: list[str]) -> pd.DataFrame:
+        return pd.DataFrame({"trade_id": ids, "market_ticker": "M1", "event_ticker": "E1",
+                             "ts": pd.Timestamp(day) + pd.Timedelta(hours=1), "yes_price": 0.42, "count": 3.0,
+                             "taker_side": "yes"})
+
+    day1, day2, day3 = datetime(2026, 10, 1), datetime(2026, 10, 2), datetime(2026, 10, 3)
+    assert not con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'kalshi_trades' "
+                           "AND constraint_type = 'PRIMARY KEY'").fetchone()[0]
+    writes.replace_window(con, "kalshi_trades", trades("2026-10-01", ["t1", "t2"]), "ts", day1, day2)
+    with pytest.raises(ValueError, match=r"kalshi_trades: 1 incoming rows repeat a key \['trade_id'\] of stored rows"):
+        writes.replace_window(con, "kalshi_trades", trades("2026-10-02", ["t2", "t3"]), "ts", day2, day3)
+    assert count(con, "SELECT count(*) FROM kalshi_trades") == 2
+    # Replaying a day replaces its own rows: the same ids inside the emptied window are no clash.
+    writes.replace_window(con, "kalshi_trades", trades("2026-10-01", ["t1", "t2"]), "ts", day1, day2)
+    assert count(con, "SELECT count(*) FROM kalshi_trades") == 2
