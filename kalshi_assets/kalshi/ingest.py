@@ -152,6 +152,6 @@ def fetch_trades(source: MarketDataSource, markets: pd.DataFrame, start: datetim
             trade_id, owner = elsewhere.iloc[0][["trade_id", "market_ticker"]]
             raise parse.WireFormatError(f"trade {trade_id}: returned for market {market_ticker} but belongs to {owner}")
         frames.append(trades.assign(event_ticker=event_ticker))
-    trades = frame([], TRADE_COLUMNS) if not frames else _typed(pd.concat(frames, ignore_index=True)[TRADE_COLUMNS])
+    trades = _typed(pd.concat(frames, ignore_index=True)[TRADE_COLUMNS])
     _refuse_outside(trades, start, end, "a trade")
     return trades.sort_values(["ts", "trade_id"]).reset_index(drop=True)
