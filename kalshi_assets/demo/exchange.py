@@ -363,8 +363,10 @@ class DemoExchange(DemoSimulation):
         no_ask = event.ask_cents[i, -1] == 100
         return (0 if no_bid else bid_size), (0 if no_ask else ask_size)
 
-    def candlesticks(self, ticker: str, start_ts: int, end_ts: int, period_interval: int = 60) -> list[dict]:
-        """Hourly candles with start_ts <= end_period_ts <= end_ts (both ends inclusive, as the API says)."""
+    def candlesticks(self, ticker: str, start_ts: int, end_ts: int, period_interval: int = 60, *,
+                     historical: bool = False) -> list[dict]:
+        """Hourly candles with start_ts <= end_period_ts <= end_ts (both ends inclusive, as the API says);
+        with `historical`, in the historical tier's shape (what `historical_candle` makes of each)."""
         if period_interval != 60:
             raise ValueError("the demo exchange keeps hourly candles only (period_interval=60)")
         event_ticker = self._event_of_market(ticker)
@@ -377,7 +379,7 @@ class DemoExchange(DemoSimulation):
         if hi <= lo:
             return []
         return _candles(event.hours, event.bid_cents[i], event.ask_cents[i], event.last_cents[i],
-                        event.volume[i], event.open_interest[i], lo, hi)
+                        event.volume[i], event.open_interest[i], lo, hi, historical=historical)
 
     def market_tickers_active(self, start_ts: int, end_ts: int) -> list[str]:
         """Markets with at least one candle in (start_ts, end_ts]: the batch a day's ingestion asks for."""
@@ -550,9 +552,10 @@ def _rules(event: DemoEvent, i: int) -> str:
 
 
 def _candles(hours: np.ndarray, bid: np.ndarray, ask: np.ndarray, last: np.ndarray, volume: np.ndarray,
-             oi: np.ndarray, lo: int, hi: int) -> list[dict]:
+             oi: np.ndarray, lo: int, hi: int, *, historical: bool = False) -> list[dict]:
     """The wire candles of hours[lo:hi], built from whole arrays (the previous hour's bid and ask open
-    each candle, the last trade before it is its previous price)."""
+    each candle, the last trade before it is its previous price); `historical`: in the historical tier's
+    shape, built directly rather than converted candle by candle."""
     before = max(lo - 1, 0)
     b = bid[lo:hi].tolist()
     a = ask[lo:hi].tolist()
@@ -566,26 +569,41 @@ def _candles(hours: np.ndarray, bid: np.ndarray, ask: np.ndarray, last: np.ndarr
     ends = hours[lo:hi].tolist()
     volumes = volume[lo:hi].tolist()
     interests = oi[lo:hi].tolist()
-    out = []
-    for k in range(hi - lo):
-        bk, ak, pbk, pak = b[k], a[k], pb[k], pa[k]
-        trade = trade_cents[lo + k]
-        previous = _DOLLARS[trade_cents[prev_index[k]]] if prev_index[k] >= 0 else None
-        if trade >= 0:
-            text = _DOLLARS[trade]
-            price = {"open_dollars": text, "low_dollars": text, "high_dollars": text, "close_dollars": text,
-                     "mean_dollars": text, "previous_dollars": previous, "min_dollars": text, "max_dollars": text}
-        else:
-            price = {"open_dollars": None, "low_dollars": None, "high_dollars": None, "close_dollars": None,
-                     "mean_dollars": None, "previous_dollars": previous, "min_dollars": None, "max_dollars": None}
-        out.append({
-            "end_period_ts": int(ends[k]),
-            "yes_bid": {"open_dollars": _DOLLARS[pbk], "low_dollars": _DOLLARS[min(pbk, bk)],
-                        "high_dollars": _DOLLARS[max(pbk, bk)], "close_dollars": _DOLLARS[bk]},
-            "yes_ask": {"open_dollars": _DOLLARS[pak], "low_dollars": _DOLLARS[min(pak, ak)],
-                        "high_dollars": _DOLLARS[max(pak, ak)], "close_dollars": _DOLLARS[ak]},
-            "price": price,
-            "volume_fp": count_fp(int(volumes[k])),
-            "open_interest_fp": count_fp(int(interests[k])),
-        })
-    return out
+    build = _historical_candle if historical else _current_candle
+    return [
+        build(int(ends[k]), pb[k], b[k], pa[k], a[k], trade_cents[lo + k],
+              _DOLLARS[trade_cents[prev_index[k]]] if prev_index[k] >= 0 else None,
+              count_fp(int(volumes[k])), count_fp(int(interests[k])))
+        for k in range(hi - lo)
+    ]
+
+
+def _current_candle(end: int, pbk: int, bk: int, pak: int, ak: int, trade: int, previous: str | None,
+                    volume: str, interest: str) -> dict:
+    text = _DOLLARS[trade] if trade >= 0 else None
+    return {
+        "end_period_ts": end,
+        "yes_bid": {"open_dollars": _DOLLARS[pbk], "low_dollars": _DOLLARS[min(pbk, bk)],
+                    "high_dollars": _DOLLARS[max(pbk, bk)], "close_dollars": _DOLLARS[bk]},
+        "yes_ask": {"open_dollars": _DOLLARS[pak], "low_dollars": _DOLLARS[min(pak, ak)],
+                    "high_dollars": _DOLLARS[max(pak, ak)], "close_dollars": _DOLLARS[ak]},
+        "price": {"open_dollars": text, "low_dollars": text, "high_dollars": text, "close_dollars": text,
+                  "mean_dollars": text, "previous_dollars": previous, "min_dollars": text, "max_dollars": text},
+        "volume_fp": volume,
+        "open_interest_fp": interest,
+    }
+
+
+def _historical_candle(end: int, pbk: int, bk: int, pak: int, ak: int, trade: int, previous: str | None,
+                       volume: str, interest: str) -> dict:
+    text = _DOLLARS[trade] if trade >= 0 else None
+    return {
+        "end_period_ts": end,
+        "yes_bid": {"open": _DOLLARS[pbk], "low": _DOLLARS[min(pbk, bk)], "high": _DOLLARS[max(pbk, bk)],
+                    "close": _DOLLARS[bk]},
+        "yes_ask": {"open": _DOLLARS[pak], "low": _DOLLARS[min(pak, ak)], "high": _DOLLARS[max(pak, ak)],
+                    "close": _DOLLARS[ak]},
+        "price": {"open": text, "low": text, "high": text, "close": text, "mean": text, "previous": previous},
+        "volume": volume,
+        "open_interest": interest,
+    }

@@ -183,6 +183,11 @@ def connect(
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 1.0)
     con.execute("SET TimeZone = 'UTC'")
+    if not read_only:
+        # DuckDB folds the WAL into the file inside whichever commit takes it past 16 MB; the assets commit
+        # big windows, so most commits paid for a checkpoint. A writer's WAL grows until it closes (DuckDB
+        # checkpoints then) or reaches this size: one checkpoint per step instead of one every few commits.
+        con.execute("SET checkpoint_threshold = '1GiB'")
     if ensure_schema and not read_only:
         apply_schema(con)
     return con

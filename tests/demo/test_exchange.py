@@ -138,3 +138,21 @@ def test_scale_multiplies_series_and_events() -> None:
     assert len(big.series_tickers) == 3 * len(small.series_tickers)
     assert len(big.event_tickers()) == 3 * len(small.event_tickers())
     assert big.demo_event("KXCPIR2-26SEP").first_print is not None
+
+
+def test_historical_candles_are_the_current_ones_in_the_historical_shape(exchange) -> None:
+    """The historical route's candles are built in that shape directly: exactly historical_candle() of each
+    current candle, to the key order of the JSON it serves."""
+    import json
+
+    from kalshi_assets.demo.exchange import historical_candle
+
+    event = exchange.demo_event(exchange.event_tickers()[3])
+    start, end = int(event.hours[0]), int(event.hours[-1])
+    compared = 0
+    for ticker in event.market_tickers[:4]:
+        current = exchange.candlesticks(ticker, start, end)
+        archived = exchange.candlesticks(ticker, start, end, historical=True)
+        assert current and json.dumps(archived) == json.dumps([historical_candle(c) for c in current])
+        compared += len(current)
+    assert compared > 100

@@ -19,7 +19,6 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
-from kalshi_assets.demo.exchange import historical_candle
 from kalshi_assets.demo.keys import DEMO_API_KEY_ID, demo_key_pair
 from kalshi_assets.demo.server.faults import Fault, Faults
 from kalshi_assets.demo.server.orders import OrderEndpoints
@@ -466,8 +465,8 @@ class DemoApi(OrderEndpoints):
     def historical_candlesticks(self, query: Query, ticker: str, *, body: bytes) -> Answer:
         start, end, interval = self._candle_window(query, MARKET_CANDLES)
         self._market_in_tier(ticker, "historical")
-        candles = self._lookup(self.exchange.candlesticks, ticker, start, end, period_interval=interval)
-        return 200, {"ticker": ticker, "candlesticks": [historical_candle(c) for c in candles]}
+        candles = self._lookup(self.exchange.candlesticks, ticker, start, end, period_interval=interval, historical=True)
+        return 200, {"ticker": ticker, "candlesticks": candles}
 
     def historical_trades(self, query: Query, *, body: bytes) -> Answer:
         return self._trades(query, "historical")
