@@ -30,20 +30,24 @@ def fetch_forecast_percentiles(
     start_ts = int(start.replace(tzinfo=UTC).timestamp())
     end_ts = int(end.replace(tzinfo=UTC).timestamp())
     ingested_at = datetime.now(UTC).replace(tzinfo=None)
-    rows: list[dict[str, Any]] = []
+    columns = [c for c in FORECAST_COLUMNS if c != "ingested_at"]
+    frames: list[pd.DataFrame] = []
     for event in events.itertuples(index=False):
         # The API's start is exclusive and its end inclusive: asking (start - 1 s, end - 1 s] keeps each
         # point in exactly one daily partition, like the candles.
         points = source.forecast_percentile_history(
             event.series_ticker, event.event_ticker, list(FORECAST_PERCENTILES), start_ts - 1, end_ts - 1, 60
         )
+        rows: list[dict[str, Any]] = []
         for point in points:
             if point.get("event_ticker") != event.event_ticker:
                 raise parse.WireFormatError(
                     f"forecast history for {event.event_ticker} returned a point of {point.get('event_ticker')!r}"
                 )
             rows.extend(parse.parse_forecast_percentiles(point, event.series_ticker))
-    frame = pd.DataFrame(rows, columns=[c for c in FORECAST_COLUMNS if c != "ingested_at"])
+        if rows:  # an event's rows as a frame: no dict outlives its event
+            frames.append(pd.DataFrame(rows, columns=columns))
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame([], columns=columns)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True).dt.tz_localize(None)
     frame["ingested_at"] = ingested_at
     inside = (frame["ts"] >= pd.Timestamp(start)) & (frame["ts"] < pd.Timestamp(end))

@@ -15,7 +15,7 @@ import pandas as pd
 
 from kalshi_assets.catalog import load_catalog
 from kalshi_assets.kalshi import parse
-from kalshi_assets.kalshi.limits import BATCH_CANDLE_TICKERS
+from kalshi_assets.kalshi.limits import BATCH_CANDLE_TICKERS, BATCH_CANDLES
 from kalshi_assets.kalshi.source import MarketDataSource
 from kalshi_assets.times import unix_seconds, utc_now
 
@@ -33,6 +33,8 @@ QUOTE_COLUMNS = ["market_ticker", "event_ticker", "ts", "yes_bid", "yes_ask", "l
 TRADE_COLUMNS = ["trade_id", "market_ticker", "event_ticker", "ts", "yes_price", "count", "taker_side"]
 _TIME_COLUMNS = {"ingested_at", "strike_date", "open_time", "close_time", "expected_expiration_time",
                  "latest_expiration_time", "settlement_ts", "updated_time", "ts"}
+# Candles parsed per group of markets (about 60 MB of wire objects at a time).
+QUOTE_GROUP_CANDLES = 50_000
 _FLOAT_COLUMNS = {"fee_multiplier", "floor_strike", "cap_strike", "yes_bid", "yes_ask", "last_price", "volume",
                   "open_interest", "expiration_value_num", "settlement_value", "yes_price", "count"}
 
@@ -123,11 +125,15 @@ def fetch_quotes(source: MarketDataSource, markets: pd.DataFrame, start: datetim
     # candles stamped in [start, end) whether a server treats start_ts as inclusive or exclusive (candles
     # end on whole periods, never one second before one), so each candle lands in one daily partition:
     # the day of its end_period_ts.
-    # A hundred markets at a time (what one batch request may name): only one group's candle objects are
-    # alive at once, so memory follows the group, not the window times every market (issue 16).
+    # A group of markets at a time, so only one group's candle objects are alive at once and memory follows
+    # QUOTE_GROUP_CANDLES, not the window times every market (issue 16). A group is a whole number of the
+    # batch requests the window allows, so grouping adds no request.
+    hours = int((end - start).total_seconds() // 3600) + 1
+    per_request = max(1, min(BATCH_CANDLE_TICKERS, BATCH_CANDLES // hours))
+    size = max(per_request, QUOTE_GROUP_CANDLES // hours // per_request * per_request)
     tickers, frames = list(events), []
-    for offset in range(0, len(tickers), BATCH_CANDLE_TICKERS):
-        group = tickers[offset : offset + BATCH_CANDLE_TICKERS]
+    for offset in range(0, len(tickers), size):
+        group = tickers[offset : offset + size]
         rows = []
         for ticker, ticker_candles in source.candlesticks(group, unix_seconds(start) - 1, unix_seconds(end) - 1,
                                                           60).items():

@@ -151,10 +151,11 @@ class _BrokenExchange(DemoExchange):
         super().__init__()
         self.breakage = breakage
 
-    def candlesticks(self, ticker, start_ts, end_ts, period_interval=60):
-        candles = super().candlesticks(ticker, start_ts, end_ts, period_interval)
+    def candlesticks(self, ticker, start_ts, end_ts, period_interval=60, *, historical=False):
+        candles = super().candlesticks(ticker, start_ts, end_ts, period_interval, historical=historical)
         if self.breakage == "historical_candle_price" and ticker == "KXCPI-26MAY-T0.3" and candles:
-            candles[0] = {**candles[0], "yes_ask": {**candles[0]["yes_ask"], "close_dollars": "about 0.4"}}
+            close = "close" if historical else "close_dollars"  # the shape the route serves
+            candles[0] = {**candles[0], "yes_ask": {**candles[0]["yes_ask"], close: "about 0.4"}}
         return candles
 
     def markets(self, event_ticker=None, series_ticker=None, status=None, tickers=None, tier=None):

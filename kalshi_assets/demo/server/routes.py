@@ -130,7 +130,8 @@ class DemoApi(OrderEndpoints):
         self.tier_requests: collections.Counter[str] = collections.Counter()
         self._stats_lock = threading.Lock()
         self._init_orders()
-        self._list_cache = lru_cache(maxsize=256)(self._cached_list)
+        # Enough for a few clients paging at once; an entry is a whole answer (a market's trades of a window).
+        self._list_cache = lru_cache(maxsize=16)(self._cached_list)
         self._routes = self._build_routes()
 
     # --- routing --------------------------------------------------------------------------
