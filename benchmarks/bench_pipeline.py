@@ -107,8 +107,19 @@ def measure_floor(workdir: Path) -> tuple[float, float]:
     return _run(FLOOR_CODE, _environment(workdir), "the floor")
 
 
-def peak_step(samples: list[tuple[float, float]], log_dir: Path) -> tuple[str, float]:
-    """(step running at the highest resident-memory sample, that sample in MiB) from the demo's event log."""
+def step_peaks(samples: list[tuple[float, float]], log_dir: Path) -> list[tuple[str, float]]:
+    """Each step's highest resident-memory sample (MiB) while it was the latest step started, highest first
+    (from the demo's event log; steps run one at a time in the demo's process)."""
+    starts = _step_starts(log_dir)
+    peaks: dict[str, float] = {}
+    for when, rss in samples:
+        running = [step for started, step in starts if started <= when]
+        step = running[-1] if running else "(before the first step)"
+        peaks[step] = max(rss, peaks.get(step, 0.0))
+    return sorted(peaks.items(), key=lambda item: -item[1])
+
+
+def _step_starts(log_dir: Path) -> list[tuple[float, str]]:
     starts = []
     for log in log_dir.glob("demo-*.log"):
         for line in log.read_text(encoding="utf-8").splitlines():
@@ -116,21 +127,25 @@ def peak_step(samples: list[tuple[float, float]], log_dir: Path) -> tuple[str, f
             if len(parts) > 6 and parts[6] == "STEP_START:":
                 stamp = datetime.strptime(f"{parts[0]} {parts[1]}", "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
                 starts.append((stamp.timestamp(), parts[5]))
-    if not samples:
-        return "-", 0.0
-    when, rss = max(samples, key=lambda sample: sample[1])
-    running = [step for started, step in sorted(starts) if started <= when]
-    return (running[-1] if running else "(before the first step)"), rss
+    return sorted(starts)
+
+
+def peak_step(samples: list[tuple[float, float]], log_dir: Path) -> tuple[str, float]:
+    """(step running at the highest resident-memory sample, that sample in MiB) from the demo's event log."""
+    return step_peaks(samples, log_dir)[0] if samples else ("-", 0.0)
 
 
 def measure_demo(scale: int, workdir: Path) -> dict:
     env = _environment(workdir, scale)
     env["BENCH_RSS_SAMPLES"] = str(workdir / "rss.json")
     wall, peak = _run(DEMO_CODE, env, f"the demo at scale {scale}")
-    step, sampled_peak = peak_step(json.loads((workdir / "rss.json").read_text()), workdir / "logs")
+    samples = json.loads((workdir / "rss.json").read_text())
+    step, sampled_peak = peak_step(samples, workdir / "logs")
+    highest = step_peaks(samples, workdir / "logs")[:6]
     with duckdb.connect(env["KALSHI_WAREHOUSE"], read_only=True) as con:
         count = {table: con.execute(sql).fetchone()[0] for table, sql in COUNTS.items()}
     return {"scale": scale, "wall_s": wall, "peak_rss_mib": peak, "peak_step": step, "sampled_peak_mib": sampled_peak,
+            "highest_steps": highest,
             **count,
             "file_mib": Path(env["KALSHI_WAREHOUSE"]).stat().st_size / 2**20}
 
@@ -153,6 +168,8 @@ def main() -> None:
             r = rows[-1]
             print(f"main job, scale {scale}: {r['wall_s']:.1f} s, peak RSS {r['peak_rss_mib']:.0f} MiB, reached during "
                   f"step {r['peak_step']} (sampled {r['sampled_peak_mib']:.0f} MiB)", flush=True)
+            print("  highest sampled RSS by step (MiB): "
+                  + ", ".join(f"{name} {mib:.0f}" for name, mib in r["highest_steps"]), flush=True)
     print(f"{'scale':>5} {'wall s':>8} {'x floor':>8} {'peak RSS MiB':>13} {'events':>7} {'markets':>8} "
           f"{'quotes':>10} {'snapshots':>10} {'file MiB':>9}")
     for r in rows:

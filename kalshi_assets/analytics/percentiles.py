@@ -44,6 +44,15 @@ def percentile_gaps(pairs: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def combined_gaps(parts: list[pd.DataFrame]) -> pd.DataFrame:
+    """`percentile_gaps` of pairs read in parts that split no (event type, percentile) group: the parts'
+    rows in the order `percentile_gaps` of all the pairs at once gives."""
+    parts = [part for part in parts if not part.empty]
+    if not parts:
+        return pd.DataFrame(columns=list(GAP_COLUMNS))
+    return pd.concat(parts, ignore_index=True).sort_values(["event_type", "percentile"], ignore_index=True)
+
+
 def band_coverage(bands: pd.DataFrame) -> pd.DataFrame:
     """Per event and horizon: whether the first print is inside our [q10, q90] and inside Kalshi's
     [p10, p90] (closed intervals: a print on a band edge is inside).

@@ -375,25 +375,32 @@ WITH ours AS (
     FROM distribution_snapshots s,
     LATERAL (VALUES (500, s.q05), (1000, s.q10), (2500, s.q25), (5000, s.median), (7500, s.q75),
                     (9000, s.q90), (9500, s.q95)) AS u(percentile, value)
-    WHERE s.status = 'ok' AND u.value IS NOT NULL
+    WHERE s.status = 'ok' AND u.value IS NOT NULL AND u.percentile = $percentile
 )
 SELECT o.event_ticker, o.event_type, o.snapshot_ts, o.percentile, o.ours,
        COALESCE(k.raw_value, k.value) AS kalshi, k.ts AS kalshi_ts, o.implied_sd
 FROM ours o
-ASOF JOIN kalshi_forecast_percentiles k
-  ON k.event_ticker = o.event_ticker AND k.percentile = o.percentile AND o.snapshot_ts >= k.ts
-WHERE o.snapshot_ts - k.ts <= to_microseconds(CAST(? * 3600e6 AS BIGINT)) AND COALESCE(k.raw_value, k.value) IS NOT NULL
+ASOF JOIN (SELECT * FROM kalshi_forecast_percentiles WHERE percentile = $percentile) k
+  ON k.event_ticker = o.event_ticker AND o.snapshot_ts >= k.ts
+WHERE o.snapshot_ts - k.ts <= to_microseconds(CAST($staleness_hours * 3600e6 AS BIGINT))
+  AND COALESCE(k.raw_value, k.value) IS NOT NULL
 """
+# The percentiles a snapshot reports (the VALUES above), each Kalshi percentile it is compared with.
+PAIR_PERCENTILES: tuple[int, ...] = (500, 1000, 2500, 5000, 7500, 9000, 9500)
 
 
-def read_percentile_pairs(con: duckdb.DuckDBPyConnection, max_staleness_hours: float) -> pd.DataFrame:
-    """Every ok snapshot's quantile beside Kalshi's same percentile as of the snapshot (its latest point at
-    or before it, no older than max_staleness_hours): event_ticker, event_type, snapshot_ts, percentile,
-    ours, kalshi, kalshi_ts, implied_sd. Empty when either table is missing."""
+def read_percentile_pairs(con: duckdb.DuckDBPyConnection, max_staleness_hours: float, percentile: int) -> pd.DataFrame:
+    """Every ok snapshot's quantile at `percentile` (one of PAIR_PERCENTILES) beside Kalshi's same percentile
+    as of the snapshot (its latest point at or before it, no older than max_staleness_hours): event_ticker,
+    event_type, snapshot_ts, percentile, ours, kalshi, kalshi_ts, implied_sd. One percentile at a time: all
+    seven at scale 10 are 5.9 million rows, the largest frame of the graph (issue 16). Empty when either table
+    is missing."""
     columns = ["event_ticker", "event_type", "snapshot_ts", "percentile", "ours", "kalshi", "kalshi_ts", "implied_sd"]
+    if percentile not in PAIR_PERCENTILES:
+        raise ValueError(f"snapshots report the percentiles {PAIR_PERCENTILES}, not {percentile}")
     if not (table_exists(con, "distribution_snapshots") and table_exists(con, "kalshi_forecast_percentiles")):
         return pd.DataFrame(columns=columns)
-    frame = con.execute(_PERCENTILE_PAIRS, [max_staleness_hours]).df()
+    frame = con.execute(_PERCENTILE_PAIRS, {"percentile": percentile, "staleness_hours": max_staleness_hours}).df()
     return _naive(frame, ("snapshot_ts", "kalshi_ts"))[columns]
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from kalshi_assets.analytics.percentiles import band_coverage, coverage_summary, percentile_gaps
+from kalshi_assets.analytics.percentiles import band_coverage, combined_gaps, coverage_summary, percentile_gaps
 
 
 def test_gaps_per_event_type_and_percentile():
@@ -25,6 +25,24 @@ def test_gaps_per_event_type_and_percentile():
     assert cpi["median_abs_gap_sd"] == pytest.approx(0.5)  # |gaps| in sd: 0.5, 0, 1
     assert gaps.loc[("FOMC", 5000), "median_abs_gap_sd"] == pytest.approx(0.5)
     assert percentile_gaps(pairs.iloc[0:0]).empty
+
+
+def test_gaps_read_one_percentile_at_a_time_equal_the_gaps_of_all_pairs():
+    import numpy as np
+
+    rng = np.random.default_rng(7)
+    n = 600
+    pairs = pd.DataFrame({
+        "event_ticker": rng.choice(["C1", "C2", "G1", "F1", "F2"], n),
+        "event_type": rng.choice(["CPI", "GDP", "FOMC"], n),
+        "snapshot_ts": pd.to_datetime("2025-01-01") + pd.to_timedelta(rng.integers(0, 500, n), unit="h"),
+        "percentile": rng.choice([500, 1000, 5000, 9000, 9500], n),
+        "ours": rng.normal(0, 1, n), "kalshi": rng.normal(0, 1, n), "implied_sd": rng.uniform(0, 2, n),
+    })
+    parts = [percentile_gaps(pairs[pairs["percentile"] == p]) for p in (9500, 500, 1000, 2500, 5000, 9000)]
+    assert len(percentile_gaps(pairs)) > 10
+    pd.testing.assert_frame_equal(combined_gaps(parts), percentile_gaps(pairs))
+    assert combined_gaps([percentile_gaps(pairs.iloc[0:0])]).empty
 
 
 def test_band_coverage_counts_the_edges_as_inside():

@@ -58,14 +58,18 @@ def kalshi_percentile_comparison(
     """Every ingested Kalshi forecast percentile against our quantile at the same time (the gap per event
     type and percentile), and how often the first print falls inside Kalshi's 10-90 band versus ours at
     the features' snapshots (docs/METHODS.md section 5)."""
+    pairs, by_percentile = 0, []
     with warehouse.connect() as con:
-        pairs = store.read_percentile_pairs(con, settings.max_staleness_hours)
+        for percentile in store.PAIR_PERCENTILES:  # a group of the gaps is one percentile: read one at a time
+            percentile_pairs = store.read_percentile_pairs(con, settings.max_staleness_hours, percentile)
+            pairs += len(percentile_pairs)
+            by_percentile.append(percentiles.percentile_gaps(percentile_pairs))
         bands = store.read_bands_at_features(con, settings.max_staleness_hours)
-    gaps = percentiles.percentile_gaps(pairs).assign(computed_at=utc_now())
+    gaps = percentiles.combined_gaps(by_percentile).assign(computed_at=utc_now())
     coverage = percentiles.band_coverage(bands).assign(computed_at=utc_now())
     summary = percentiles.coverage_summary(coverage)
     overall = summary[summary["event_type"] == "all"]
-    context.log.info(f"kalshi_percentile_comparison: {len(pairs)} quantile pairs, {len(coverage)} bands judged")
+    context.log.info(f"kalshi_percentile_comparison: {pairs} quantile pairs, {len(coverage)} bands judged")
     with warehouse.connect() as con:
         written = store.replace_tables(
             con, {store.PERCENTILE_GAPS_TABLE: gaps, store.BAND_COVERAGE_TABLE: coverage}
@@ -76,7 +80,7 @@ def kalshi_percentile_comparison(
                 store.PERCENTILE_GAPS_TABLE,
                 written[store.PERCENTILE_GAPS_TABLE],
                 order_by="event_type",
-                quantile_pairs=dg.MetadataValue.int(len(pairs)),
+                quantile_pairs=dg.MetadataValue.int(pairs),
                 gap_by_event_type_and_percentile=md(gaps.drop(columns=["computed_at"]).round(4), max_rows=60),
                 band_coverage_10_90=md(summary.round(3), max_rows=60),
                 coverage_ours=dg.MetadataValue.float(float(overall["coverage_ours"].iloc[0]))
