@@ -14,7 +14,7 @@ from datetime import datetime
 import pandas as pd
 
 from kalshi_assets.catalog import load_catalog
-from kalshi_assets.kalshi import parse
+from kalshi_assets.kalshi import columns, parse
 from kalshi_assets.kalshi.limits import BATCH_CANDLE_TICKERS, BATCH_CANDLES
 from kalshi_assets.kalshi.source import MarketDataSource
 from kalshi_assets.times import unix_seconds, utc_now
@@ -134,14 +134,12 @@ def fetch_quotes(source: MarketDataSource, markets: pd.DataFrame, start: datetim
     tickers, frames = list(events), []
     for offset in range(0, len(tickers), size):
         group = tickers[offset : offset + size]
-        rows = []
         for ticker, ticker_candles in source.candlesticks(group, unix_seconds(start) - 1, unix_seconds(end) - 1,
                                                           60).items():
             if ticker not in group:
                 raise parse.WireFormatError(f"market {ticker}: candles returned that were not asked for")
-            rows.extend(parse.parse_candlesticks(ticker_candles, ticker, events[ticker]))
-        frames.append(frame(rows, QUOTE_COLUMNS))
-    quotes = _typed(pd.concat(frames, ignore_index=True))
+            frames.append(columns.parse_candle_frame(ticker_candles, ticker, events[ticker]))
+    quotes = _typed(pd.concat(frames, ignore_index=True)[QUOTE_COLUMNS]) if frames else frame([], QUOTE_COLUMNS)
     _refuse_outside(quotes, start, end, "a candle")
     return quotes.sort_values(["market_ticker", "ts"]).reset_index(drop=True)
 
@@ -152,7 +150,7 @@ def fetch_trades(source: MarketDataSource, markets: pd.DataFrame, start: datetim
         return frame([], TRADE_COLUMNS)
     frames = []
     for market_ticker, event_ticker in zip(markets["market_ticker"], markets["event_ticker"], strict=True):
-        trades = parse.parse_trades(source.trades(market_ticker, unix_seconds(start), unix_seconds(end) - 1))
+        trades = columns.parse_trades(source.trades(market_ticker, unix_seconds(start), unix_seconds(end) - 1))
         elsewhere = trades[trades["market_ticker"] != market_ticker]
         if not elsewhere.empty:
             trade_id, owner = elsewhere.iloc[0][["trade_id", "market_ticker"]]

@@ -14,14 +14,10 @@ from __future__ import annotations
 
 import json
 import math
-import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
-
-import numpy as np
-import pandas as pd
 
 from kalshi_assets.settings import event_type_for_series
 
@@ -342,52 +338,6 @@ def _current_trade(obj: Any) -> dict[str, Any] | None:
         return None
     return {"trade_id": trade_id, "market_ticker": ticker, "ts": ts, "yes_price": yes_price, "count": size,
             "taker_side": taker_side}
-
-
-def parse_trades(objs: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
-    """`parse_trade` of every trade, as a frame with its row's columns: well-formed current-shape trades
-    (the `_current_trade` conditions) a whole column at a time; if any trade is not, every trade goes
-    through `parse_trade`, which parses it or raises naming it."""
-    columns = _current_trade_columns(objs)
-    if columns is None:
-        rows = [parse_trade(obj) for obj in objs]
-        columns = {name: [row[name] for row in rows] for name in TRADE_ROW_COLUMNS}
-        columns["ts"] = pd.to_datetime(pd.Series(columns["ts"], dtype=object))
-    return pd.DataFrame(columns, columns=TRADE_ROW_COLUMNS)
-
-
-TRADE_ROW_COLUMNS = ["trade_id", "market_ticker", "ts", "yes_price", "count", "taker_side"]
-
-
-def _current_trade_columns(objs: Sequence[Mapping[str, Any]]) -> dict[str, Any] | None:
-    try:
-        ids, tickers = [o["trade_id"] for o in objs], [o["ticker"] for o in objs]
-        created, sides = [o["created_time"] for o in objs], [o["taker_side"] for o in objs]
-        size_texts, price_texts = [o["count_fp"] for o in objs], [o["yes_price_dollars"] for o in objs]
-    except (KeyError, TypeError):
-        return None
-    if not (all(type(v) is str and v for v in ids) and all(type(v) is str and v for v in tickers)
-            and all(type(v) is str for v in size_texts) and all(type(v) is str for v in price_texts)
-            and all(type(v) is str and _WHOLE_SECOND_Z(v) for v in created)
-            and all(type(v) is str and v in TAKER_SIDES for v in sides)):
-        return None
-    try:
-        sizes = np.fromiter(map(float, size_texts), dtype=np.float64, count=len(objs))
-        prices = np.fromiter(map(float, price_texts), dtype=np.float64, count=len(objs))
-        ts = np.array([v[:19] for v in created], dtype="datetime64[s]")  # ValueError on a day that does not exist
-    except ValueError:
-        return None
-    if not (((sizes >= 0.0) & (sizes < _INF)).all() and ((prices >= 0.0) & (prices <= 1.0)).all()
-            and ((ts > _YEAR_ONE_END) & (ts < _NANOSECOND_END)).all()):
-        return None
-    return {"trade_id": ids, "market_ticker": tickers, "ts": ts.astype("datetime64[ns]"), "yes_price": prices,
-            "count": sizes, "taker_side": sides}
-
-
-# What `_current_trade` accepts as created_time, checked before numpy reads the first 19 characters.
-_WHOLE_SECOND_Z = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z").fullmatch
-_YEAR_ONE_END = np.datetime64("0001-12-31T23:59:59")  # _current_trade refuses year 1
-_NANOSECOND_END = np.datetime64("2262-04-11T00:00:00")  # beyond it a frame cannot hold the time
 
 
 def _parse_trade(obj: Mapping[str, Any]) -> dict[str, Any]:

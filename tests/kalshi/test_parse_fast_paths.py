@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kalshi_assets.kalshi import parse
+from kalshi_assets.kalshi import columns, parse
 
 DOLLAR_TEXT = st.one_of(
     st.integers(0, 100).map(lambda cents: f"{cents / 100:.4f}"),
@@ -135,7 +135,7 @@ def test_parse_trade_fast_path_equals_the_full_parse_on_any_trade(trade: dict) -
 
 def _frame_outcome(trade_list: list[dict]) -> tuple[str, object]:
     try:
-        return "frame", parse.parse_trades(trade_list)
+        return "frame", columns.parse_trades(trade_list)
     except (parse.WireFormatError, pd.errors.OutOfBoundsDatetime) as error:
         return "error", str(error)
 
@@ -143,7 +143,7 @@ def _frame_outcome(trade_list: list[dict]) -> tuple[str, object]:
 def _rows_outcome(trade_list: list[dict]) -> tuple[str, object]:
     try:
         rows = [parse._parse_trade(trade) for trade in trade_list]
-        expected = pd.DataFrame.from_records(rows, columns=parse.TRADE_ROW_COLUMNS)
+        expected = pd.DataFrame.from_records(rows, columns=columns.TRADE_ROW_COLUMNS)
         expected["ts"] = pd.to_datetime(expected["ts"])
         return "frame", expected.astype({"yes_price": "float64", "count": "float64"})
     except (parse.WireFormatError, pd.errors.OutOfBoundsDatetime) as error:
@@ -167,6 +167,62 @@ def test_parse_trades_columns_equal_the_full_parse_of_each_trade(trade_list: lis
 def test_parse_trades_takes_the_column_path_for_current_trades() -> None:
     trade = {"trade_id": "t1", "ticker": "M", "count_fp": "3.00", "yes_price_dollars": "0.4200", "taker_side": "no",
              "created_time": "2026-10-01T12:20:00Z"}
-    assert parse._current_trade_columns([trade, {**trade, "trade_id": "t2"}]) is not None
-    got = parse.parse_trades([trade])
+    assert columns._current_trade_columns([trade, {**trade, "trade_id": "t2"}]) is not None
+    got = columns.parse_trades([trade])
     assert got.to_dict("records") == [{**parse.parse_trade(trade), "ts": pd.Timestamp("2026-10-01 12:20:00")}]
+
+
+def _candle_frame_outcome(candle_list: list[dict]) -> tuple[str, object]:
+    try:
+        return "frame", columns.parse_candle_frame(candle_list, "M", "E")
+    except (parse.WireFormatError, pd.errors.OutOfBoundsDatetime) as error:
+        return "error", str(error)
+
+
+def _candle_rows_outcome(candle_list: list[dict]) -> tuple[str, object]:
+    try:
+        rows = [parse.parse_candlestick(candle, "M", "E") for candle in candle_list]
+        expected = pd.DataFrame.from_records(rows, columns=columns.QUOTE_ROW_COLUMNS)
+        expected["ts"] = pd.to_datetime(expected["ts"])
+        return "frame", expected.astype({name: "float64" for name in columns.QUOTE_ROW_COLUMNS[3:]})
+    except (parse.WireFormatError, pd.errors.OutOfBoundsDatetime) as error:
+        return "error", str(error)
+
+
+def _shape(historical: bool) -> dict:
+    close, volume, interest = ("close", "volume", "open_interest") if historical else (
+        "close_dollars", "volume_fp", "open_interest_fp")
+    return dict(end_period_ts=st.integers(1_700_000_000, 1_800_000_000).map(lambda t: t - t % 3600),
+                yes_bid=st.builds(lambda v: {close: v}, DOLLAR_TEXT), yes_ask=st.builds(lambda v: {close: v}, DOLLAR_TEXT),
+                price=st.one_of(st.just({}), st.builds(lambda v: {close: v}, DOLLAR_TEXT)),
+                **{volume: COUNT_TEXT, interest: COUNT_TEXT})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.lists(candles(), max_size=5),
+                 st.lists(st.fixed_dictionaries(_shape(False)), min_size=1, max_size=6),
+                 st.lists(st.fixed_dictionaries(_shape(True)), min_size=1, max_size=6)))
+def test_candle_frames_equal_the_full_parse_of_each_candle(candle_list: list[dict]) -> None:
+    """parse_candle_frame (whole columns when every candle has one plain shape) gives the frame of the
+    per-candle parse, or the same error."""
+    got, expected = _candle_frame_outcome(candle_list), _candle_rows_outcome(candle_list)
+    assert got[0] == expected[0], (got, expected)
+    if got[0] == "frame":
+        pd.testing.assert_frame_equal(got[1], expected[1], check_dtype=False)
+    else:
+        assert got[1] == expected[1]
+
+
+def test_candle_frames_take_the_column_path_for_either_plain_shape() -> None:
+    from kalshi_assets.demo.exchange import DemoExchange
+
+    exchange = DemoExchange()
+    event = exchange.demo_event(exchange.event_tickers()[5])
+    ticker, start, end = event.market_tickers[1], int(event.hours[0]), int(event.hours[-1])
+    for historical in (False, True):
+        candles = exchange.candlesticks(ticker, start, end, historical=historical)
+        assert len(candles) > 100
+        assert columns._plain_candle_columns(candles, historical) is not None
+        got = columns.parse_candle_frame(candles, ticker, "E")
+        pd.testing.assert_frame_equal(got, _candle_rows_outcome(candles)[1].assign(market_ticker=ticker),
+                                      check_dtype=False)
