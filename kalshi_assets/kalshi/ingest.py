@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+import numpy as np
 import pandas as pd
 
 from kalshi_assets.catalog import load_catalog
@@ -158,4 +159,7 @@ def fetch_trades(source: MarketDataSource, markets: pd.DataFrame, start: datetim
         frames.append(trades.assign(event_ticker=event_ticker))
     trades = _typed(pd.concat(frames, ignore_index=True)[TRADE_COLUMNS])
     _refuse_outside(trades, start, end, "a trade")
-    return trades.sort_values(["ts", "trade_id"]).reset_index(drop=True)
+    # By time, then id: the order sort_values(["ts", "trade_id"]) gives, with the ids compared as fixed-width
+    # numpy strings (pandas sorts object strings one Python comparison at a time: 2 s for the demo's trades).
+    order = np.lexsort((trades["trade_id"].to_numpy(dtype=str), trades["ts"].to_numpy()))
+    return trades.iloc[order].reset_index(drop=True)
