@@ -567,13 +567,13 @@ def _candles(hours: np.ndarray, bid: np.ndarray, ask: np.ndarray, last: np.ndarr
     prev_index = np.concatenate(([-1], latest[:-1]))[lo:hi].tolist()
     trade_cents = trades.tolist()
     ends = hours[lo:hi].tolist()
-    volumes = volume[lo:hi].tolist()
-    interests = oi[lo:hi].tolist()
+    # count_fp of whole contracts, spelled directly: "12.00"
+    volumes = [f"{n}.00" for n in volume[lo:hi].astype(np.int64).tolist()]
+    interests = [f"{n}.00" for n in oi[lo:hi].astype(np.int64).tolist()]
     build = _historical_candle if historical else _current_candle
     return [
         build(int(ends[k]), pb[k], b[k], pa[k], a[k], trade_cents[lo + k],
-              _DOLLARS[trade_cents[prev_index[k]]] if prev_index[k] >= 0 else None,
-              count_fp(int(volumes[k])), count_fp(int(interests[k])))
+              _DOLLARS[trade_cents[prev_index[k]]] if prev_index[k] >= 0 else None, volumes[k], interests[k])
         for k in range(hi - lo)
     ]
 
