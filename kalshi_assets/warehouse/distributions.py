@@ -211,17 +211,32 @@ def replace_percentile_window(
 # --- reads for metadata and checks ---------------------------------------------------------------
 
 
-def read_snapshots(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> pd.DataFrame:
-    """Rows written by one run (or all rows), in the analytics frame's column order."""
-    columns = list(SNAPSHOT_TABLE_COLUMNS)
-    if run_id is None:
-        sql = compose("SELECT {columns} FROM distribution_snapshots ORDER BY event_ticker, snapshot_ts", columns=columns)
-        return con.execute(sql).df()
-    return con.execute(
-        compose("SELECT {columns} FROM distribution_snapshots WHERE run_id = ? ORDER BY event_ticker, snapshot_ts",
-                columns=columns),
-        [run_id],
-    ).df()
+def read_snapshots(con: duckdb.DuckDBPyConnection, run_id: str | None = None, start: datetime | None = None,
+                   end: datetime | None = None) -> pd.DataFrame:
+    """Rows written by one run (or all rows), taken in [start, end) when given, in the analytics frame's
+    column order."""
+    sql = compose("SELECT {columns} FROM distribution_snapshots WHERE ($run_id IS NULL OR run_id = $run_id) "
+                  "AND ($start IS NULL OR snapshot_ts >= $start) AND ($end IS NULL OR snapshot_ts < $end) "
+                  "ORDER BY event_ticker, snapshot_ts", columns=list(SNAPSHOT_TABLE_COLUMNS))
+    return con.execute(sql, {"run_id": run_id, "start": start, "end": end}).df()
+
+
+def snapshot_time_range(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> tuple[datetime, datetime] | None:
+    """(first, last) snapshot_ts of one run's rows (or of all rows); None when there are none."""
+    first, last = con.execute("SELECT min(snapshot_ts), max(snapshot_ts) FROM distribution_snapshots "
+                              "WHERE $run_id IS NULL OR run_id = $run_id", {"run_id": run_id}).fetchone()
+    return None if first is None else (first, last)
+
+
+def quality_low_counts(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> tuple[int, dict[str, int]]:
+    """(rows, {status: rows with quality_low}) of one run's rows (or of all rows)."""
+    params = {"run_id": run_id}
+    rows = con.execute("SELECT count(*) FROM distribution_snapshots WHERE $run_id IS NULL OR run_id = $run_id",
+                       params).fetchone()[0]
+    low = con.execute("SELECT status, count(*) FROM distribution_snapshots "
+                      "WHERE ($run_id IS NULL OR run_id = $run_id) AND quality_low "
+                      "GROUP BY status ORDER BY count(*) DESC, status", params).fetchall()
+    return rows, {status: int(n) for status, n in low}
 
 
 def rows_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
