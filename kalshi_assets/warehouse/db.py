@@ -295,7 +295,7 @@ def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
     main job opens the warehouse some sixty times (issue 16)."""
     text = file_schema_sql()
     fingerprint = hashlib.sha256(text.encode()).hexdigest()
-    if _applied_schema(con) == fingerprint:
+    if _applied_schema(con) == fingerprint and _holds_every_table_and_view(con):
         return
     con.execute("BEGIN TRANSACTION")
     try:
@@ -311,6 +311,16 @@ def apply_schema(con: duckdb.DuckDBPyConnection) -> None:
 
 
 _SCHEMA_MARK = "kalshi_applied_schema_sha256"
+
+
+def _holds_every_table_and_view(con: duckdb.DuckDBPyConnection) -> bool:
+    """Whether no table or view of schema.sql is missing (one was dropped since the schema last ran)."""
+    reference = schema_reference()
+    present = {name for (name,) in con.execute(
+        "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() "
+        "UNION ALL SELECT view_name FROM duckdb_views() WHERE database_name = current_database() AND NOT internal"
+    ).fetchall()}
+    return present >= set(reference.tables) | set(reference.views)
 
 
 def _applied_schema(con: duckdb.DuckDBPyConnection) -> str | None:

@@ -5,7 +5,12 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from kalshi_assets.analytics.percentiles import band_coverage, combined_gaps, coverage_summary, percentile_gaps
+from kalshi_assets.analytics.percentiles import (
+    band_coverage,
+    combined_gaps,
+    coverage_summary,
+    percentile_gaps,
+)
 
 
 def test_gaps_per_event_type_and_percentile():

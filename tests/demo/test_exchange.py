@@ -145,7 +145,7 @@ def test_historical_candles_are_the_current_ones_in_the_historical_shape(exchang
     current candle, to the key order of the JSON it serves."""
     import json
 
-    from kalshi_assets.demo.exchange import historical_candle
+    from kalshi_assets.demo.tape import historical_candle
 
     event = exchange.demo_event(exchange.event_tickers()[3])
     start, end = int(event.hours[0]), int(event.hours[-1])

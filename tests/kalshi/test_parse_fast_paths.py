@@ -74,7 +74,7 @@ def test_fast_path_takes_a_current_candle_and_keeps_types() -> None:
 
 
 def test_fast_path_takes_a_historical_candle() -> None:
-    from kalshi_assets.demo.exchange import historical_candle
+    from kalshi_assets.demo.tape import historical_candle
 
     current = {"end_period_ts": 1_767_225_600, "yes_bid": {f"{k}_dollars": "0.4200" for k in ("open", "low", "high", "close")},
                "yes_ask": {f"{k}_dollars": "0.4500" for k in ("open", "low", "high", "close")},

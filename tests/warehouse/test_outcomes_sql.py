@@ -244,6 +244,11 @@ def test_implied_snapshots_from_the_distributions_table(con) -> None:
         ["E", T0, "E", T0],
     )
     assert read_implied_snapshots(con)[["implied_mean", "implied_sd"]].values.tolist() == [[0.25, 0.05]]
+    # The session's lake is shared: put schema.sql's table back (connecting brings a lake up to the schema).
+    con.execute("DROP TABLE distribution_snapshots")
+    where = db.lake_location(con)
+    if where is not None:
+        db.connect(where).close()
 
 
 def test_labels_are_replaced_whole_and_checked(con) -> None:
