@@ -29,8 +29,7 @@ MARKET_COLUMNS = ["market_ticker", "event_ticker", "market_type", "status", "str
                   "latest_expiration_time", "yes_bid", "yes_ask", "last_price", "volume", "open_interest", "result",
                   "expiration_value", "expiration_value_num", "settlement_value", "settlement_ts", "updated_time",
                   "ingested_at"]
-QUOTE_COLUMNS = ["market_ticker", "event_ticker", "ts", "yes_bid", "yes_ask", "last_price", "volume",
-                 "open_interest"]
+QUOTE_COLUMNS = columns.QUOTE_ROW_COLUMNS  # a quote is a parsed candle, column for column
 TRADE_COLUMNS = ["trade_id", "market_ticker", "event_ticker", "ts", "yes_price", "count", "taker_side"]
 _TIME_COLUMNS = {"ingested_at", "strike_date", "open_time", "close_time", "expected_expiration_time",
                  "latest_expiration_time", "settlement_ts", "updated_time", "ts"}
