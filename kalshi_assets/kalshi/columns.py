@@ -34,16 +34,16 @@ def parse_candle_frame(candles: Sequence[Mapping[str, Any]], market_ticker: str,
             return pd.DataFrame({"market_ticker": market_ticker, "event_ticker": event_ticker, **columns},
                                 index=pd.RangeIndex(len(candles)), columns=QUOTE_ROW_COLUMNS)
     rows = parse.parse_candlesticks(candles, market_ticker, event_ticker)
-    frame = pd.DataFrame.from_records(rows, columns=QUOTE_ROW_COLUMNS)
-    frame["ts"] = pd.to_datetime(frame["ts"])
-    for name in QUOTE_ROW_COLUMNS[3:]:
-        frame[name] = pd.to_numeric(frame[name]).astype("float64")
-    return frame
+    return pd.DataFrame.from_records(rows, columns=QUOTE_ROW_COLUMNS).astype(_QUOTE_TYPES)
+
+
+_QUOTE_TYPES = {"ts": "datetime64[ns]", **{name: "float64" for name in QUOTE_ROW_COLUMNS[3:]}}
 
 
 def _plain_candle_columns(candles: Sequence[Mapping[str, Any]], historical: bool) -> dict[str, Any] | None:
-    """The columns `parse._plain_candle` gives every candle of the list in one shape, or None if it would
-    refuse any of them (the same conditions, checked a column at a time)."""
+    """The columns of every candle of the list in one plain shape, or None if any is not plain: the conditions
+    of `parse._current_candle` checked a column at a time, in the historical shape with its bare names (and
+    no current-shape field beside them, which parse_candlestick would read first)."""
     close, volume_key, open_interest_key = _CANDLE_KEYS[historical]
     try:
         ends = [c["end_period_ts"] for c in candles]

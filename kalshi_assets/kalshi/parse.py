@@ -235,8 +235,6 @@ def parse_candlesticks(
     rows = []
     for candle in candles:
         row = _current_candle(candle, market_ticker, event_ticker)
-        if row is None:
-            row = _historical_candle(candle, market_ticker, event_ticker)
         rows.append(row if row is not None else parse_candlestick(candle, market_ticker, event_ticker))
     return rows
 
@@ -248,35 +246,17 @@ _INF = math.inf
 def _current_candle(obj: Any, market_ticker: str, event_ticker: str) -> dict[str, Any] | None:
     """The row parse_candlestick gives a well-formed current-shape candle (dollar strings, `_fp` counts,
     integer end_period_ts), without building its error context; None for anything else."""
-    return _plain_candle(obj, market_ticker, event_ticker, historical=False)
-
-
-def _historical_candle(obj: Any, market_ticker: str, event_ticker: str) -> dict[str, Any] | None:
-    """The same for the historical tier's shape (bare `close`, `volume`, `open_interest` holding the same
-    strings), where no current-shape field is present that parse_candlestick would read first."""
-    return _plain_candle(obj, market_ticker, event_ticker, historical=True)
-
-
-def _plain_candle(obj: Any, market_ticker: str, event_ticker: str, *, historical: bool) -> dict[str, Any] | None:
-    close, volume_key, open_interest_key = ("close", "volume", "open_interest") if historical else (
-        "close_dollars", "volume_fp", "open_interest_fp")
     try:
         end = obj["end_period_ts"]
-        bid_side, ask_side, price = obj["yes_bid"], obj["yes_ask"], obj["price"]
-        bid_text, ask_text = bid_side[close], ask_side[close]
-        last_text = price.get(close)
-        volume_text, open_interest_text = obj[volume_key], obj[open_interest_key]
-        if historical:
-            shadowed = (bid_side.get("close_dollars"), ask_side.get("close_dollars"), price.get("close_dollars"),
-                        obj.get("volume_fp"), obj.get("open_interest_fp"))
-        else:
-            shadowed = (price.get("close"),) if last_text is None else ()
+        bid_text, ask_text = obj["yes_bid"]["close_dollars"], obj["yes_ask"]["close_dollars"]
+        price = obj["price"]
+        last_text = price.get("close_dollars")
+        volume_text, open_interest_text = obj["volume_fp"], obj["open_interest_fp"]
     except (KeyError, TypeError, AttributeError):
-        return None
-    if any(value is not None for value in shadowed):
         return None
     if (type(end) is not int or type(bid_text) is not str or type(ask_text) is not str
             or type(volume_text) is not str or type(open_interest_text) is not str
+            or (last_text is None and price.get("close") is not None)
             or (last_text is not None and type(last_text) is not str)):
         return None
     try:

@@ -330,17 +330,22 @@ def _applied_schema(con: duckdb.DuckDBPyConnection) -> str | None:
         return None
 
 
-def stale_comments(con: duckdb.DuckDBPyConnection, text: str) -> list[str]:
-    """The COMMENT ON COLUMN statements of `text` whose column exists here with another description. Only
-    columns the catalogue has: a table created otherwise (an older file, a test's own table) keeps its shape."""
-    wanted = {(m.group(1), m.group(2)): m for m in _COLUMN_COMMENT.finditer(text)}
-    current = {
+def column_comments(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, str], str | None]:
+    """{(table, column): description} of every column of the current database and schema."""
+    return {
         (table, column): comment
         for table, column, comment in con.execute(
             "SELECT table_name, column_name, comment FROM duckdb_columns() "
             "WHERE database_name = current_database() AND schema_name = current_schema()"
         ).fetchall()
     }
+
+
+def stale_comments(con: duckdb.DuckDBPyConnection, text: str) -> list[str]:
+    """The COMMENT ON COLUMN statements of `text` whose column exists here with another description. Only
+    columns the catalogue has: a table created otherwise (an older file, a test's own table) keeps its shape."""
+    wanted = {(m.group(1), m.group(2)): m for m in _COLUMN_COMMENT.finditer(text)}
+    current = column_comments(con)
     return [m.group(0) for key, m in wanted.items() if key in current and current[key] != m.group(3).replace("''", "'")]
 
 

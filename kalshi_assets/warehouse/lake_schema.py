@@ -78,13 +78,7 @@ def create_macros(con: duckdb.DuckDBPyConnection) -> None:
 def is_current(con: duckdb.DuckDBPyConnection) -> bool:
     """Whether the lake already has every table, column, view and column description of schema.sql."""
     reference = db.schema_reference()
-    present = {
-        (table, column): comment
-        for table, column, comment in con.execute(
-            "SELECT table_name, column_name, comment FROM duckdb_columns() "
-            "WHERE database_name = current_database() AND schema_name = current_schema()"
-        ).fetchall()
-    }
+    present = db.column_comments(con)
     views = {row[0] for row in con.execute(
         "SELECT view_name FROM duckdb_views() WHERE database_name = current_database()").fetchall()}
     wanted = {(table, column) for table, names in reference.tables.items() for column in names}

@@ -13,7 +13,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -24,6 +23,7 @@ import duckdb
 import requests
 
 from kalshi_assets.warehouse import db
+from tests.e2e.conftest import wait_for
 from tests.servers import PostgresServer, RedisServer, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -87,17 +87,6 @@ def stop(process: subprocess.Popen, grace_s: float = 5) -> None:
             process.wait(10)
         except ProcessLookupError:
             pass
-
-
-def wait_until(predicate, timeout_s: float, what: str, log: Path | None = None, every_s: float = 0.5):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(every_s)
-    tail = log.read_text()[-3000:] if log is not None and log.exists() else ""
-    raise TimeoutError(f"{what} did not happen within {timeout_s:.0f}s\n{tail}")
 
 
 def _comparable(column: db.Column) -> db.Composed:
@@ -259,9 +248,9 @@ class LakeDeployment:
         if self.processes["stop_automation"].wait(timeout_s) != 0:
             raise RuntimeError(f"stopping the automation sensor failed:\n{self.logs['stop_automation'].read_text()}")
         for name in self.worker_names():
-            wait_until(lambda name=name: " ready." in self.logs[name].read_text(), timeout_s, f"worker {name}",
-                       self.logs[name])
-        wait_until(self._answers, timeout_s, "dagster-webserver", self.logs["webserver"])
+            wait_for(lambda name=name: " ready." in self.logs[name].read_text(), timeout_s, f"worker {name}",
+                     log=self.logs[name])
+        wait_for(self._answers, timeout_s, "dagster-webserver", log=self.logs["webserver"])
 
     def _answers(self) -> bool:
         try:

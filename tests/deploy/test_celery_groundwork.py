@@ -31,7 +31,7 @@ import dagster as dg
 import pytest
 import requests
 
-from tests.deploy.lake_cluster import process_tree_rss_mb
+from tests.deploy.lake_cluster import LAUNCH_BACKFILL, process_tree_rss_mb
 from tests.e2e.conftest import stop, wait_for
 from tests.servers import PostgresServer, RedisServer, free_port
 
@@ -145,15 +145,6 @@ def _answers(url: str) -> bool:
     except requests.RequestException:
         return False
 
-
-LAUNCH_BACKFILL = """
-mutation($params: LaunchBackfillParams!) {
-  launchPartitionBackfill(backfillParams: $params) {
-    __typename
-    ... on LaunchBackfillSuccess { backfillId }
-    ... on PythonError { message }
-  }
-}"""
 
 LAUNCH_RUN = """
 mutation($params: ExecutionParams!) {

@@ -39,9 +39,9 @@ from tests.deploy.lake_cluster import (
     fingerprint,
     process_tree_rss_mb,
     step_pids,
-    wait_until,
 )
 from tests.deploy.test_celery_groundwork import LAUNCH_RUN, finished
+from tests.e2e.conftest import wait_for
 from tests.servers import PostgresServer, RedisServer
 
 pytestmark = [pytest.mark.slow, pytest.mark.e2e]
@@ -151,7 +151,7 @@ def test_sixty_partitions_backfill_in_runs_of_ten_on_two_workers_and_equal_the_f
         return runs if backfill.status.value in BACKFILL_ENDED and finished(runs) else None
 
     try:
-        runs = wait_until(backfill_done, 900, f"backfill {backfill_id}", deployment.logs["daemon"], every_s=1)
+        runs = wait_for(backfill_done, 900, f"backfill {backfill_id}", interval_s=1, log=deployment.logs["daemon"])
     finally:
         readers.stop_reading.set()
         readers.join(120)
@@ -212,19 +212,19 @@ def test_a_worker_killed_mid_run_fails_the_run_the_retry_lands_the_same_rows(lak
     run_id = answer["launchRun"]["run"]["runId"]
 
     daemon_log = deployment.logs["daemon"]
-    step_pid = wait_until(lambda: step_pids(instance, run_id), 180, "the step to start in a worker", daemon_log)[0]
+    step_pid = wait_for(lambda: step_pids(instance, run_id), 180, "the step to start in a worker", log=daemon_log)[0]
     victim = deployment.worker_of(step_pid)
     assert victim in ("w1", "w2"), step_pid
     killed_at = time.monotonic()
     os.killpg(deployment.processes[victim].pid, 9)
     deployment.processes[victim].wait(10)
 
-    original = wait_until(lambda: (r := instance.get_run_by_id(run_id)) and r.is_finished and r, 240,
-                          "the run to end", daemon_log)
+    original = wait_for(lambda: (r := instance.get_run_by_id(run_id)) and r.is_finished and r, 240,
+                        "the run to end", log=daemon_log)
     lake_cluster.timings["kill to run failure"] = time.monotonic() - killed_at
     assert original.status == dg.DagsterRunStatus.FAILURE
-    retried = wait_until(lambda: finished(r := instance.get_runs(filters=dg.RunsFilter(
-        tags={"dagster/parent_run_id": run_id}))) and r, 240, "the retry run", daemon_log)
+    retried = wait_for(lambda: finished(r := instance.get_runs(filters=dg.RunsFilter(
+        tags={"dagster/parent_run_id": run_id}))) and r, 240, "the retry run", log=daemon_log)
     lake_cluster.timings["kill to retry success"] = time.monotonic() - killed_at
     assert [run.status for run in retried] == [dg.DagsterRunStatus.SUCCESS]
     survivor = "w2" if victim == "w1" else "w1"

@@ -82,11 +82,13 @@ def test_fast_path_takes_a_historical_candle() -> None:
                "volume_fp": "12.00", "open_interest_fp": "340.00"}
     archived = historical_candle(current)
     assert parse._current_candle(archived, "M", "E") is None
-    fast = parse._historical_candle(archived, "M", "E")
-    assert fast is not None and fast == parse.parse_candlestick(archived, "M", "E")
-    assert fast == parse._current_candle(current, "M", "E")
+    assert columns._plain_candle_columns([archived], historical=False) is None
+    assert columns._plain_candle_columns([archived], historical=True) is not None
+    fast = columns.parse_candle_frame([archived], "M", "E").to_dict("records")
+    assert fast == [{**parse.parse_candlestick(archived, "M", "E"), "ts": pd.Timestamp(1_767_225_600, unit="s")}]
+    assert fast == columns.parse_candle_frame([current], "M", "E").to_dict("records")
     # A current-shape field beside the bare one is what parse_candlestick reads: the fast path steps aside.
-    assert parse._historical_candle({**archived, "volume_fp": "13.00"}, "M", "E") is None
+    assert columns._plain_candle_columns([{**archived, "volume_fp": "13.00"}], historical=True) is None
 
 
 def test_bid_above_ask_still_raises_naming_the_candle() -> None:
@@ -133,21 +135,27 @@ def test_parse_trade_fast_path_equals_the_full_parse_on_any_trade(trade: dict) -
     assert _outcome(parse.parse_trade, trade) == _outcome(parse._parse_trade, trade)
 
 
-def _frame_outcome(trade_list: list[dict]) -> tuple[str, object]:
+def _frame_outcome(build, objects: list[dict]) -> tuple[str, object]:
+    """("frame", what `build(objects)` returns) or ("error", its message) for a payload it refuses."""
     try:
-        return "frame", columns.parse_trades(trade_list)
+        return "frame", build(objects)
     except (parse.WireFormatError, pd.errors.OutOfBoundsDatetime) as error:
         return "error", str(error)
 
 
-def _rows_outcome(trade_list: list[dict]) -> tuple[str, object]:
-    try:
-        rows = [parse._parse_trade(trade) for trade in trade_list]
-        expected = pd.DataFrame.from_records(rows, columns=columns.TRADE_ROW_COLUMNS)
-        expected["ts"] = pd.to_datetime(expected["ts"])
-        return "frame", expected.astype({"yes_price": "float64", "count": "float64"})
-    except (parse.WireFormatError, pd.errors.OutOfBoundsDatetime) as error:
-        return "error", str(error)
+def _row_frame(parse_one, objects: list[dict], names: list[str], floats: list[str]) -> pd.DataFrame:
+    """The frame of the row parser's rows, typed as the column parsers type them."""
+    frame = pd.DataFrame.from_records([parse_one(obj) for obj in objects], columns=names)
+    frame["ts"] = pd.to_datetime(frame["ts"])
+    return frame.astype({name: "float64" for name in floats})
+
+
+def _assert_same_outcome(got: tuple[str, object], expected: tuple[str, object]) -> None:
+    assert got[0] == expected[0], (got, expected)
+    if got[0] == "frame":
+        pd.testing.assert_frame_equal(got[1], expected[1], check_dtype=False)
+    else:
+        assert got[1] == expected[1]
 
 
 @settings(max_examples=300, deadline=None)
@@ -156,12 +164,10 @@ def _rows_outcome(trade_list: list[dict]) -> tuple[str, object]:
        taker_side=st.sampled_from(["yes", "no"]), created_time=TIME_TEXT), min_size=1, max_size=6)))
 def test_parse_trades_columns_equal_the_full_parse_of_each_trade(trade_list: list[dict]) -> None:
     """parse_trades (whole columns when every trade is current-shape) gives the frame of the per-trade parse."""
-    got, expected = _frame_outcome(trade_list), _rows_outcome(trade_list)
-    assert got[0] == expected[0], (got, expected)
-    if got[0] == "frame":
-        pd.testing.assert_frame_equal(got[1], expected[1], check_dtype=False)
-    else:
-        assert got[1] == expected[1]
+    _assert_same_outcome(
+        _frame_outcome(columns.parse_trades, trade_list),
+        _frame_outcome(lambda objs: _row_frame(parse._parse_trade, objs, columns.TRADE_ROW_COLUMNS,
+                                               ["yes_price", "count"]), trade_list))
 
 
 def test_parse_trades_takes_the_column_path_for_current_trades() -> None:
@@ -172,21 +178,9 @@ def test_parse_trades_takes_the_column_path_for_current_trades() -> None:
     assert got.to_dict("records") == [{**parse.parse_trade(trade), "ts": pd.Timestamp("2026-10-01 12:20:00")}]
 
 
-def _candle_frame_outcome(candle_list: list[dict]) -> tuple[str, object]:
-    try:
-        return "frame", columns.parse_candle_frame(candle_list, "M", "E")
-    except (parse.WireFormatError, pd.errors.OutOfBoundsDatetime) as error:
-        return "error", str(error)
-
-
-def _candle_rows_outcome(candle_list: list[dict]) -> tuple[str, object]:
-    try:
-        rows = [parse.parse_candlestick(candle, "M", "E") for candle in candle_list]
-        expected = pd.DataFrame.from_records(rows, columns=columns.QUOTE_ROW_COLUMNS)
-        expected["ts"] = pd.to_datetime(expected["ts"])
-        return "frame", expected.astype({name: "float64" for name in columns.QUOTE_ROW_COLUMNS[3:]})
-    except (parse.WireFormatError, pd.errors.OutOfBoundsDatetime) as error:
-        return "error", str(error)
+def _candle_rows(candle_list: list[dict]) -> pd.DataFrame:
+    return _row_frame(lambda candle: parse.parse_candlestick(candle, "M", "E"), candle_list,
+                      columns.QUOTE_ROW_COLUMNS, columns.QUOTE_ROW_COLUMNS[3:])
 
 
 def _shape(historical: bool) -> dict:
@@ -205,12 +199,8 @@ def _shape(historical: bool) -> dict:
 def test_candle_frames_equal_the_full_parse_of_each_candle(candle_list: list[dict]) -> None:
     """parse_candle_frame (whole columns when every candle has one plain shape) gives the frame of the
     per-candle parse, or the same error."""
-    got, expected = _candle_frame_outcome(candle_list), _candle_rows_outcome(candle_list)
-    assert got[0] == expected[0], (got, expected)
-    if got[0] == "frame":
-        pd.testing.assert_frame_equal(got[1], expected[1], check_dtype=False)
-    else:
-        assert got[1] == expected[1]
+    _assert_same_outcome(_frame_outcome(lambda objs: columns.parse_candle_frame(objs, "M", "E"), candle_list),
+                         _frame_outcome(_candle_rows, candle_list))
 
 
 def test_candle_frames_take_the_column_path_for_either_plain_shape() -> None:
@@ -224,5 +214,4 @@ def test_candle_frames_take_the_column_path_for_either_plain_shape() -> None:
         assert len(candles) > 100
         assert columns._plain_candle_columns(candles, historical) is not None
         got = columns.parse_candle_frame(candles, ticker, "E")
-        pd.testing.assert_frame_equal(got, _candle_rows_outcome(candles)[1].assign(market_ticker=ticker),
-                                      check_dtype=False)
+        pd.testing.assert_frame_equal(got, _candle_rows(candles).assign(market_ticker=ticker), check_dtype=False)
