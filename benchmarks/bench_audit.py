@@ -12,10 +12,10 @@ Raw ceilings (plain Python loops on one file, no audit code):
   write+fsync / 16 records 16 os.write + one os.fdatasync (what group commit of 16 can reach)
   write, no fsync          os.write per line ("off")
 Floors of a chained multi-process JSON log in Python (what "off" cannot avoid, no audit code):
-  orjson.dumps + sha256 + os.write                    per record
+  msgspec encode + sha256 + os.write                  per record
   ... + flock/unlock of a lock file + stat of the file  per record (the cross-process chain's price)
 Targets (issue 16): always/ceiling >= 0.8; batch with 16 writer threads / per-16 ceiling >= 0.5;
-off >= 100k appends/s; verify >= 200k records/s, near json.loads: json.loads and orjson.loads
+off >= 100k appends/s; verify >= 200k records/s, near json.loads: json.loads and msgspec's decode
 over the same log's lines are printed beside it, and verify's peak Python memory (tracemalloc).
 "Writers" are threads of one process sharing one AuditLog (group commit happens among them); one
 more line shows 4 processes x 4 threads on one directory (verified gap-free).
@@ -39,7 +39,7 @@ import tracemalloc
 from collections.abc import Callable
 from pathlib import Path
 
-import orjson
+import msgspec
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -101,9 +101,12 @@ def raw_ceiling(path: Path, line: bytes, per_sync: int | None, seconds: float) -
         path.unlink()
 
 
+encode_sorted = msgspec.json.Encoder(order="sorted").encode
+
+
 def python_floor(directory: Path, seconds: float, *, lock_and_stat: bool) -> float:
     """Records/s of the least a chained JSON log written from Python does per record: encode the
-    payload (orjson), hash the line (sha256), one os.write; with `lock_and_stat`, also take and
+    payload (msgspec), hash the line (sha256), one os.write; with `lock_and_stat`, also take and
     release an flock and stat the file, as a log shared by processes must (no fsync)."""
     path, lock_path = directory / "floor.jsonl", directory / "floor.lock"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o640)
@@ -118,7 +121,7 @@ def python_floor(directory: Path, seconds: float, *, lock_and_stat: bool) -> flo
                 if lock_and_stat:
                     fcntl.flock(lock_fd, fcntl.LOCK_EX)
                     os.stat(path)
-                body = orjson.dumps(ORDER_PAYLOAD, option=orjson.OPT_SORT_KEYS) + prev
+                body = encode_sorted(ORDER_PAYLOAD) + prev
                 prev = hashlib.sha256(body).hexdigest().encode()
                 os.write(fd, body + prev + b"\n")
                 if lock_and_stat:
@@ -261,9 +264,9 @@ def one_repeat(
     fig["verify"] = report.total_entries / (time.perf_counter() - began)
     assert report.ok, report.problems[:3]
     fig["json_loads"] = lines_per_second(json.loads, verify_lines)
-    fig["orjson_loads"] = lines_per_second(orjson.loads, verify_lines)
+    fig["msgspec_decode"] = lines_per_second(msgspec.json.decode, verify_lines)
     fig["verify_json_ratio"] = fig["verify"] / fig["json_loads"]
-    fig["verify_orjson_ratio"] = fig["verify"] / fig["orjson_loads"]
+    fig["verify_msgspec_ratio"] = fig["verify"] / fig["msgspec_decode"]
     return fig
 
 
@@ -325,12 +328,12 @@ def _print_table(m: dict[str, float], line_size: int, verify_records: int) -> No
             f"  {label:<34} {m[key]:>10,.0f}  {ceilings[per_sync]:<26} {m[key + '_ceiling']:>10,.0f}  "
             f"{m[key + '_ratio']:5.2f} {target}{grouping}"
         )
-    print(f"  python floors, no fsync: orjson.dumps+sha256+os.write {m['floor_write']:,.0f} records/s; "
+    print(f"  python floors, no fsync: msgspec encode+sha256+os.write {m['floor_write']:,.0f} records/s; "
           f"+ flock+stat {m['floor_locked']:,.0f} records/s; off / locked floor = {m['off_floor_ratio']:.2f}")
     print(f"  verify: {m['verify']:,.0f} records/s over {verify_records:,} records (target >= 200k/s); over the same "
-          f"lines json.loads alone {m['json_loads']:,.0f}/s, orjson.loads alone {m['orjson_loads']:,.0f}/s; "
-          f"verify / json.loads = {m['verify_json_ratio']:.2f}, verify / orjson.loads = "
-          f"{m['verify_orjson_ratio']:.2f}")
+          f"lines json.loads alone {m['json_loads']:,.0f}/s, msgspec decode alone {m['msgspec_decode']:,.0f}/s; "
+          f"verify / json.loads = {m['verify_json_ratio']:.2f}, verify / msgspec decode = "
+          f"{m['verify_msgspec_ratio']:.2f}")
 
 
 def _print_verify_memory(verify_dir: Path) -> None:

@@ -247,7 +247,7 @@ def test_no_sql_text_outside_warehouse() -> None:
 _IO_MODULES = (
     "os", "pathlib", "io", "shutil", "subprocess", "socket", "tempfile", "glob", "pickle", "shelve", "sqlite3",
     "duckdb", "requests", "urllib", "http", "ftplib", "smtplib", "asyncio", "multiprocessing", "threading",
-    "time", "logging", "matplotlib", "orjson", "json", "tomllib", "yaml", "csv",
+    "time", "logging", "matplotlib", "msgspec", "orjson", "json", "tomllib", "yaml", "csv",
     "kalshi_assets.warehouse", "kalshi_assets.kalshi", "kalshi_assets.audit", "kalshi_assets.macro",
     "kalshi_assets.demo", "kalshi_assets.trading", "kalshi_assets.reports", "kalshi_assets.service",
     "kalshi_assets.catalog", "kalshi_assets.cli", "kalshi_assets.defs",

@@ -1,10 +1,11 @@
 """The per-record checks of `verify`, streamed segment by segment in blocks of 1 MiB.
 
 Most records are intact, so each line first takes a fast path, inlined in one loop per block:
-parse it with orjson, check it is the next link (seq and prev_hash), compare its stored hash with
-SHA-256 of its bytes as stored (never re-encoded), and check the field types. Anything unusual on
-that path (a line orjson refuses, a hash that differs, a field of the wrong type) sends the line
-down the original slow path (`split_line` + `parse_record`, judged by the standard `json` module),
+decode it with msgspec into the record's seven typed fields (the payload is checked to be a
+well-formed JSON object but not built: nothing reads it), check it is the next link (seq and
+prev_hash), and compare its stored hash with SHA-256 of its bytes as stored (never re-encoded).
+Anything unusual on that path (a line msgspec refuses, a hash that differs, a payload that is not
+an object) sends the line down the original slow path (`split_line` + `parse_record`, judged by the standard `json` module),
 so a damaged line is named exactly as before. Checks against the signed checkpoint and the
 published anchors cost one set lookup per record: the sequence numbers they name are gathered up
 front, and those records take the slow path. Memory is bounded by the block size, whatever the log's size.
@@ -18,7 +19,7 @@ import zlib
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-import orjson
+import msgspec
 
 from kalshi_assets.audit.encoding import (
     GENESIS_HASH,
@@ -35,6 +36,25 @@ _FIELDS = frozenset(RECORD_FIELDS)
 _HASH_PREFIX = b',"hash":"'
 _SUFFIX = len(_HASH_PREFIX) + 64 + 2  # ,"hash":"<64 hex>"}
 _sha256 = hashlib.sha256
+
+
+class _Object(msgspec.Struct, gc=False):
+    """Any JSON object: its members are skipped (their syntax checked, not their strings' UTF-8)."""
+
+
+class _Line(msgspec.Struct, forbid_unknown_fields=True, gc=False):
+    """A stored record's fields and types, for the fast path (every field required, no other)."""
+
+    event_type: str
+    payload: _Object
+    prev_hash: str
+    seq: int
+    ts: str
+    user_id: str | None
+    hash: str
+
+
+_decode_line = msgspec.json.Decoder(_Line).decode
 
 
 @dataclass(frozen=True)
@@ -60,32 +80,25 @@ class Expectation:
     detail: str
 
 
-def _fast_record(raw: bytes) -> tuple[dict[str, Any], str] | None:
-    """(record, hash) of an intact line, or None to let the slow path judge it."""
-    if len(raw) <= _SUFFIX or raw[-2:] != b'"}' or raw[-_SUFFIX : -_SUFFIX + 9] != _HASH_PREFIX:
-        return None
-    stored = raw[-66:-2].decode("ascii", "replace")
-    if _sha256(raw[:-_SUFFIX] + b"}").hexdigest() != stored:
-        return None
+def _fast_link(raw: bytes) -> tuple[int, str, str] | None:
+    """(seq, prev_hash, hash) of an intact line, or None to let the slow path judge it."""
     try:
-        record = orjson.loads(raw)
-    except orjson.JSONDecodeError:
+        record = _decode_line(raw)
+        if not raw.isascii():
+            raw.decode("utf-8")  # msgspec skips the payload's strings without checking their UTF-8
+    except ValueError:  # msgspec.DecodeError and UnicodeDecodeError are ValueErrors
         return None
-    if type(record) is not dict or record.keys() != _FIELDS:
-        return None
-    seq, user_id = record["seq"], record["user_id"]
+    stored = record.hash
     if (
-        type(seq) is not int  # also a seq past 64 bits, which orjson reads as a float
-        or seq < 1
-        or type(record["ts"]) is not str
-        or type(record["event_type"]) is not str
-        or type(record["prev_hash"]) is not str
-        or record["hash"] != stored
-        or type(record["payload"]) is not dict
-        or (user_id is not None and type(user_id) is not str)
+        len(raw) <= _SUFFIX
+        or raw[-2:] != b'"}'
+        or raw[-_SUFFIX : 9 - _SUFFIX] != _HASH_PREFIX
+        or raw[-66:-2] != stored.encode()
+        or _sha256(raw[:-_SUFFIX] + b"}").hexdigest() != stored
+        or record.seq < 1
     ):
         return None
-    return record, stored
+    return record.seq, record.prev_hash, stored
 
 
 class Checker:
@@ -110,19 +123,18 @@ class Checker:
 
     def check_line(self, raw: bytes, segment: SegmentFile, lineno: int) -> None:
         self.total += 1
-        fast = _fast_record(raw)
-        if fast is None:
-            fast = self._slow_record(raw, segment, lineno)
-            if fast is None:
+        link = _fast_link(raw)
+        if link is None:
+            link = self._slow_link(raw, segment, lineno)
+            if link is None:
                 return
-        record, stored = fast
-        seq = record["seq"]
+        seq, prev_hash, stored = link
         position = self.expected
         if seq == position:
             self.expected = seq + 1
         else:
             self._out_of_order(seq, position, segment, lineno)
-        if self.prev_hash is not None and record["prev_hash"] != self.prev_hash:
+        if self.prev_hash is not None and prev_hash != self.prev_hash:
             self.problem(seq, "chain_break", "prev_hash is not the hash of the record before it", segment.path.name, lineno)
         if lineno == 1 and seq != segment.first_seq:
             self.problem(
@@ -142,7 +154,7 @@ class Checker:
             self.first_seq = seq
         self.last_seq, self.last_hash = seq, stored
 
-    def _slow_record(self, raw: bytes, segment: SegmentFile, lineno: int) -> tuple[dict[str, Any], str] | None:
+    def _slow_link(self, raw: bytes, segment: SegmentFile, lineno: int) -> tuple[int, str, str] | None:
         """The original checks, for a line the fast path would not vouch for; None if it is damaged."""
         name = segment.path.name
         position = self.expected
@@ -164,7 +176,7 @@ class Checker:
             self.prev_hash = stored
             self.last_seq, self.last_hash = position, stored
             return None
-        return record, stored
+        return record["seq"], record["prev_hash"], stored
 
     def _out_of_order(self, seq: int, position: int, segment: SegmentFile, lineno: int) -> None:
         name = segment.path.name
@@ -205,36 +217,34 @@ class Checker:
             self.prev_hash = None
 
     def _check_block(self, lines: list[bytes], segment: SegmentFile, lineno: int) -> None:
-        """Check consecutive lines of a segment (`lineno` lines precede them): intact next links on
-        the fast path, anything else (or a seq some check names) through `check_line`."""
+        """Check consecutive lines of a segment (`lineno` lines precede them): a block of intact next
+        links at once, else line by line: intact links on the fast path, anything else (or a seq
+        some check names) through `check_line`."""
         if lineno == 0:  # a segment's first line: `check_line` also checks the segment's name
             self.check_line(lines[0], segment, 1)
             lines, lineno = lines[1:], 1
+        last_hash = self._intact_links(lines) if lines else None
+        if last_hash is not None:
+            self._end_fast_run(self.expected, self.expected + len(lines), last_hash)
+            return
         expected, prev_hash = self.expected, self.prev_hash
         run_start = expected  # the fast records since the last slow one are seqs run_start..expected-1
         checked = self._checked_seqs
-        loads, sha256, str_, dict_, int_ = orjson.loads, _sha256, str, dict, int
+        decode, sha256 = _decode_line, _sha256
         for raw in lines:
             lineno += 1
             try:
-                record = loads(raw)
+                record = decode(raw)
                 if not (
-                    record["prev_hash"] == prev_hash
-                    and record["seq"] == expected
+                    record.prev_hash == prev_hash
+                    and record.seq == expected
                     and expected not in checked
-                    and len(record) == 7  # with the six other keys read here: exactly the record's fields
-                    and sha256(raw[:-_SUFFIX] + b"}").hexdigest() == (stored := record["hash"])
-                    and raw[-66:-2] == stored.encode()
-                    and raw[-_SUFFIX : 9 - _SUFFIX] == _HASH_PREFIX
-                    and raw[-2:] == b'"}'
-                    and type(record["seq"]) is int_  # not True, nor a float past 64 bits
-                    and type(record["ts"]) is str_
-                    and type(record["event_type"]) is str_
-                    and type(record["payload"]) is dict_
-                    and (record["user_id"] is None or type(record["user_id"]) is str_)
+                    and raw[-_SUFFIX:] == b'%b%b"}' % (_HASH_PREFIX, (stored := record.hash).encode())
+                    and sha256(raw[:-_SUFFIX] + b"}").hexdigest() == stored
+                    and (raw.isascii() or raw.decode("utf-8"))
                 ):
                     raise ValueError
-            except (ValueError, KeyError, TypeError, IndexError):  # orjson.JSONDecodeError is a ValueError
+            except ValueError:  # msgspec.DecodeError and UnicodeDecodeError are ValueErrors
                 self._end_fast_run(run_start, expected, prev_hash)
                 self.check_line(raw, segment, lineno)
                 expected = run_start = self.expected
@@ -243,6 +253,35 @@ class Checker:
             expected += 1
             prev_hash = stored
         self._end_fast_run(run_start, expected, prev_hash)
+
+    def _intact_links(self, lines: list[bytes]) -> str | None:
+        """The last hash if `lines` are the next records, every one intact and none named by a check,
+        else None: the line-by-line fast path's checks, each made over the whole block by one
+        comparison in C (a block with anything unusual is checked again line by line)."""
+        first, prev_hash = self.expected, self.prev_hash
+        end = first + len(lines)
+        if prev_hash is None or any(first <= seq < end for seq in self._checked_seqs):
+            return None
+        try:
+            records = list(map(_decode_line, lines))
+        except ValueError:  # msgspec.DecodeError
+            return None
+        hashes = [record.hash for record in records]
+        if (
+            [record.seq for record in records] != list(range(first, end))
+            or [record.prev_hash for record in records] != [prev_hash, *hashes[:-1]]
+            or [_sha256(raw[:-_SUFFIX] + b"}").hexdigest() for raw in lines] != hashes
+            # every line ends with its hash field, `,"hash":"<hash>"}`
+            or b"".join([raw[-_SUFFIX:] for raw in lines]) != (',"hash":"' + '"},"hash":"'.join(hashes) + '"}').encode()
+        ):
+            return None
+        if not all(map(bytes.isascii, lines)):
+            try:
+                for raw in lines:
+                    raw.decode("utf-8")  # msgspec skips the payload's strings without checking their UTF-8
+            except UnicodeDecodeError:
+                return None
+        return hashes[-1]
 
     def _end_fast_run(self, run_start: int, expected: int, prev_hash: str | None) -> None:
         """Account for the records `_check_block` passed on its fast path since `run_start`."""

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import orjson
+import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from kalshi_assets.audit.anchor import Signer, signature_problem
@@ -140,9 +140,12 @@ def _mac(key: bytes, fields: Mapping[str, object]) -> str:
 
 
 def _canonical_fields(fields: Mapping[str, object]) -> bytes:
-    """`canonical_json(fields)` as bytes, by orjson: the same text, since a checkpoint's fields are
-    integers and ASCII strings only (orjson differs from the standard encoder only on floats)."""
-    return orjson.dumps(fields, option=orjson.OPT_SORT_KEYS)
+    """`canonical_json(fields)` as bytes, by msgspec: the same text, since a checkpoint's fields are
+    integers and ASCII strings only (msgspec may differ from the standard encoder on floats)."""
+    return _encode_sorted(fields)
+
+
+_encode_sorted = msgspec.json.Encoder(order="sorted").encode
 
 
 def _decode_slot(

@@ -19,7 +19,7 @@ import time
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import orjson
+import msgspec
 
 GENESIS_HASH = "0" * 64
 RECORD_FIELDS = ("seq", "ts", "event_type", "user_id", "payload", "prev_hash", "hash")
@@ -53,20 +53,22 @@ def canonical_payload_json(scrubbed: dict[str, Any]) -> str:
 
 
 def canonical_payload_bytes(scrubbed: dict[str, Any], holds_float: bool) -> bytes:
-    """`canonical_payload_json(scrubbed)` as UTF-8 bytes, encoded by orjson when that is the same text.
+    """`canonical_payload_json(scrubbed)` as UTF-8 bytes, encoded by msgspec when that is the same text.
 
-    orjson sorts keys by code point and escapes strings exactly as the canonical encoder does, and
-    prints integers alike; it prints some floats differently (`1e-9` for `1e-09`), so a payload
-    holding a float (`holds_float`, from `scrub_payload_noting_floats`) takes the standard encoder,
-    as does one orjson refuses (integers past 64 bits, lone surrogates: the standard encoder then
-    raises UnicodeEncodeError for those, before anything is written).
+    msgspec (keys sorted) orders keys by code point and escapes strings exactly as the canonical
+    encoder does, and prints integers alike; it may print floats differently, so a payload holding a
+    float (`holds_float`, from `scrub_payload_noting_floats`) takes the standard encoder, as does one
+    msgspec refuses. A lone surrogate raises UnicodeEncodeError in both, before anything is written.
     """
     if not holds_float:
         try:
-            return orjson.dumps(scrubbed, option=orjson.OPT_SORT_KEYS)
-        except TypeError:  # orjson.JSONEncodeError included
+            return _encode_sorted(scrubbed)
+        except (TypeError, msgspec.EncodeError):
             pass
     return _CANONICAL_ACYCLIC.encode(scrubbed).encode()
+
+
+_encode_sorted = msgspec.json.Encoder(order="sorted").encode
 
 
 def utc_timestamp(now_ns: int | None = None) -> str:
