@@ -23,6 +23,7 @@ each slot also carries `kid` and an Ed25519 `sig` over every field but `mac` and
 from __future__ import annotations
 
 import fcntl
+import hashlib
 import hmac
 import json
 import os
@@ -223,6 +224,7 @@ class CheckpointWriter:
     def __init__(self, directory: Path, key: bytes, signer: Signer | None = None) -> None:
         self._directory = directory
         self._key = key
+        self._keyed_mac = hmac.new(key, digestmod=hashlib.sha256)  # keyed once, copied per slot
         self._signer = signer
         self._lock = threading.Lock()
         self._cached_raw: bytes | None = None
@@ -341,7 +343,9 @@ class CheckpointWriter:
     def _encode_slot(self, fields: dict[str, Any]) -> bytes:
         # `fields` is already canonical JSON once `mac` is set aside; readers do not care where `mac` sits.
         body = _canonical_fields(fields)
-        mac = hmac.digest(self._key, body, "sha256").hex().encode("ascii")
+        keyed = self._keyed_mac.copy()
+        keyed.update(body)
+        mac = keyed.hexdigest().encode("ascii")
         encoded = b'%b,"mac":"%b"}' % (body[:-1], mac)
         if len(encoded) >= _SLOT_SIZE:
             raise ValueError("checkpoint slot overflow")
