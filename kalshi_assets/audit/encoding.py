@@ -130,6 +130,9 @@ Prepared = tuple[str, str | None, dict[str, Any], RecordHead]
 def chain_lines(prepared: Sequence[Prepared], first_seq: int, last_hash: str, ts: bytes) -> tuple[bytes, list[str]]:
     """(lines to write, joined; each record's hash) of records chained onto `last_hash` from `first_seq`."""
     prev = last_hash.encode("ascii")
+    if len(prepared) == 1:  # most appends: no lists to build and join (an eighth of an append's time)
+        line, digest = prepared[0][3].chain(prev, first_seq, ts)
+        return line, [digest.decode("ascii")]
     lines: list[bytes] = []
     digests: list[str] = []
     seq = first_seq
@@ -138,7 +141,7 @@ def chain_lines(prepared: Sequence[Prepared], first_seq: int, last_hash: str, ts
         lines.append(line)
         digests.append(prev.decode("ascii"))
         seq += 1
-    return (lines[0] if len(lines) == 1 else b"".join(lines)), digests
+    return b"".join(lines), digests
 
 
 def records_as_written(
@@ -146,9 +149,8 @@ def records_as_written(
 ) -> list[dict[str, Any]]:
     """The records as written, for callers (built after the writers' lock is released)."""
     records = []
-    for seq, (event_type, user_id, clean, _), digest in zip(
-        range(first_seq, first_seq + len(digests)), prepared, digests, strict=True
-    ):
+    seq = first_seq
+    for (event_type, user_id, clean, _), digest in zip(prepared, digests, strict=True):
         records.append(
             {
                 "seq": seq,
@@ -161,6 +163,7 @@ def records_as_written(
             }
         )
         prev_hash = digest
+        seq += 1
     return records
 
 
