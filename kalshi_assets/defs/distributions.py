@@ -2,7 +2,7 @@
 which they are compared with, are ingested by defs/ingest_percentiles.py).
 
 distribution_snapshots reads the quotes of each event's ladder as of every whole hour from the ladder's
-listing to its release (DuckDB ASOF JOIN), computes the implied distribution of all snapshots at once
+listing to its release (an as-of lookup, warehouse/distributions.py), computes the implied distribution of all snapshots at once
 (analytics.distribution, vectorized) and replaces the window's rows. Checks guard the contracts of
 docs/METHODS.md section 1: one full schema, probabilities in [0, 1], a non-increasing repaired survival
 function, bin masses summing to 1, and no snapshot at or after the event's release.

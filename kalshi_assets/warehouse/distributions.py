@@ -1,5 +1,5 @@
-"""SQL of the distributions stage: the hourly snapshot grid, the as-of join of quotes onto it, the
-forecast percentiles, the partition write and the checks.
+"""SQL of the distributions stage: the hourly snapshot grid, the quotes and their as-of lookup onto it,
+the forecast percentiles, the partition write and the checks.
 
 Every value travels as a parameter; table names are constants of this module.
 """
