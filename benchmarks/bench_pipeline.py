@@ -127,7 +127,8 @@ def _step_starts(log_dir: Path) -> list[tuple[float, str]]:
             if len(parts) > 6 and parts[6] == "STEP_START:":
                 stamp = datetime.strptime(f"{parts[0]} {parts[1]}", "%Y-%m-%d %H:%M:%S").replace(tzinfo=UTC)
                 starts.append((stamp.timestamp(), parts[5]))
-    return sorted(starts)
+    # By time only, so steps started in the same second keep the event log's order (the log stamps whole seconds).
+    return sorted(starts, key=lambda start: start[0])
 
 
 def peak_step(samples: list[tuple[float, float]], log_dir: Path) -> tuple[str, float]:

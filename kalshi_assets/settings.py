@@ -55,6 +55,18 @@ def warehouse_path() -> Path:
     return Path(os.environ.get("KALSHI_WAREHOUSE", REPO_ROOT / "data" / "warehouse.duckdb"))
 
 
+# DuckDB's own memory per process (its buffer pool: query working sets, cached pages and table data not yet
+# checkpointed), in DuckDB's syntax ("256MB", "2GB"); beyond it DuckDB spills to a temporary directory next to
+# the warehouse file. DuckDB's default (80% of the machine's memory) let one query of the main job take ~1 GiB
+# at demo scale 10 (issue 16). $KALSHI_DUCKDB_MEMORY_LIMIT overrides it.
+DEFAULT_DUCKDB_MEMORY_LIMIT = "256MB"
+
+
+def duckdb_memory_limit() -> str:
+    """DuckDB's memory limit for warehouse connections: $KALSHI_DUCKDB_MEMORY_LIMIT, else the default."""
+    return os.environ.get("KALSHI_DUCKDB_MEMORY_LIMIT", "").strip() or DEFAULT_DUCKDB_MEMORY_LIMIT
+
+
 # First day of the daily partitions. The demo history starts here; a user with a longer Kalshi history
 # sets KALSHI_HISTORY_START (YYYY-MM-DD) before the code location loads.
 HISTORY_START = os.environ.get("KALSHI_HISTORY_START", "2024-10-01")

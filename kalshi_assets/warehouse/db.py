@@ -33,6 +33,8 @@ from typing import NamedTuple
 
 import duckdb
 
+from kalshi_assets import settings
+
 SCHEMA_SQL = "schema.sql"
 LAKE_PREFIX = "ducklake:"
 LAKE_DATA_ENV = "KALSHI_LAKE_DATA"
@@ -183,6 +185,7 @@ def connect(
             time.sleep(delay * (1 + random.random()))
             delay = min(delay * 2, 1.0)
     con.execute("SET TimeZone = 'UTC'")
+    bound_memory(con)
     if not read_only:
         # DuckDB folds the WAL into the file inside whichever commit takes it past 16 MB; the assets commit
         # big windows, so most commits paid for a checkpoint. A writer's WAL grows until it closes (DuckDB
@@ -191,6 +194,12 @@ def connect(
     if ensure_schema and not read_only:
         apply_schema(con)
     return con
+
+
+def bound_memory(con: duckdb.DuckDBPyConnection) -> None:
+    """Cap the memory of the connection's DuckDB instance (settings.duckdb_memory_limit; a setting of the
+    whole instance, so every connection to the file shares it): larger working sets spill to disk."""
+    con.execute(compose("SET memory_limit = {limit}", limit=sql_literal(settings.duckdb_memory_limit())))
 
 
 def sql_literal(text: str) -> Composed:
@@ -233,6 +242,7 @@ def _lake_instance(where: Location) -> duckdb.DuckDBPyConnection:
         if instance is None:
             instance = duckdb.connect()
             try:
+                bound_memory(instance)
                 load_lake_extensions(instance)
                 instance.execute(lake_schema.attach_statement(where))
             except BaseException:

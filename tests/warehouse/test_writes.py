@@ -10,6 +10,7 @@ import duckdb
 import pandas as pd
 import pytest
 
+from kalshi_assets import settings
 from kalshi_assets.warehouse import db, writes
 
 
@@ -181,3 +182,27 @@ def test_a_trade_id_stored_outside_the_window_is_refused_and_nothing_is_written(
     # Replaying a day replaces its own rows: the same ids inside the emptied window are no clash.
     writes.replace_window(con, "kalshi_trades", trades("2026-10-01", ["t1", "t2"]), "ts", day1, day2)
     assert count(con, "SELECT count(*) FROM kalshi_trades") == 2
+
+
+def _as_duckdb_shows(limit: str | None) -> str:
+    """DuckDB's text for a memory limit (None: its own default)."""
+    probe = duckdb.connect()
+    try:
+        if limit is not None:
+            probe.execute(db.compose("SET memory_limit = {limit}", limit=db.sql_literal(limit)))
+        return probe.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    finally:
+        probe.close()
+
+
+def test_warehouse_connections_bound_duckdb_memory(con: duckdb.DuckDBPyConnection) -> None:
+    """DuckDB's default (80% of the machine) let one query take ~1 GiB at demo scale 10 (issue 16)."""
+    shown = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    assert shown == _as_duckdb_shows(settings.DEFAULT_DUCKDB_MEMORY_LIMIT)
+    assert shown != _as_duckdb_shows(None)
+
+
+def test_the_duckdb_memory_limit_comes_from_the_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("KALSHI_DUCKDB_MEMORY_LIMIT", "300MB")
+    with db.connection(tmp_path / "w.duckdb") as writer:
+        assert writer.execute("SELECT current_setting('memory_limit')").fetchone()[0] == _as_duckdb_shows("300MB")
