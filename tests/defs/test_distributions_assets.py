@@ -283,3 +283,19 @@ def test_snapshots_read_the_previous_day_of_quotes() -> None:
     mapping = deps["kalshi_quotes"].partition_mapping
     assert isinstance(mapping, dg.TimeWindowPartitionMapping) and mapping.start_offset == -1
     assert store.QUOTE_LOOKBACK <= timedelta(days=1)
+
+
+def test_bin_checks_count_every_window_of_the_table(materialized, tmp_path: Path) -> None:
+    """The bin checks read a month at a time (issue 16): their counts are the whole table's."""
+    path = tmp_path / "corrupt.duckdb"
+    shutil.copyfile(materialized[0], path)
+    with db.connection(path) as con:
+        first, last = store.snapshot_time_range(con)
+        assert last - first > store.BIN_CHECK_WINDOW  # more than one window to add up
+        con.execute("UPDATE distribution_snapshot_bins SET mass = 1.5 WHERE bin_index = 0")
+        corrupted = con.execute("SELECT count(*) FROM distribution_snapshot_bins b JOIN distribution_snapshots s "
+                                "USING (event_ticker, snapshot_ts) WHERE b.bin_index = 0").fetchone()[0]
+        assert corrupted > 0
+        counts = store.bin_checks(con)
+    assert counts["probability_outside_unit"] == corrupted
+    assert counts["masses_not_summing_to_one"] == corrupted  # one corrupted bin per snapshot
