@@ -46,6 +46,7 @@ sys.path.insert(0, str(REPO))
 
 from kalshi_assets.audit import AuditLog, verify_log  # noqa: E402
 from kalshi_assets.audit import log as log_module  # noqa: E402
+from kalshi_assets.audit.encoding import encode_sorted_keys  # noqa: E402
 from kalshi_assets.audit.segments import list_segments  # noqa: E402
 
 ORDER_PAYLOAD = {
@@ -101,9 +102,6 @@ def raw_ceiling(path: Path, line: bytes, per_sync: int | None, seconds: float) -
         path.unlink()
 
 
-encode_sorted = msgspec.json.Encoder(order="sorted").encode
-
-
 def python_floor(directory: Path, seconds: float, *, lock_and_stat: bool) -> float:
     """Records/s of the least a chained JSON log written from Python does per record: encode the
     payload (msgspec), hash the line (sha256), one os.write; with `lock_and_stat`, also take and
@@ -121,7 +119,7 @@ def python_floor(directory: Path, seconds: float, *, lock_and_stat: bool) -> flo
                 if lock_and_stat:
                     fcntl.flock(lock_fd, fcntl.LOCK_EX)
                     os.stat(path)
-                body = encode_sorted(ORDER_PAYLOAD) + prev
+                body = encode_sorted_keys(ORDER_PAYLOAD) + prev
                 prev = hashlib.sha256(body).hexdigest().encode()
                 os.write(fd, body + prev + b"\n")
                 if lock_and_stat:

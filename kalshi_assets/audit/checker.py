@@ -1,15 +1,14 @@
 """The per-record checks of `verify`, streamed segment by segment in blocks of 1 MiB.
 
-Most records are intact, so each line first takes a fast path, inlined in one loop per block:
-decode it with msgspec into the record's seven typed fields (the payload is checked to be a
-well-formed JSON object but not built: nothing reads it), check it is the next link (seq and
-prev_hash), and compare its stored hash with SHA-256 of its bytes as stored (never re-encoded).
-Anything unusual on that path (a line msgspec refuses, a hash that differs, a payload that is not
-an object) sends the line down the original slow path (`split_line` + `parse_record`, judged by the standard `json` module),
-so a damaged line is named exactly as before. Checks against the signed checkpoint and the
-published anchors cost one set lookup per record: the sequence numbers they name are gathered up
-front, and those records take the slow path. Memory is bounded by the block size, whatever the log's size.
-"""
+Most records are intact, so a block is first checked whole: every line decoded with msgspec into
+the record's seven typed fields (the payload is checked to be a well-formed JSON object but not
+built: nothing reads it), then each check made over the whole block by one comparison in C: the
+next seqs, each prev_hash the hash before it, each stored hash SHA-256 of its bytes as stored
+(never re-encoded), and the hashes the signed checkpoint and the published anchors name. A block
+with anything unusual is checked line by line: the same checks per line (`_fast_link`), and a line
+that fails them goes down the original slow path (`split_line` + `parse_record`, judged by the
+standard `json` module), so a damaged line is named exactly as before. Memory is bounded by the
+block size, whatever the log's size."""
 
 from __future__ import annotations
 
@@ -23,7 +22,6 @@ import msgspec
 
 from kalshi_assets.audit.encoding import (
     GENESIS_HASH,
-    RECORD_FIELDS,
     RecordFormatError,
     body_hash,
     parse_record,
@@ -32,7 +30,6 @@ from kalshi_assets.audit.encoding import (
 from kalshi_assets.audit.segments import SegmentFile
 
 _READ_CHUNK = 1024 * 1024
-_FIELDS = frozenset(RECORD_FIELDS)
 _HASH_PREFIX = b',"hash":"'
 _SUFFIX = len(_HASH_PREFIX) + 64 + 2  # ,"hash":"<64 hex>"}
 _sha256 = hashlib.sha256
@@ -106,7 +103,6 @@ class Checker:
 
     def __init__(self, expectations: dict[int, list[Expectation]]) -> None:
         self.expectations = expectations
-        self._checked_seqs = frozenset(expectations)
         self.problems: list[Problem] = []
         self.notes: list[str] = []
         self.expected = 1
@@ -218,49 +214,25 @@ class Checker:
 
     def _check_block(self, lines: list[bytes], segment: SegmentFile, lineno: int) -> None:
         """Check consecutive lines of a segment (`lineno` lines precede them): a block of intact next
-        links at once, else line by line: intact links on the fast path, anything else (or a seq
-        some check names) through `check_line`."""
+        links at once, else line by line through `check_line`."""
         if lineno == 0:  # a segment's first line: `check_line` also checks the segment's name
             self.check_line(lines[0], segment, 1)
             lines, lineno = lines[1:], 1
         last_hash = self._intact_links(lines) if lines else None
         if last_hash is not None:
-            self._end_fast_run(self.expected, self.expected + len(lines), last_hash)
+            self._pass_links(len(lines), last_hash)
             return
-        expected, prev_hash = self.expected, self.prev_hash
-        run_start = expected  # the fast records since the last slow one are seqs run_start..expected-1
-        checked = self._checked_seqs
-        decode, sha256 = _decode_line, _sha256
         for raw in lines:
             lineno += 1
-            try:
-                record = decode(raw)
-                if not (
-                    record.prev_hash == prev_hash
-                    and record.seq == expected
-                    and expected not in checked
-                    and raw[-_SUFFIX:] == b'%b%b"}' % (_HASH_PREFIX, (stored := record.hash).encode())
-                    and sha256(raw[:-_SUFFIX] + b"}").hexdigest() == stored
-                    and (raw.isascii() or raw.decode("utf-8"))
-                ):
-                    raise ValueError
-            except ValueError:  # msgspec.DecodeError and UnicodeDecodeError are ValueErrors
-                self._end_fast_run(run_start, expected, prev_hash)
-                self.check_line(raw, segment, lineno)
-                expected = run_start = self.expected
-                prev_hash = self.prev_hash
-                continue
-            expected += 1
-            prev_hash = stored
-        self._end_fast_run(run_start, expected, prev_hash)
+            self.check_line(raw, segment, lineno)
 
     def _intact_links(self, lines: list[bytes]) -> str | None:
-        """The last hash if `lines` are the next records, every one intact and none named by a check,
-        else None: the line-by-line fast path's checks, each made over the whole block by one
-        comparison in C (a block with anything unusual is checked again line by line)."""
+        """The last hash if `lines` are the next records, every one intact and matching any hash a check
+        names for it, else None: `_fast_link`'s checks, each made over the whole block by one comparison
+        in C (a block with anything unusual is checked again line by line)."""
         first, prev_hash = self.expected, self.prev_hash
         end = first + len(lines)
-        if prev_hash is None or any(first <= seq < end for seq in self._checked_seqs):
+        if prev_hash is None:
             return None
         try:
             records = list(map(_decode_line, lines))
@@ -273,6 +245,8 @@ class Checker:
             or [_sha256(raw[:-_SUFFIX] + b"}").hexdigest() for raw in lines] != hashes
             # every line ends with its hash field, `,"hash":"<hash>"}`
             or b"".join([raw[-_SUFFIX:] for raw in lines]) != (',"hash":"' + '"},"hash":"'.join(hashes) + '"}').encode()
+            or any(expectation.hash != hashes[seq - first] for seq, named in self.expectations.items()
+                   if first <= seq < end for expectation in named)
         ):
             return None
         if not all(map(bytes.isascii, lines)):
@@ -283,15 +257,14 @@ class Checker:
                 return None
         return hashes[-1]
 
-    def _end_fast_run(self, run_start: int, expected: int, prev_hash: str | None) -> None:
-        """Account for the records `_check_block` passed on its fast path since `run_start`."""
-        count = expected - run_start
-        if count:
-            self.total += count
-            if self.first_seq is None:
-                self.first_seq = run_start
-            self.last_seq, self.last_hash = expected - 1, prev_hash
-        self.expected, self.prev_hash = expected, prev_hash
+    def _pass_links(self, count: int, last_hash: str) -> None:
+        """Account for `count` intact next links ending with `last_hash`."""
+        self.total += count
+        if self.first_seq is None:
+            self.first_seq = self.expected
+        self.expected += count
+        self.last_seq, self.last_hash = self.expected - 1, last_hash
+        self.prev_hash = last_hash
 
     def _unterminated(self, raw: bytes, segment: SegmentFile, lineno: int, *, is_last: bool) -> None:
         name = segment.path.name

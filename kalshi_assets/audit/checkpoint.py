@@ -34,11 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import msgspec
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from kalshi_assets.audit.anchor import Signer, signature_problem
-from kalshi_assets.audit.encoding import canonical_json, utc_timestamp
+from kalshi_assets.audit.encoding import canonical_json, encode_sorted_keys, utc_timestamp
 from kalshi_assets.audit.errors import AuditLogDamagedError
 
 KEY_ENV = "KALSHI_AUDIT_HMAC_KEY"
@@ -143,10 +142,7 @@ def _mac(key: bytes, fields: Mapping[str, object]) -> str:
 def _canonical_fields(fields: Mapping[str, object]) -> bytes:
     """`canonical_json(fields)` as bytes, by msgspec: the same text, since a checkpoint's fields are
     integers and ASCII strings only (msgspec may differ from the standard encoder on floats)."""
-    return _encode_sorted(fields)
-
-
-_encode_sorted = msgspec.json.Encoder(order="sorted").encode
+    return encode_sorted_keys(fields)
 
 
 def _decode_slot(

@@ -62,13 +62,15 @@ def canonical_payload_bytes(scrubbed: dict[str, Any], holds_float: bool) -> byte
     """
     if not holds_float:
         try:
-            return _encode_sorted(scrubbed)
+            return encode_sorted_keys(scrubbed)
         except (TypeError, msgspec.EncodeError):
             pass
     return _CANONICAL_ACYCLIC.encode(scrubbed).encode()
 
 
-_encode_sorted = msgspec.json.Encoder(order="sorted").encode
+#: Compact JSON with keys sorted by code point, as bytes: the canonical text for JSON-native values
+#: other than floats (the standard encoder prints those).
+encode_sorted_keys = msgspec.json.Encoder(order="sorted").encode
 
 
 def utc_timestamp(now_ns: int | None = None) -> str:

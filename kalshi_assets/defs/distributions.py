@@ -162,10 +162,9 @@ def distribution_snapshots_full_schema(
     problems, checked = [], 0
     with warehouse.connect(read_only=True) as con:
         scope = _scope(con, context)
-        span = store.snapshot_time_range(con, scope)
         # A month of rows at a time (a key never spans two: snapshot_ts is part of it), so memory follows a
         # month, not the table (the whole table was the largest frame of the graph at scale 10, issue 16).
-        for start, end in windows(span[0], span[1] + timedelta(hours=1), CHUNK) if span else []:
+        for start, end in store.snapshot_windows(con, scope):
             rows = store.read_snapshots(con, scope, start, end)
             checked += len(rows)
             problems += [f"{start:%Y-%m-%d}..{end:%Y-%m-%d}: {problem}" for problem in

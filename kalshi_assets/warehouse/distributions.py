@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from kalshi_assets.analytics.snapshot_schema import BIN_COLUMNS, SNAPSHOT_COLUMNS
+from kalshi_assets.times import windows
 from kalshi_assets.warehouse.db import compose, table_columns
 from kalshi_assets.warehouse.writes import replace_window, replace_windows
 
@@ -278,6 +279,17 @@ def snapshot_time_range(con: duckdb.DuckDBPyConnection, run_id: str | None = Non
     return None if first is None else (first, last)
 
 
+# Checks over the whole table read it a month of snapshots at a time (a snapshot's key and its bins share
+# its snapshot_ts): over the whole table at once, the bin checks alone held about 1 GiB at demo scale 10.
+CHECK_WINDOW = timedelta(days=31)
+
+
+def snapshot_windows(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> list[tuple[datetime, datetime]]:
+    """[start, end) windows of CHECK_WINDOW covering one run's snapshots (or all of them); none if there are none."""
+    span = snapshot_time_range(con, run_id)
+    return [] if span is None else windows(span[0], span[1] + timedelta(microseconds=1), CHECK_WINDOW)
+
+
 def quality_low_counts(con: duckdb.DuckDBPyConnection, run_id: str | None = None) -> tuple[int, dict[str, int]]:
     """(rows, {status: rows with quality_low}) of one run's rows (or of all rows)."""
     params = {"run_id": run_id}
@@ -293,9 +305,6 @@ def rows_of_run(con: duckdb.DuckDBPyConnection, run_id: str) -> int:
     return con.execute("SELECT count(*) FROM distribution_snapshots WHERE run_id = ?", [run_id]).fetchone()[0]
 
 
-# The bin checks read a month of snapshots at a time (a snapshot's bins share its snapshot_ts): over the
-# whole table, the window and the join held about 1 GiB at demo scale 10 (issue 16).
-BIN_CHECK_WINDOW = timedelta(days=31)
 BIN_CHECK_NAMES: tuple[str, ...] = ("probability_outside_unit", "survival_increases", "masses_not_summing_to_one",
                                     "ok_without_bins", "bins_of_failed_snapshots")
 
@@ -305,15 +314,9 @@ def bin_checks(con: duckdb.DuckDBPyConnection, run_id: str | None = None, tolera
     survival function that rises, masses that do not sum to 1, ok snapshots without bins and bins of
     snapshots that are not ok."""
     totals = dict.fromkeys(BIN_CHECK_NAMES, 0)
-    span = snapshot_time_range(con, run_id)
-    if span is None:
-        return totals
-    start = span[0]
-    while start <= span[1]:
-        end = start + BIN_CHECK_WINDOW
+    for start, end in snapshot_windows(con, run_id):
         for name, count in zip(BIN_CHECK_NAMES, _bin_checks_between(con, run_id, tolerance, start, end), strict=True):
             totals[name] += int(count)
-        start = end
     return totals
 
 

@@ -291,7 +291,7 @@ def test_bin_checks_count_every_window_of_the_table(materialized, tmp_path: Path
     shutil.copyfile(materialized[0], path)
     with db.connection(path) as con:
         first, last = store.snapshot_time_range(con)
-        assert last - first > store.BIN_CHECK_WINDOW  # more than one window to add up
+        assert last - first > store.CHECK_WINDOW  # more than one window to add up
         con.execute("UPDATE distribution_snapshot_bins SET mass = 1.5 WHERE bin_index = 0")
         corrupted = con.execute("SELECT count(*) FROM distribution_snapshot_bins b JOIN distribution_snapshots s "
                                 "USING (event_ticker, snapshot_ts) WHERE b.bin_index = 0").fetchone()[0]
