@@ -25,12 +25,19 @@ from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 
 import sqlalchemy as sa
+import sqlalchemy.exc as sa_exc
 from dagster import EventLogEntry, StringSource
 
 # Private Dagster APIs: Dagster 1.13 has no public base class for a custom event log storage; the
 # storage is named by module and class in dagster.yaml, and these are the SQLite storage it extends.
+from dagster._core.errors import DagsterInvariantViolationError
+from dagster._core.events import ASSET_CHECK_EVENTS, ASSET_EVENTS, EVENT_TYPE_TO_PIPELINE_RUN_STATUS
 from dagster._core.storage.asset_check_execution_record import AssetCheckExecutionRecordStatus
-from dagster._core.storage.event_log.schema import AssetCheckExecutionsTable
+from dagster._core.storage.event_log.schema import (
+    AssetCheckExecutionsTable,
+    AssetKeyTable,
+    SqlEventLogStorageTable,
+)
 from dagster._core.storage.event_log.sqlite.sqlite_event_log import INDEX_SHARD_NAME, SqliteEventLogStorage
 from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS
 from dagster._serdes import serialize_value
@@ -99,16 +106,76 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                 yield conn
 
     def store_event_batch(self, events: Sequence[EventLogEntry]) -> None:
-        """Every event as store_event stores it, in one transaction per shard (all or none)."""
+        """The rows store_event stores for every event, in one transaction per shard (all or none).
+
+        Dagster's store_event builds and runs three to five SQLAlchemy statements per event (about 3 ms);
+        a batch of 3,000 planned events spent 10 s there. Here each shard's event rows go in as one
+        executemany, and the index shard's consecutive asset events as one more (with RETURNING for their
+        ids, in the order given); the asset key table gets each key's final values once per such group,
+        which is what applying every event's update in turn leaves. Check and run-status events keep
+        Dagster's own per-event path, so the index shard's ids follow the batch's order as before.
+        """
         shards = [*sorted({event.run_id for event in events}), INDEX_SHARD_NAME]
         with self._db_lock, contextlib.ExitStack() as stack:
             try:
                 for shard in shards:
                     self._batch_connections[shard] = stack.enter_context(self._connect(shard))
-                for event in events:
-                    self.store_event(event)
+                self._store_rows(events)
             finally:
                 self._batch_connections.clear()
+
+    def _store_rows(self, events: Sequence[EventLogEntry]) -> None:
+        rows = [self._event_to_row(event) for event in events]
+        by_run: dict[str, list[dict]] = {}
+        for row in rows:
+            by_run.setdefault(row["run_id"], []).append(row)
+        for run_id, run_rows in by_run.items():
+            self._batch_connections[run_id].execute(SqlEventLogStorageTable.insert(), run_rows)
+        index = self._batch_connections[INDEX_SHARD_NAME]
+        assets: list[tuple[EventLogEntry, dict]] = []
+        for event, row in zip(events, rows, strict=True):
+            kind = event.dagster_event_type if event.is_dagster_event else None
+            if kind in ASSET_EVENTS:
+                assets.append((event, row))
+                continue
+            if kind in ASSET_CHECK_EVENTS or kind in EVENT_TYPE_TO_PIPELINE_RUN_STATUS:
+                self._store_asset_events(index, assets)
+                assets = []
+                event_id = index.execute(SqlEventLogStorageTable.insert().values(**row)).inserted_primary_key[0]
+                if kind in ASSET_CHECK_EVENTS:
+                    self.store_asset_check_event(event, event_id)
+        self._store_asset_events(index, assets)
+
+    def _store_asset_events(self, conn: sa.Connection, assets: Sequence[tuple[EventLogEntry, dict]]) -> None:
+        """What store_event writes to the index shard for these asset events, in statements per group."""
+        if not assets:
+            return
+        events = [event for event, _ in assets]
+        returning = SqlEventLogStorageTable.insert().returning(SqlEventLogStorageTable.c.id,
+                                                              sort_by_parameter_order=True)
+        event_ids = conn.execute(returning, [row for _, row in assets]).scalars().all()
+        if len(event_ids) != len(events) or None in event_ids:
+            raise DagsterInvariantViolationError("Cannot store asset event tags for null event id.")
+        self._store_asset_event_tags(conn, events, event_ids)
+        has_index_cols = self._has_asset_key_index_cols_on_connection(conn)
+        final: dict[str, dict] = {}  # asset key -> the value each column has after the last event sets it
+        for event, event_id in zip(reversed(events), reversed(event_ids), strict=True):
+            dagster_event = event.dagster_event
+            if not (dagster_event and dagster_event.asset_key):
+                continue
+            key = dagster_event.asset_key.to_string()
+            values = final.setdefault(key, {})
+            if dagster_event.is_step_materialization and "last_materialization" in values:
+                continue  # a later materialization of this key set every column it would set
+            for column, value in self._get_asset_entry_values(event, event_id, has_index_cols).items():
+                values.setdefault(column, value)
+        for key, values in final.items():
+            if not values:
+                continue
+            try:  # Dagster's own upsert (SQLite undoes just the failed statement)
+                conn.execute(AssetKeyTable.insert().values(asset_key=key, **values))
+            except sa_exc.IntegrityError:
+                conn.execute(AssetKeyTable.update().values(**values).where(AssetKeyTable.c.asset_key == key))
 
     # Dagster asks, for every asset event, whether the index shard has the tags table and the asset
     # key columns, each time through a new engine or a schema inspection (~5 ms an event). Tables and
@@ -139,8 +206,8 @@ class BatchedSqliteEventLogStorage(SqliteEventLogStorage):
                       evaluation_event=serialize_value(event),
                       evaluation_event_timestamp=self._event_insert_timestamp(event),
                       evaluation_event_storage_id=event_id)
-        with self.index_connection() as conn:
-            conn.execute(AssetCheckExecutionsTable.insert().values([{**shared, "partition": key} for key in keys]))
+        with self.index_connection() as conn:  # executemany: a 761-row VALUES statement compiled in ~0.3 s
+            conn.execute(AssetCheckExecutionsTable.insert(), [{**shared, "partition": key} for key in keys])
 
     def _dispose_engines(self) -> None:
         self._known_tables, self._known_asset_key_columns = set(), set()

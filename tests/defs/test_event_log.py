@@ -135,3 +135,110 @@ def test_a_partitioned_checks_execution_rows_are_dagsters_own(instance, tmp_path
     got = _check_executions(instance)
     assert {row[1] for row in got if row[2] == "PLANNED"} == set(DAYS.get_partition_keys())
     assert got == expected
+
+
+@dg.asset(partitions_def=DAYS, backfill_policy=dg.BackfillPolicy.single_run(), deps=[upstream_days])
+def versioned_days() -> dg.MaterializeResult:
+    return dg.MaterializeResult(data_version=dg.DataVersion("v1"), metadata={"rows": 3})
+
+
+@dg.asset(deps=[versioned_days])
+def whole_history(context) -> None:  # noqa: ANN001 - Dagster reads the annotation; postponed ones it refuses
+    context.log_event(dg.AssetObservation(asset_key=context.asset_key, metadata={"seen": 1}))
+
+
+@dg.asset_check(asset=whole_history)
+def whole_history_is_fine() -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(passed=False, metadata={"why": "a failed check is stored too"})
+
+
+def _index_rows(instance: dg.DagsterInstance) -> dict[str, list]:
+    """The index shard's rows that a run writes, with ids as positions and run ids, timestamps and
+    serialized events reduced to what does not differ between two runs of the same graph."""
+    import sqlalchemy as sa
+    from dagster._core.storage.event_log.schema import (
+        AssetCheckExecutionsTable,
+        AssetEventTagsTable,
+        AssetKeyTable,
+        SqlEventLogStorageTable,
+    )
+    from dagster._serdes import deserialize_value
+
+    with instance.event_log_storage.index_connection() as conn:
+        events = conn.execute(sa.select(SqlEventLogStorageTable.c.id, SqlEventLogStorageTable.c.dagster_event_type,
+                                        SqlEventLogStorageTable.c.step_key, SqlEventLogStorageTable.c.asset_key,
+                                        SqlEventLogStorageTable.c.partition)
+                              .order_by(SqlEventLogStorageTable.c.id)).fetchall()
+        position = {row.id: i for i, row in enumerate(events)}
+        keys = conn.execute(sa.select(AssetKeyTable.c.asset_key, AssetKeyTable.c.last_materialization,
+                                      AssetKeyTable.c.last_run_id, AssetKeyTable.c.last_materialization_timestamp)
+                            ).fetchall()
+        tags = conn.execute(sa.select(AssetEventTagsTable.c.event_id, AssetEventTagsTable.c.asset_key,
+                                      AssetEventTagsTable.c.key)).fetchall()
+        checks = conn.execute(sa.select(AssetCheckExecutionsTable.c.check_name, AssetCheckExecutionsTable.c.partition,
+                                        AssetCheckExecutionsTable.c.execution_status,
+                                        AssetCheckExecutionsTable.c.evaluation_event_storage_id)).fetchall()
+    run_ids = [run.run_id for run in instance.get_runs(ascending=True)]
+
+    def last_materialization(text: str | None) -> tuple | None:
+        if text is None:
+            return None
+        record = deserialize_value(text)
+        return position[record.storage_id], record.event_log_entry.dagster_event.partition
+
+    return {
+        "events": [tuple(row)[1:] for row in events],
+        "asset_keys": sorted((row.asset_key, last_materialization(row.last_materialization),
+                              run_ids.index(row.last_run_id) if row.last_run_id else None,
+                              row.last_materialization_timestamp is not None) for row in keys),
+        "tags": sorted((position[row.event_id], row.asset_key, row.key) for row in tags),
+        "checks": sorted(((row.check_name, row.partition, row.execution_status,
+                           position.get(row.evaluation_event_storage_id)) for row in checks), key=repr),
+    }
+
+
+def _run_graph(instance: dg.DagsterInstance) -> list[list[tuple]]:
+    """A partition range with a partitioned check and data versions, an unpartitioned asset with an
+    observation and a failing check, and a failed range run; each run's own shard rows."""
+    import sqlalchemy as sa
+    from dagster._core.storage.event_log.schema import SqlEventLogStorageTable
+
+    results = [
+        dg.materialize([upstream_days, upstream_days_are_fine, versioned_days], instance=instance, tags=RANGE_TAGS),
+        dg.materialize([whole_history, whole_history_is_fine], instance=instance),
+        dg.materialize([upstream_days, failing_days], instance=instance, tags=RANGE_TAGS, raise_on_error=False),
+    ]
+    shards = []
+    for result in results:
+        with instance.event_log_storage.run_connection(result.run_id) as conn:
+            table = SqlEventLogStorageTable.c
+            shards.append([tuple(row) for row in conn.execute(
+                sa.select(table.dagster_event_type, table.step_key, table.asset_key, table.partition)
+                .order_by(table.id))])
+    return shards
+
+
+def test_a_batch_stores_the_rows_dagsters_own_storage_stores(instance, tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every index table a run writes (events, asset keys with their last materialization, indexed tags,
+    check executions) and every run shard hold the same rows, in the same order, as with Dagster's storage."""
+    got_shards = _run_graph(instance)
+    got = _index_rows(instance)
+    stock_home = tmp_path / "stock_home"
+    stock_home.mkdir()
+    (stock_home / "dagster.yaml").write_text(f"event_log_storage:\n  module: dagster._core.storage.event_log\n"
+                                             f"  class: SqliteEventLogStorage\n  config:\n"
+                                             f"    base_dir: {tmp_path / 'stock_events'}\n")
+    monkeypatch.setenv("DAGSTER_HOME", str(stock_home))
+    with instance_for_cli() as stock:
+        assert type(stock.event_log_storage).__name__ == "SqliteEventLogStorage"
+        expected_shards = _run_graph(stock)
+        expected = _index_rows(stock)
+    assert got_shards == expected_shards
+    kinds = {row[0] for row in got["events"]}
+    assert {"ASSET_MATERIALIZATION_PLANNED", "ASSET_MATERIALIZATION", "ASSET_OBSERVATION",
+            "ASSET_CHECK_EVALUATION_PLANNED", "ASSET_CHECK_EVALUATION",
+            "PIPELINE_SUCCESS", "PIPELINE_FAILURE"} <= kinds
+    assert got["tags"] and got["checks"] and len(got["asset_keys"]) == 4
+    for table in ("events", "asset_keys", "tags", "checks"):
+        assert got[table] == expected[table], table
