@@ -9,6 +9,7 @@ or raises naming the bad object. So a frame from here equals the row parser's ro
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Mapping, Sequence
@@ -137,3 +138,45 @@ def _current_trade_columns(objs: Sequence[Mapping[str, Any]]) -> dict[str, Any] 
 _WHOLE_SECOND_Z = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z").fullmatch
 _YEAR_ONE_END = np.datetime64("0001-12-31T23:59:59")  # _current_trade refuses year 1
 _NANOSECOND_END = np.datetime64("2262-04-11T00:00:00")  # beyond it a frame cannot hold the time
+
+
+FORECAST_ROW_COLUMNS = ["event_ticker", "series_ticker", "ts", "percentile", "value", "raw_value"]
+
+
+def forecast_percentile_columns(points: Sequence[Any], event_ticker: str,
+                                series_ticker: str) -> dict[str, Any] | None:
+    """`parse_forecast_percentiles` of every point of one event's history, as columns, when every point
+    is well formed: the event's own ticker, an integer end_period_ts a frame can hold, and percentile
+    points holding an integer percentile and finite numbers (JSON's ints and floats). None otherwise:
+    the caller parses point by point, which parses the point or raises naming it."""
+    try:
+        if not all(type(p) is dict and p.get("event_ticker") == event_ticker for p in points):
+            return None
+        ends = [p["end_period_ts"] for p in points]
+        lists = [p.get("percentile_points") or [] for p in points]
+    except KeyError:
+        return None
+    if not (all(type(v) is int for v in ends) and all(type(v) is list for v in lists)):
+        return None
+    flat = list(itertools.chain.from_iterable(lists))
+    if not all(type(q) is dict for q in flat):
+        return None
+    percentiles = [q.get("percentile") for q in flat]
+    values = [q.get("numerical_forecast") for q in flat]
+    raws = [q.get("raw_numerical_forecast") for q in flat]
+    if not (all(type(v) is int for v in percentiles) and all(type(v) is float or type(v) is int for v in values)
+            and all(type(v) is float or type(v) is int for v in raws)):
+        return None
+    try:  # an integer past int64 or float64 goes to the row parser, which says what it does with it
+        seconds, percentile = np.array(ends, dtype=np.int64), np.array(percentiles, dtype=np.int64)
+        value, raw = np.array(values, dtype=np.float64), np.array(raws, dtype=np.float64)
+    except OverflowError:
+        return None
+    exact = 2**53  # the row parser reads integers through float()
+    if not (np.isfinite(value).all() and np.isfinite(raw).all() and (np.abs(percentile) < exact).all()
+            and ((seconds >= _FIRST_SECOND) & (seconds < _LAST_SECOND)).all()):
+        return None
+    counts = [len(q) for q in lists]
+    return {"event_ticker": [event_ticker] * len(flat), "series_ticker": [series_ticker] * len(flat),
+            "ts": np.repeat(seconds, counts).astype("datetime64[s]").astype("datetime64[ns]"),
+            "percentile": percentile, "value": value, "raw_value": raw}

@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from kalshi_assets.kalshi import parse
+from kalshi_assets.kalshi.columns import forecast_percentile_columns
 from kalshi_assets.kalshi.source import MarketDataSource
 
 # Percentiles asked of Kalshi (at most 10 per call): the quantiles the snapshots report.
@@ -38,17 +39,24 @@ def fetch_forecast_percentiles(
         points = source.forecast_percentile_history(
             event.series_ticker, event.event_ticker, list(FORECAST_PERCENTILES), start_ts - 1, end_ts - 1, 60
         )
-        rows: list[dict[str, Any]] = []
-        for point in points:
-            if point.get("event_ticker") != event.event_ticker:
-                raise parse.WireFormatError(
-                    f"forecast history for {event.event_ticker} returned a point of {point.get('event_ticker')!r}"
-                )
-            rows.extend(parse.parse_forecast_percentiles(point, event.series_ticker))
-        if rows:  # an event's rows as a frame: no dict outlives its event
-            frames.append(pd.DataFrame(rows, columns=columns))
+        parsed = forecast_percentile_columns(points, event.event_ticker, event.series_ticker)
+        rows = pd.DataFrame(_point_by_point(points, event) if parsed is None else parsed, columns=columns)
+        if len(rows):  # an event's rows as a frame: no wire object outlives its event
+            frames.append(rows)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame([], columns=columns)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True).dt.tz_localize(None)
     frame["ingested_at"] = ingested_at
     inside = (frame["ts"] >= pd.Timestamp(start)) & (frame["ts"] < pd.Timestamp(end))
     return frame[inside].drop_duplicates(["event_ticker", "ts", "percentile"], keep="last").reset_index(drop=True)
+
+
+def _point_by_point(points: list, event: Any) -> list[dict[str, Any]]:
+    """The rows of an event's points parsed one at a time, raising naming the first malformed one."""
+    rows: list[dict[str, Any]] = []
+    for point in points:
+        if point.get("event_ticker") != event.event_ticker:
+            raise parse.WireFormatError(
+                f"forecast history for {event.event_ticker} returned a point of {point.get('event_ticker')!r}"
+            )
+        rows.extend(parse.parse_forecast_percentiles(point, event.series_ticker))
+    return rows

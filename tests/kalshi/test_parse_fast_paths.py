@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from kalshi_assets.kalshi import columns, parse
@@ -215,3 +215,81 @@ def test_candle_frames_take_the_column_path_for_either_plain_shape() -> None:
         assert columns._plain_candle_columns(candles, historical) is not None
         got = columns.parse_candle_frame(candles, ticker, "E")
         pd.testing.assert_frame_equal(got, _candle_rows(candles).assign(market_ticker=ticker), check_dtype=False)
+
+
+FORECAST_ODD_NUMBER = st.one_of(st.sampled_from([2**64 + 1, 2**1030, float("nan"), float("-inf"), "1.5", True]),
+                                ANY_VALUE)
+
+
+@st.composite
+def forecast_points(draw) -> list:
+    """One event's forecast history: well formed, but any field of any point may be odd (one in ten)."""
+    def either(good, odd):
+        return draw(odd) if draw(st.integers(0, 9)) == 0 else draw(good)
+
+    def percentile_point() -> dict:
+        number = st.one_of(st.floats(-1e6, 1e6), st.integers(-10**6, 10**6))
+        odd_percentile = st.one_of(st.sampled_from([2**53 + 1, -(2**53) - 1, 2**62 + 3, 2**64, 500.0, "500"]),
+                                   ANY_VALUE)
+        point = {"percentile": either(st.sampled_from([500, 5000, 9500]), odd_percentile),
+                 "numerical_forecast": either(number, FORECAST_ODD_NUMBER),
+                 "raw_numerical_forecast": either(number, FORECAST_ODD_NUMBER)}
+        if draw(st.integers(0, 9)) == 0:
+            point.pop(draw(st.sampled_from(list(point))))
+        return point
+
+    points = []
+    for _ in range(draw(st.integers(0, 4))):
+        point = {"event_ticker": either(st.just("E-1"), st.sampled_from(["E-2", None])),
+                 "end_period_ts": either(st.integers(1_700_000_000, 1_800_000_000),
+                                         st.one_of(st.integers(10**12, 10**19), ANY_VALUE)),
+                 "percentile_points": either(st.lists(st.builds(percentile_point), max_size=3),
+                                             st.sampled_from([None, [], "x"]))}
+        points.append(either(st.just(point), st.just([point])))
+    return points
+
+
+def _forecast_frame(parsed) -> pd.DataFrame:
+    frame = pd.DataFrame(parsed, columns=columns.FORECAST_ROW_COLUMNS)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True).dt.tz_localize(None)
+    return frame.astype({"percentile": "int64", "value": "float64", "raw_value": "float64"})
+
+
+def _forecast_point(percentile=500, value=1.5, end=1_750_000_000) -> list:
+    return [{"event_ticker": "E-1", "end_period_ts": end,
+             "percentile_points": [{"percentile": percentile, "numerical_forecast": value, "raw_numerical_forecast": 2}]}]
+
+
+@settings(max_examples=400, deadline=None)
+@given(forecast_points())
+@example(_forecast_point(percentile=2**53 + 1))  # the row parser reads it through float()
+@example(_forecast_point(percentile=2**62 + 3))
+@example(_forecast_point(value=2**1030))  # past a float: OverflowError either way
+@example(_forecast_point(value=2**64 + 1))
+@example(_forecast_point(end=2**40))  # past what a frame's time holds
+def test_the_forecast_columns_are_the_points_parsed_one_by_one(points: list) -> None:
+    """Whenever the column path accepts an event's points, its columns are what parse_forecast_percentiles
+    gives point by point (which the caller falls back to otherwise, raising there as it did)."""
+    got = columns.forecast_percentile_columns(points, "E-1", "S")
+    try:
+        rows = [row for point in points for row in parse.parse_forecast_percentiles(point, "S")]
+        expected = _forecast_frame(rows)
+    except (parse.WireFormatError, OverflowError, AttributeError, TypeError, ValueError):
+        assert got is None
+        return
+    if got is None:  # the caller parses point by point: the rows above
+        return
+    if expected.empty:  # the caller keeps no frame for an event without rows
+        assert len(got["value"]) == 0
+        return
+    pd.testing.assert_frame_equal(_forecast_frame(got), expected)
+
+
+def test_well_formed_forecast_points_take_the_column_path(exchange) -> None:
+    event = next(e for e in exchange.events() if e["event_ticker"])
+    points = exchange.forecast_percentile_history(event["event_ticker"], [500, 5000, 9500], 0, 2**31, 60)
+    assert len(points) > 10
+    got = columns.forecast_percentile_columns(points, event["event_ticker"], "S")
+    assert got is not None
+    rows = [row for point in points for row in parse.parse_forecast_percentiles(point, "S")]
+    pd.testing.assert_frame_equal(_forecast_frame(got), _forecast_frame(rows))
