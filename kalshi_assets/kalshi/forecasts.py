@@ -44,7 +44,7 @@ def fetch_forecast_percentiles(
         if len(rows):  # an event's rows as a frame: no wire object outlives its event
             frames.append(rows)
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame([], columns=columns)
-    frame["ts"] = pd.to_datetime(frame["ts"], utc=True).dt.tz_localize(None)
+    frame["ts"] = pd.to_datetime(frame["ts"], utc=True, cache=False).dt.tz_localize(None)  # cache: see writes.py
     frame["ingested_at"] = ingested_at
     inside = (frame["ts"] >= pd.Timestamp(start)) & (frame["ts"] < pd.Timestamp(end))
     return frame[inside].drop_duplicates(["event_ticker", "ts", "percentile"], keep="last").reset_index(drop=True)

@@ -49,7 +49,7 @@ def frame(rows: list[dict], columns: list[str]) -> pd.DataFrame:
 def _typed(out: pd.DataFrame) -> pd.DataFrame:
     for column in out.columns:
         if column in _TIME_COLUMNS:
-            out[column] = pd.to_datetime(out[column])
+            out[column] = pd.to_datetime(out[column], cache=False)  # cache: see warehouse/writes.py
         elif column in _FLOAT_COLUMNS:
             out[column] = pd.to_numeric(out[column]).astype("float64")
     return out

@@ -59,7 +59,7 @@ def _naive(frame: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
     """Datetime columns as naive UTC nanoseconds (DuckDB hands back microseconds)."""
     for column in columns:
         if column in frame.columns:
-            frame[column] = pd.to_datetime(frame[column]).astype("datetime64[ns]")
+            frame[column] = pd.to_datetime(frame[column], cache=False).astype("datetime64[ns]")  # see writes.py
     return frame
 
 

@@ -20,7 +20,10 @@ WHOLE_HISTORY = {
 # Events of September and October 2026 plus two under the old tickers (FED-24DEC, CPI-24NOV).
 SUBSET = {
     "candles": "bea544f8a523f22d9bc016aff0f62ce0050ca4dedb83e7fe9fce407b08658e5d",
-    "trades": "27e0077fdef62ae9d842c455fe95d7752d97c0c66b183cf0643bb8ec4d8a7f52",
+    # Trade ids are a vectorized hash since issue 16 (the SHA-1 uuid5 per print before): every other field
+    # of every trade is the code of commit 5583b48's, which "trades_without_ids" was taken from (713fe85).
+    "trades": "15652eb77d1ea1045f69a51cbd82265911dec4a0720f396b7f7f8319545e8ccd",
+    "trades_without_ids": "89f75d8ae5560a8d1e1f1de2031091348bd866f1fa961a08f16a22cb62dbfc72",
     "orderbooks": "cc34c9022fbb2f35b9b85bfc6ff8570bb307c92895776a477de62582ab1a62d0",
     "forecasts": "83d92585836d650a189f2b0ce1b74c653d29103289a75804b22a39bf872a98c6",
 }
@@ -58,6 +61,8 @@ def test_the_simulated_history_is_unchanged() -> None:
     assert {
         "candles": _digest(exchange.candlesticks(m["ticker"], 0, 2**40) for m in markets),
         "trades": _digest(exchange.trades(m["ticker"]) for m in markets[::10]),
+        "trades_without_ids": _digest([{k: v for k, v in t.items() if k != "trade_id"}
+                                       for t in exchange.trades(m["ticker"])] for m in markets[::10]),
         "orderbooks": _digest(exchange.orderbook(m["ticker"]) for m in markets),
         "forecasts": _digest(exchange.forecast_percentile_history(e, [500, 5000, 9500], 0, 2**40, 1440)
                              for e in events),

@@ -156,3 +156,34 @@ def test_historical_candles_are_the_current_ones_in_the_historical_shape(exchang
         assert current and json.dumps(archived) == json.dumps([historical_candle(c) for c in current])
         compared += len(current)
     assert compared > 100
+
+
+def test_trade_ids_are_unique_uuids_the_same_from_any_window(exchange) -> None:
+    import calendar
+    import time
+    import uuid
+
+    tickers = [m["ticker"] for m in exchange.markets()][::4]
+    trades = [t for ticker in tickers for t in exchange.trades(ticker)]
+    assert len(trades) > 100_000
+    ids = [t["trade_id"] for t in trades]
+    assert len(set(ids)) == len(ids)
+    for trade_id in ids[::997]:
+        parsed = uuid.UUID(trade_id)
+        assert (str(parsed), parsed.version, parsed.variant) == (trade_id, 4, uuid.RFC_4122)
+    ticker = next(t for t in tickers if len(exchange.trades(t)) > 50)
+    whole = exchange.trades(ticker)
+    cut = whole[len(whole) // 2]["created_time"]
+    later = exchange.trades(ticker, min_ts=calendar.timegm(time.strptime(cut, "%Y-%m-%dT%H:%M:%SZ")))
+    assert later and later == [t for t in whole if t["created_time"] >= cut]  # ids included
+
+
+def test_trade_ids_refuse_keys_they_cannot_pack() -> None:
+    import numpy as np
+    import pytest
+
+    from kalshi_assets.demo.tape import trade_ids
+
+    assert len(trade_ids("M", np.array([3600, 7200]), np.array([0, 2**16 - 1]))) == 2
+    with pytest.raises(ValueError, match="trade ids need"):
+        trade_ids("M", np.array([3600]), np.array([2**16]))
