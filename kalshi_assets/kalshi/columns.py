@@ -29,13 +29,42 @@ _CANDLE_KEYS = {False: ("close_dollars", "volume_fp", "open_interest_fp"), True:
 def parse_candle_frame(candles: Sequence[Mapping[str, Any]], market_ticker: str, event_ticker: str) -> pd.DataFrame:
     """`parse.parse_candlesticks` of one market's candles as a frame (QUOTE_ROW_COLUMNS; floats with NaN
     for an empty side, naive UTC times)."""
-    for historical in (False, True):
-        columns = _plain_candle_columns(candles, historical)
-        if columns is not None:
-            return pd.DataFrame({"market_ticker": market_ticker, "event_ticker": event_ticker, **columns},
-                                index=pd.RangeIndex(len(candles)), columns=QUOTE_ROW_COLUMNS)
-    rows = parse.parse_candlesticks(candles, market_ticker, event_ticker)
-    return pd.DataFrame.from_records(rows, columns=QUOTE_ROW_COLUMNS).astype(_QUOTE_TYPES)
+    return parse_candle_frames([(candles, market_ticker, event_ticker)])
+
+
+def parse_candle_frames(markets: Sequence[tuple[Sequence[Mapping[str, Any]], str, str]]) -> pd.DataFrame:
+    """`parse_candle_frame` of each (candles, market_ticker, event_ticker), one after another, as one frame:
+    the lists in one plain shape joined column by column (a frame per market cost more than its parsing),
+    any other list through the row parser, which parses it or raises naming the candle."""
+    parts: list[pd.DataFrame] = []
+    plain: list[dict[str, Any]] = []
+    for candles, market_ticker, event_ticker in markets:
+        columns = next((found for historical in (False, True)
+                        if (found := _plain_candle_columns(candles, historical)) is not None), None)
+        if columns is None:
+            parts.extend(_joined(plain))
+            plain = []
+            rows = parse.parse_candlesticks(candles, market_ticker, event_ticker)
+            parts.append(pd.DataFrame.from_records(rows, columns=QUOTE_ROW_COLUMNS).astype(_QUOTE_TYPES))
+        else:
+            plain.append({"market_ticker": [market_ticker] * len(candles),
+                          "event_ticker": [event_ticker] * len(candles), **columns})
+    parts.extend(_joined(plain))
+    if len(parts) == 1:
+        return parts[0]
+    if not parts:
+        return pd.DataFrame({name: [] for name in QUOTE_ROW_COLUMNS}).astype(_QUOTE_TYPES)
+    return pd.concat(parts, ignore_index=True)
+
+
+def _joined(plain: list[dict[str, Any]]) -> list[pd.DataFrame]:
+    """The plain lists' columns as one frame ([] for none)."""
+    if not plain:
+        return []
+    joined = {name: (list(itertools.chain.from_iterable(part[name] for part in plain)) if name.endswith("ticker")
+                     else np.concatenate([part[name] for part in plain]))
+              for name in QUOTE_ROW_COLUMNS}
+    return [pd.DataFrame(joined, columns=QUOTE_ROW_COLUMNS)]
 
 
 _QUOTE_TYPES = {"ts": "datetime64[ns]", **{name: "float64" for name in QUOTE_ROW_COLUMNS[3:]}}

@@ -136,11 +136,13 @@ def fetch_quotes(source: MarketDataSource, markets: pd.DataFrame, start: datetim
     tickers, frames = list(events), []
     for offset in range(0, len(tickers), size):
         group = tickers[offset : offset + size]
-        for ticker, ticker_candles in source.candlesticks(group, unix_seconds(start) - 1, unix_seconds(end) - 1,
-                                                          60).items():
+        answered = source.candlesticks(group, unix_seconds(start) - 1, unix_seconds(end) - 1, 60)
+        for ticker in answered:
             if ticker not in group:
                 raise parse.WireFormatError(f"market {ticker}: candles returned that were not asked for")
-            frames.append(columns.parse_candle_frame(ticker_candles, ticker, events[ticker])[QUOTE_COLUMNS])
+        frames.append(columns.parse_candle_frames([(candles, ticker, events[ticker])
+                                                   for ticker, candles in answered.items()])[QUOTE_COLUMNS])
+        del answered
     quotes = _typed(pd.concat(frames, ignore_index=True)) if frames else frame([], QUOTE_COLUMNS)
     del frames  # one copy of the window's rows at a time (issue 16: memory at scale)
     _refuse_outside(quotes, start, end, "a candle")

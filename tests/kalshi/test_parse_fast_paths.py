@@ -203,6 +203,28 @@ def test_candle_frames_equal_the_full_parse_of_each_candle(candle_list: list[dic
                          _frame_outcome(_candle_rows, candle_list))
 
 
+MARKET_CANDLES = st.one_of(st.lists(candles(), max_size=3),
+                           st.lists(st.fixed_dictionaries(_shape(False)), max_size=4),
+                           st.lists(st.fixed_dictionaries(_shape(True)), max_size=4))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(MARKET_CANDLES, max_size=5))
+def test_several_markets_candles_equal_each_markets_frame_one_after_another(lists: list[list[dict]]) -> None:
+    """parse_candle_frames (plain lists joined column by column, others parsed row by row, in order) gives
+    the concatenation of each market's parse_candle_frame, or the first market's error."""
+    markets = [(candle_list, f"M{i}", f"E{i % 2}") for i, candle_list in enumerate(lists)]
+
+    def one_by_one(_) -> pd.DataFrame:
+        frames = [columns.parse_candle_frame(*market) for market in markets]
+        if not frames:
+            return pd.DataFrame({name: [] for name in columns.QUOTE_ROW_COLUMNS})
+        return pd.concat(frames, ignore_index=True)
+
+    _assert_same_outcome(_frame_outcome(lambda _: columns.parse_candle_frames(markets), None),
+                         _frame_outcome(one_by_one, None))
+
+
 def test_candle_frames_take_the_column_path_for_either_plain_shape() -> None:
     from kalshi_assets.demo.exchange import DemoExchange
 
