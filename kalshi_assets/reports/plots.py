@@ -50,7 +50,9 @@ def _save(fig: plt.Figure, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
-    fig.savefig(buffer, dpi=DPI, format="png", bbox_inches="tight", pad_inches=0.15, facecolor="white")
+    # An uncompressed intermediate PNG: it is decoded at once and compressed once, after quantizing.
+    fig.savefig(buffer, dpi=DPI, format="png", bbox_inches="tight", pad_inches=0.15, facecolor="white",
+                pil_kwargs={"compress_level": 0})
     plt.close(fig)
     buffer.seek(0)
     image = Image.open(buffer).convert("RGB").quantize(PALETTE_COLORS, method=Image.Quantize.MEDIANCUT)
