@@ -37,7 +37,7 @@ def parse_candle_frames(markets: Sequence[tuple[Sequence[Mapping[str, Any]], str
     the lists in one plain shape joined column by column (a frame per market cost more than its parsing),
     any other list through the row parser, which parses it or raises naming the candle."""
     parts: list[pd.DataFrame] = []
-    plain: list[dict[str, Any]] = []
+    plain: list[tuple[str, str, dict[str, np.ndarray]]] = []  # lists read a column at a time, not yet joined
     for candles, market_ticker, event_ticker in markets:
         columns = next((found for historical in (False, True)
                         if (found := _plain_candle_columns(candles, historical)) is not None), None)
@@ -47,24 +47,22 @@ def parse_candle_frames(markets: Sequence[tuple[Sequence[Mapping[str, Any]], str
             rows = parse.parse_candlesticks(candles, market_ticker, event_ticker)
             parts.append(pd.DataFrame.from_records(rows, columns=QUOTE_ROW_COLUMNS).astype(_QUOTE_TYPES))
         else:
-            plain.append({"market_ticker": [market_ticker] * len(candles),
-                          "event_ticker": [event_ticker] * len(candles), **columns})
+            plain.append((market_ticker, event_ticker, columns))
     parts.extend(_joined(plain))
-    if len(parts) == 1:
-        return parts[0]
     if not parts:
         return pd.DataFrame({name: [] for name in QUOTE_ROW_COLUMNS}).astype(_QUOTE_TYPES)
-    return pd.concat(parts, ignore_index=True)
+    return parts[0] if len(parts) == 1 else pd.concat(parts, ignore_index=True)
 
 
-def _joined(plain: list[dict[str, Any]]) -> list[pd.DataFrame]:
-    """The plain lists' columns as one frame ([] for none)."""
+def _joined(plain: list[tuple[str, str, dict[str, np.ndarray]]]) -> list[pd.DataFrame]:
+    """The plain lists' columns, each list's tickers repeated over its rows, as one frame ([] for none)."""
     if not plain:
         return []
-    joined = {name: (list(itertools.chain.from_iterable(part[name] for part in plain)) if name.endswith("ticker")
-                     else np.concatenate([part[name] for part in plain]))
-              for name in QUOTE_ROW_COLUMNS}
-    return [pd.DataFrame(joined, columns=QUOTE_ROW_COLUMNS)]
+    counts = [len(columns["ts"]) for _, _, columns in plain]
+    tickers = {name: np.repeat(np.array([part[i] for part in plain], dtype=object), counts)
+               for i, name in enumerate(("market_ticker", "event_ticker"))}
+    values = {name: np.concatenate([columns[name] for _, _, columns in plain]) for name in QUOTE_ROW_COLUMNS[2:]}
+    return [pd.DataFrame({**tickers, **values}, columns=QUOTE_ROW_COLUMNS)]
 
 
 _QUOTE_TYPES = {"ts": "datetime64[ns]", **{name: "float64" for name in QUOTE_ROW_COLUMNS[3:]}}

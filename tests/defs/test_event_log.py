@@ -44,6 +44,16 @@ def instance(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         yield instance
 
 
+def _stock_home(tmp_path: Path) -> Path:
+    """A Dagster home whose dagster.yaml names Dagster's own SQLite event log storage."""
+    home = tmp_path / "stock_home"
+    home.mkdir()
+    (home / "dagster.yaml").write_text(f"event_log_storage:\n  module: dagster._core.storage.event_log\n"
+                                       f"  class: SqliteEventLogStorage\n  config:\n"
+                                       f"    base_dir: {tmp_path / 'stock_events'}\n")
+    return home
+
+
 def _events(instance: dg.DagsterInstance, run_id: str, kind: dg.DagsterEventType) -> list:
     return [e for e in instance.all_logs(run_id) if e.dagster_event and e.dagster_event.event_type == kind]
 
@@ -77,11 +87,7 @@ def test_a_single_run_backfill_keeps_one_planned_and_one_materialization_event_p
 
 
 def test_a_home_with_its_own_storage_keeps_it(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    home = tmp_path / "dagster_home"
-    home.mkdir()
-    (home / "dagster.yaml").write_text(f"event_log_storage:\n  module: dagster._core.storage.event_log\n"
-                                       f"  class: SqliteEventLogStorage\n  config:\n    base_dir: {tmp_path / 'events'}\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(home))
+    monkeypatch.setenv("DAGSTER_HOME", str(_stock_home(tmp_path)))
     with instance_for_cli() as instance:
         assert type(instance.event_log_storage).__name__ == "SqliteEventLogStorage"
 
@@ -122,12 +128,7 @@ def test_a_partitioned_checks_execution_rows_are_dagsters_own(instance, tmp_path
     storage serializes the planned event once for all of them)."""
     result = dg.materialize([upstream_days, upstream_days_are_fine], instance=instance, tags=RANGE_TAGS)
     assert result.success
-    stock_home = tmp_path / "stock_home"
-    stock_home.mkdir()
-    (stock_home / "dagster.yaml").write_text(f"event_log_storage:\n  module: dagster._core.storage.event_log\n"
-                                             f"  class: SqliteEventLogStorage\n  config:\n"
-                                             f"    base_dir: {tmp_path / 'stock_events'}\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(stock_home))
+    monkeypatch.setenv("DAGSTER_HOME", str(_stock_home(tmp_path)))
     with instance_for_cli() as stock:
         assert type(stock.event_log_storage).__name__ == "SqliteEventLogStorage"
         assert dg.materialize([upstream_days, upstream_days_are_fine], instance=stock, tags=RANGE_TAGS).success
@@ -224,12 +225,7 @@ def test_a_batch_stores_the_rows_dagsters_own_storage_stores(instance, tmp_path:
     check executions) and every run shard hold the same rows, in the same order, as with Dagster's storage."""
     got_shards = _run_graph(instance)
     got = _index_rows(instance)
-    stock_home = tmp_path / "stock_home"
-    stock_home.mkdir()
-    (stock_home / "dagster.yaml").write_text(f"event_log_storage:\n  module: dagster._core.storage.event_log\n"
-                                             f"  class: SqliteEventLogStorage\n  config:\n"
-                                             f"    base_dir: {tmp_path / 'stock_events'}\n")
-    monkeypatch.setenv("DAGSTER_HOME", str(stock_home))
+    monkeypatch.setenv("DAGSTER_HOME", str(_stock_home(tmp_path)))
     with instance_for_cli() as stock:
         assert type(stock.event_log_storage).__name__ == "SqliteEventLogStorage"
         expected_shards = _run_graph(stock)
