@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 from scipy import stats
 from scipy.optimize import isotonic_regression
@@ -116,6 +116,8 @@ def test_violated_ladder_is_repaired_and_close(draw: dict, violations: int, bump
     violations=st.integers(0, 2),
     seed=st.integers(0, 2**31 - 1),
 )
+@example(weights=[0.0, 1.0, 0.0, 0.0, 0.0], start_tenths=0, strike_type="greater", noise=6.103515625e-05,
+         violations=0, seed=0)
 def test_discrete_grid_ladder(weights, start_tenths, strike_type, noise, violations, seed) -> None:
     """Outcomes on a 0.1 grid; each tie rule quotes a different CDF point, all must agree."""
     rng = np.random.default_rng(seed)
@@ -137,7 +139,13 @@ def test_discrete_grid_ladder(weights, start_tenths, strike_type, noise, violati
     # Quote noise leaks mass one grid step (0.1) away from each rung: for a near point mass that alone
     # gives an sd of about 0.1 * sqrt(2 * rungs * noise), so the stated tolerance grows with the noise.
     leaked_sd = 0.1 * np.sqrt(2 * len(strikes) * noise)
-    assert abs(row["std"] - sd) <= DISCRETE_TOL + 0.03 * violations + leaked_sd
+    # Quotes are whole cents clipped to [0, 1]: once any noise moves a rung within half a cent of 0 or 1,
+    # it is quoted [0, 1c] or [99c, 1] and its mid is off by up to half a cent, always toward the inside.
+    # Those one-sided errors do not cancel; each moves E[(X - mean)^2] by about 0.005 * 0.1 * (2|k - mean| + 0.1)
+    # (hypothesis found a point mass at 0.1 quoted with noise 6e-5: sd 0.0335).
+    near_bound = np.minimum(survival, 1 - survival) < 0.005
+    clipped_var = 0.005 * 0.1 * np.sum((2 * np.abs(strikes - mean) + 0.1)[near_bound]) if noise > 0 else 0.0
+    assert abs(row["std"] - sd) <= DISCRETE_TOL + 0.03 * violations + leaked_sd + np.sqrt(clipped_var)
 
 
 def test_discrete_grid_exact_without_noise() -> None:
