@@ -69,6 +69,18 @@ class Problem:
 
 
 @dataclass(frozen=True)
+class SegmentSummary:
+    """Intact records checked by one Checker: how many, the first's seq and prev_hash, the last's."""
+
+    total: int
+    first_seq: int
+    first_prev_hash: str
+    last_seq: int
+    last_hash: str
+    notes: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Expectation:
     """A hash some record must have, and the problem to report if it does not."""
 
@@ -109,6 +121,7 @@ class Checker:
         self.prev_hash: str | None = GENESIS_HASH
         self.total = 0
         self.first_seq: int | None = None
+        self.first_prev_hash: str | None = None  # the prev_hash of the first record checked
         self.last_seq: int | None = None
         self.last_hash: str | None = None
 
@@ -147,8 +160,34 @@ class Checker:
                     self.problem(seq, expectation.kind, expectation.detail, segment.path.name, lineno)
         self.prev_hash = stored
         if self.first_seq is None:
-            self.first_seq = seq
+            self.first_seq, self.first_prev_hash = seq, prev_hash
         self.last_seq, self.last_hash = seq, stored
+
+    def summary(self) -> SegmentSummary | None:
+        """What was checked, for another Checker's `follow_with`; None unless every record was intact."""
+        if self.problems or self.first_seq is None or self.first_prev_hash is None:
+            return None
+        assert self.last_seq is not None and self.last_hash is not None
+        return SegmentSummary(
+            self.total, self.first_seq, self.first_prev_hash, self.last_seq, self.last_hash, tuple(self.notes)
+        )
+
+    def follow_with(self, summary: SegmentSummary) -> bool:
+        """Account for intact records checked by another Checker, if they follow on from what was
+        checked here: the state is then what checking their lines here would leave. Else False, and
+        nothing changes."""
+        if summary.first_seq != self.expected or (
+            self.prev_hash is not None and summary.first_prev_hash != self.prev_hash
+        ):
+            return False
+        self.total += summary.total
+        if self.first_seq is None:
+            self.first_seq, self.first_prev_hash = summary.first_seq, summary.first_prev_hash
+        self.expected = summary.last_seq + 1
+        self.prev_hash = summary.last_hash
+        self.last_seq, self.last_hash = summary.last_seq, summary.last_hash
+        self.notes.extend(summary.notes)
+        return True
 
     def _slow_link(self, raw: bytes, segment: SegmentFile, lineno: int) -> tuple[int, str, str] | None:
         """The original checks, for a line the fast path would not vouch for; None if it is damaged."""

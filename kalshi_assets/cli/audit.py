@@ -32,6 +32,10 @@ def add_verify_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--anchor-file", metavar="PATH", help=f"published checkpoints to compare with (default ${ANCHOR_ENV})"
     )
+    parser.add_argument(
+        "--workers", type=int, metavar="N", help="processes that check segments (default: one per segment, up to "
+        "twice the CPUs, for a log of several MiB; 1: this process only); the report is the same",
+    )
 
 
 def run_verify(args: argparse.Namespace, out: TextIO | None = None) -> int:
@@ -42,7 +46,10 @@ def run_verify(args: argparse.Namespace, out: TextIO | None = None) -> int:
     try:
         keys = getattr(args, "public_key", None)
         public_keys = load_public_keys(keys, audit_directory=Path(args.directory)) if keys else None
-        report = verify_log(args.directory, public_keys=public_keys, anchor_file=getattr(args, "anchor_file", None))
+        report = verify_log(
+            args.directory, public_keys=public_keys, anchor_file=getattr(args, "anchor_file", None),
+            workers=getattr(args, "workers", None),
+        )
     except (FileNotFoundError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -37,6 +37,15 @@ def test_verify_damaged_log_exits_one_naming_each_problem(make_log, log_dir: Pat
     assert {p["kind"] for p in report["problems"]} == {"hash_mismatch", "sequence_gap", "chain_break"}
 
 
+def test_verify_workers_option_checks_segments_in_worker_processes(make_log, log_dir: Path, capsys) -> None:
+    make_log(40, max_segment_bytes=2048)
+    assert main(["audit", "verify", "--json", "--workers", "2", str(log_dir)]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["workers"] == 2 and report["total_entries"] == 40 and report["segments"] >= 3
+    assert main(["audit", "verify", "--workers", "0", str(log_dir)]) == 2
+    assert "at least 1" in capsys.readouterr().err
+
+
 def test_verify_missing_directory_exits_two(tmp_path: Path, capsys) -> None:
     assert main(["audit", "verify", str(tmp_path / "none")]) == 2
     assert "no audit log directory" in capsys.readouterr().err
