@@ -427,16 +427,35 @@ def columns(con: duckdb.DuckDBPyConnection, table: str) -> list[Column]:
     return [Column(*row) for row in rows]
 
 
+# The names alone, from one table's entry: `columns` scans the whole catalogue (duckdb_columns(), about
+# 5 ms a call on the demo warehouse against 1 ms, and half a second the first time in a process), and
+# every write asks. The name is qualified by the current database and schema, as `columns` filters.
+_TABLE_COLUMN_NAMES = """
+SELECT name FROM pragma_table_info('"' || current_database() || '"."' || current_schema() || '"."' || ? || '"')
+ORDER BY cid"""
+
+
+def _column_names(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
+    if _IDENTIFIER.match(table):
+        try:
+            return [name for (name,) in con.execute(_TABLE_COLUMN_NAMES, [table]).fetchall()]
+        except duckdb.CatalogException:  # no such table or view
+            return []
+        except (duckdb.ParserException, duckdb.BinderException):  # a database name with a '"' in it: scan
+            pass
+    return [column.name for column in columns(con, table)]
+
+
 def table_columns(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:
-    """Column names of a table that must exist (a clear error otherwise)."""
-    found = columns(con, table)
+    """Column names of a table or view that must exist (a clear error otherwise)."""
+    found = _column_names(con, table)
     if not found:
         raise ValueError(f"unknown warehouse table {table!r}")
-    return [column.name for column in found]
+    return found
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
-    return bool(columns(con, table))
+    return bool(_column_names(con, table))
 
 
 def primary_key(con: duckdb.DuckDBPyConnection, table: str) -> list[str]:

@@ -103,6 +103,35 @@ def test_upsert_updates_values_that_are_given(con: duckdb.DuckDBPyConnection) ->
     assert count(con, "SELECT count(*) FROM kalshi_markets") == 1
 
 
+def test_table_columns_names_what_the_catalogue_lists_in_this_database_only(
+        con: duckdb.DuckDBPyConnection) -> None:
+    reference = db.schema_reference()
+    names = [*reference.tables, *reference.views]
+    assert len(names) > 30
+    for name in names:
+        assert db.table_columns(con, name) == [column.name for column in db.columns(con, name)], name
+        assert db.table_exists(con, name)
+    assert not db.table_exists(con, "no_such_table")
+    with pytest.raises(ValueError, match="unknown warehouse table 'no_such_table'"):
+        db.table_columns(con, "no_such_table")
+    con.execute("CREATE TEMP TABLE kalshi_quotes (shadow INTEGER)")  # the temp schema comes first in lookups
+    con.execute("CREATE TEMP TABLE only_in_temp (x INTEGER)")
+    try:
+        assert db.table_columns(con, "kalshi_quotes") == list(reference.tables["kalshi_quotes"])
+        assert not db.table_exists(con, "only_in_temp")
+    finally:
+        con.execute("DROP TABLE temp.kalshi_quotes")
+        con.execute("DROP TABLE temp.only_in_temp")
+
+
+def test_table_columns_of_a_database_named_with_quotes_and_spaces(tmp_path: Path) -> None:
+    for name in ('ware"house', "ware house-1"):
+        with db.connection(tmp_path / f"{name}.duckdb") as con:
+            assert con.execute("SELECT current_database()").fetchone()[0] == name
+            assert db.table_columns(con, "kalshi_quotes") == list(db.schema_reference().tables["kalshi_quotes"])
+            assert not db.table_exists(con, "no_such_table")
+
+
 def test_upsert_refuses_unknown_columns_and_null_keys(con: duckdb.DuckDBPyConnection) -> None:
     with pytest.raises(ValueError, match="not in the schema"):
         writes.upsert(con, "kalshi_markets", pd.DataFrame([market_row(bogus=1)]))
