@@ -8,8 +8,9 @@ a worker that failed) the parent checks itself, line by line, with the same `Che
 is the one a serial check gives, and only the intact bulk of the log is checked in parallel.
 
 Workers are forked (they inherit the segment files the snapshot opened, and reopen each through
-/proc/self/fd for a read offset of their own), which is safe only in a process with no other
-thread: with threads running, or without fork and /proc, verify stays in one process.
+/proc/self/fd for a read offset of their own), only from a process with no other Python thread (a
+lock another thread held at the fork would stay held in the child): with threads running, on one
+CPU, or without fork and /proc, verify stays in one process.
 """
 
 from __future__ import annotations
@@ -42,9 +43,10 @@ def worker_count(files: Sequence[tuple[SegmentFile, BinaryIO, int | None]], requ
         return 1
     if requested is not None:
         return min(requested, len(files))
-    if sum(os.fstat(handle.fileno()).st_size for _, handle, _ in files) < MIN_PARALLEL_BYTES:
+    cpus = len(os.sched_getaffinity(0))
+    if cpus < 2 or sum(os.fstat(handle.fileno()).st_size for _, handle, _ in files) < MIN_PARALLEL_BYTES:
         return 1
-    return min(len(files), 2 * len(os.sched_getaffinity(0)))
+    return min(len(files), 2 * cpus)
 
 
 def summarize_segment(
