@@ -3,11 +3,13 @@
 The schedule's stored state is dated a few minutes before its latest tick (00:30 UTC today, or
 yesterday before then), so the daemon's first iteration finds that tick due, exactly as after a restart,
 and launches `daily_ingest` for the UTC day before it. The monitor sensor (on by default) records its
-observations in the same instance.
+observations in the same instance. A test that runs across 00:30 UTC also sees the next tick's run (a clean
+CI run at 00:29 failed waiting on it): the due run is followed by its partition.
 """
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -71,10 +73,12 @@ def test_the_daemon_launches_the_scheduled_ingest_for_the_day_that_closed(
     with dg.DagsterInstance.from_config(str(stage.home)) as instance:
         start_schedule_before(instance, tick - timedelta(minutes=5))
         log = tmp_path / "daemon.log"
+        scheduled = dg.RunsFilter(tags={"dagster/schedule_name": SCHEDULE})
+        due = dg.RunsFilter(tags={"dagster/schedule_name": SCHEDULE, "dagster/partition": expected_partition})
         daemon = stage.start("dagster-daemon", "run", "-w", "workspace.yaml", log=log)
         try:
             def scheduled_run():
-                runs = instance.get_runs(dg.RunsFilter(tags={"dagster/schedule_name": SCHEDULE}))
+                runs = instance.get_runs(due)
                 return runs[0] if runs and runs[0].is_finished else None
 
             run = wait_for(scheduled_run, 150, "the scheduled run to finish", interval_s=1, log=log)
@@ -86,11 +90,23 @@ def test_the_daemon_launches_the_scheduled_ingest_for_the_day_that_closed(
                 for e in instance.all_logs(run.run_id, of_type=dg.DagsterEventType.ASSET_MATERIALIZATION)
             }
             assert {"kalshi_series", "kalshi_events", "kalshi_markets", "kalshi_quotes"} <= materialized
-            assert len(instance.get_runs(dg.RunsFilter(tags={"dagster/schedule_name": SCHEDULE}))) == 1
+            assert len(instance.get_runs(due)) == 1  # the due tick is launched once
+            # Another run only when the clock passed the next tick (00:30 UTC) during the test: that tick's own.
+            later = {r.tags.get("dagster/partition") for r in instance.get_runs(scheduled)} - {expected_partition}
+            crossed = datetime.now(UTC) >= tick + timedelta(days=1)
+            assert later <= ({tick.date().isoformat()} if crossed else set()), later
 
             # The monitor sensor is on by default: its observations are in the instance too.
             wait_for(lambda: instance.fetch_observations(BREAKERS_KEY, limit=1).records, 60,
                      "the pipeline_monitor observation", log=log)
         finally:
             stop(daemon)
+            # A run the next tick launched meanwhile (only when the test crossed 00:30 UTC) goes on in its
+            # own process: let it end before the temporary home goes. Never fails: that is not this test's.
+            deadline = time.monotonic() + 150
+            while time.monotonic() < deadline and any(
+                r.status in (dg.DagsterRunStatus.STARTING, dg.DagsterRunStatus.STARTED)
+                for r in instance.get_runs(scheduled)
+            ):
+                time.sleep(1)
     assert stage.warehouse.exists()
