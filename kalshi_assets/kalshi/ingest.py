@@ -193,8 +193,9 @@ def _time_then_id_order(ts: np.ndarray, trade_ids: list[str]) -> np.ndarray:
     a quarter of trades at demo scale 10, issue 16)."""
     try:
         ids = np.array(trade_ids, dtype="S")
-        if (np.strings.str_len(ids) != np.fromiter(map(len, trade_ids), dtype=np.int64, count=len(trade_ids))).any():
-            raise UnicodeError("an id ends in NUL")
-    except UnicodeError:  # UnicodeEncodeError for a non-ASCII id
+    except UnicodeEncodeError:  # a non-ASCII id
+        ids = None
+    lengths = np.fromiter(map(len, trade_ids), dtype=np.int64, count=len(trade_ids))
+    if ids is None or (np.strings.str_len(ids) != lengths).any():  # or an id that ended in NUL, cut short
         ids = np.array(trade_ids, dtype=np.dtypes.StringDType())
     return np.lexsort((ids, ts))
