@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtr, ndtri  # Phi, Phi^-1: scipy.stats.norm's own ufuncs, without its 1 s import
 
 from kalshi_assets.analytics.overfitting import (
     PBO_COMBINATION_COLUMNS,
@@ -77,7 +77,7 @@ def probabilistic_sharpe_ratio(
     term = _sr_variance_term(sr, skew, kurt)
     if term <= 0:
         return float("nan")
-    return float(norm.cdf((sr - sr_benchmark) * math.sqrt(n_obs - 1) / math.sqrt(term)))
+    return float(ndtr((sr - sr_benchmark) * math.sqrt(n_obs - 1) / math.sqrt(term)))
 
 
 def expected_max_sharpe(n_trials: int, sharpe_variance: float) -> float:
@@ -87,7 +87,7 @@ def expected_max_sharpe(n_trials: int, sharpe_variance: float) -> float:
     if n_trials == 1 or sharpe_variance <= 0:
         return 0.0
     return math.sqrt(sharpe_variance) * (
-        (1 - EULER_GAMMA) * norm.ppf(1 - 1 / n_trials) + EULER_GAMMA * norm.ppf(1 - 1 / (n_trials * math.e))
+        (1 - EULER_GAMMA) * ndtri(1 - 1 / n_trials) + EULER_GAMMA * ndtri(1 - 1 / (n_trials * math.e))
     )
 
 
@@ -109,7 +109,7 @@ def min_track_record_length(
     """MinTRL = 1 + (1 - g3 SR + (g4 - 1)/4 SR^2) (Z_{1-alpha} / (SR - SR*))^2; inf when SR <= SR*."""
     if not all(math.isfinite(x) for x in (sr, skew, kurt)) or sr <= sr_benchmark:
         return float("inf")
-    return 1.0 + _sr_variance_term(sr, skew, kurt) * (norm.ppf(1 - alpha) / (sr - sr_benchmark)) ** 2
+    return 1.0 + _sr_variance_term(sr, skew, kurt) * (ndtri(1 - alpha) / (sr - sr_benchmark)) ** 2
 
 
 def max_drawdown(returns: Iterable[float]) -> float:

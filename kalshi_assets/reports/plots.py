@@ -10,18 +10,17 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING
 
-import matplotlib
+import pandas as pd
+from PIL import Image  # matplotlib's own dependency
 
-matplotlib.use("Agg")  # before pyplot: draw to files, never to a window
+from kalshi_assets.reports.formatting import display_number
 
-import matplotlib.pyplot as plt  # noqa: E402
-import pandas as pd  # noqa: E402
-from matplotlib import dates as mdates  # noqa: E402
-from matplotlib import ticker  # noqa: E402
-from PIL import Image  # noqa: E402 - matplotlib's own dependency
-
-from kalshi_assets.reports.formatting import display_number  # noqa: E402
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 # (lower, upper, opacity): the outer band first so the inner ones paint over it.
 FAN_BANDS: tuple[tuple[str, str, float], ...] = (("q05", "q95", 0.18), ("q10", "q90", 0.28), ("q25", "q75", 0.45))
@@ -46,14 +45,26 @@ class FanPanel:
     unit: str | None = None
 
 
-def _save(fig: plt.Figure, path: str | os.PathLike[str]) -> Path:
+def _pyplot() -> ModuleType:
+    """matplotlib.pyplot, drawing to files (the Agg backend, never a window), imported by the first picture:
+    the processes that load the code location without drawing (the webserver, the daemon, a CLI command)
+    skip its half second."""
+    import matplotlib
+
+    matplotlib.use("Agg")  # before pyplot is imported
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig: Figure, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     buffer = io.BytesIO()
     # An uncompressed intermediate PNG: it is decoded at once and compressed once, after quantizing.
     fig.savefig(buffer, dpi=DPI, format="png", bbox_inches="tight", pad_inches=0.15, facecolor="white",
                 pil_kwargs={"compress_level": 0})
-    plt.close(fig)
+    _pyplot().close(fig)
     buffer.seek(0)
     image = Image.open(buffer).convert("RGB").quantize(PALETTE_COLORS, method=Image.Quantize.MEDIANCUT)
     # Write beside, then rename: a reader (the UI, a README build) never sees half a PNG.
@@ -63,7 +74,10 @@ def _save(fig: plt.Figure, path: str | os.PathLike[str]) -> Path:
     return path
 
 
-def _fan_panel(ax: plt.Axes, panel: FanPanel) -> None:
+def _fan_panel(ax: Axes, panel: FanPanel) -> None:
+    from matplotlib import dates as mdates
+    from matplotlib import ticker
+
     frame = thin(panel.snapshots.sort_values("snapshot_ts"), MAX_FAN_POINTS)
     x = pd.to_datetime(frame["snapshot_ts"])
     for low, high, alpha in FAN_BANDS:
@@ -87,14 +101,14 @@ def _fan_panel(ax: plt.Axes, panel: FanPanel) -> None:
     ax.grid(alpha=0.3)
 
 
-def fan_figure(panels: Sequence[FanPanel]) -> plt.Figure:
+def fan_figure(panels: Sequence[FanPanel]) -> Figure:
     """The quantile fan as a matplotlib figure (quantile_fan saves it)."""
     if not panels:
         raise ValueError("no events to draw")
     columns = min(len(panels), 3)
     rows = (len(panels) + columns - 1) // columns
     width = max(FAN_PANEL_SIZE[0] * columns, FAN_MIN_WIDTH_IN)
-    fig, axes = plt.subplots(rows, columns, figsize=(width, FAN_PANEL_SIZE[1] * rows), squeeze=False,
+    fig, axes = _pyplot().subplots(rows, columns, figsize=(width, FAN_PANEL_SIZE[1] * rows), squeeze=False,
                              layout="constrained")
     for ax, panel in zip(axes.flat, panels, strict=False):
         _fan_panel(ax, panel)
@@ -119,7 +133,9 @@ def calibration_curve(curves: pd.DataFrame, scores: pd.DataFrame, path: str | os
     diagonal of perfect calibration; below, how many contracts each bin holds."""
     if curves.empty:
         raise ValueError("no calibration bins to draw")
-    fig, (top, bottom) = plt.subplots(2, 1, figsize=(6.2, 7.0), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
+    from matplotlib import ticker
+
+    fig, (top, bottom) = _pyplot().subplots(2, 1, figsize=(6.2, 7.0), gridspec_kw={"height_ratios": [3, 1]}, sharex=True)
     top.plot([0, 1], [0, 1], color="0.5", linestyle="--", linewidth=1, label="perfect calibration")
     by_horizon = scores.set_index("horizon_hours") if not scores.empty else None
     horizons = sorted(curves["horizon_hours"].unique(), reverse=True)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from matplotlib import pyplot as plt
 from PIL import Image
 
 from kalshi_assets.reports import plots
@@ -49,7 +50,7 @@ def test_the_fan_has_units_one_legend_outside_and_dates_that_do_not_overlap() ->
         boxes = sorted((t.get_window_extent(renderer) for t in labels), key=lambda b: b.x0)
         assert all(left.x1 < right.x0 for left, right in zip(boxes, boxes[1:], strict=False)), "dates overlap"
         assert all("e+" not in t.get_text() for t in ax.get_yticklabels())  # no scientific notation
-    plots.plt.close(fig)
+    plt.close(fig)
 
 
 def test_the_calibration_curve_is_a_png(tmp_path: Path) -> None:
@@ -80,7 +81,7 @@ def test_the_calibration_count_axis_has_several_labelled_ticks(tmp_path: Path, m
     low, high = counts.get_ylim()
     labelled = [t.get_text() for t in counts.get_yticklabels() if t.get_text() and low <= t.get_position()[1] <= high]
     assert len(labelled) >= 2, labelled
-    plots.plt.close(fig)
+    plt.close(fig)
 
 
 def test_nothing_to_draw_is_refused(tmp_path: Path) -> None:
