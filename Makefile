@@ -28,9 +28,10 @@ dagster-home:
 demo: install dagster-home
 	$(BIN)/kalshi-assets demo
 
-# Two workers, each test module whole on one of them (module fixtures such as a built warehouse are made once).
+# Two workers, each test module whole on one of them (module fixtures such as a built warehouse are made once),
+# the slow modules first (tests/conftest.py says why).
 test: install
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --no-loadscope-reorder
 
 ui: install dagster-home
 	$(BIN)/dagster dev -w workspace.yaml
