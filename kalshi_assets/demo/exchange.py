@@ -414,15 +414,22 @@ class DemoExchange(DemoSimulation):
             raws = (raws - event.previous_rate) * 100.0
         grid = spec.grid * 100.0 if spec.in_bps_change else spec.grid
         out = []
+        # A forecast is a whole number of grid steps: each step's value and text are made once per call.
+        on_grid: dict[int, tuple[float, str]] = {}
+        whole = [int(p) for p in percentiles]
         for hour, row in zip(event.hours[hours].tolist(), raws.tolist(), strict=True):
             points = []
-            for p, raw in zip(percentiles, row, strict=True):
-                value = round(round(raw / grid) * grid, 4)
+            for p, raw in zip(whole, row, strict=True):
+                steps = round(raw / grid)
+                found = on_grid.get(steps)
+                if found is None:
+                    value = round(steps * grid, 4)
+                    found = on_grid[steps] = (value, f"{format_value(value, spec)}{spec.unit}")
                 points.append({
-                    "percentile": int(p),
+                    "percentile": p,
                     "raw_numerical_forecast": raw,
-                    "numerical_forecast": value,
-                    "formatted_forecast": f"{format_value(value, spec)}{spec.unit}",
+                    "numerical_forecast": found[0],
+                    "formatted_forecast": found[1],
                 })
             out.append({"event_ticker": event_ticker, "end_period_ts": int(hour),
                         "period_interval": period_interval, "percentile_points": points})
