@@ -109,7 +109,7 @@ def fan_figure(panels: Sequence[FanPanel]) -> Figure:
     rows = (len(panels) + columns - 1) // columns
     width = max(FAN_PANEL_SIZE[0] * columns, FAN_MIN_WIDTH_IN)
     fig, axes = _pyplot().subplots(rows, columns, figsize=(width, FAN_PANEL_SIZE[1] * rows), squeeze=False,
-                             layout="constrained")
+                                   layout="constrained")
     for ax, panel in zip(axes.flat, panels, strict=False):
         _fan_panel(ax, panel)
     for ax in list(axes.flat)[len(panels):]:
