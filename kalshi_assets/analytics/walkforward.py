@@ -342,10 +342,12 @@ def _best_offer(
     if math.isnan(p_yes):
         return None
     offers: list[tuple[str, Decimal, float]] = []
-    if _num(c.yes_ask) is not None and Decimal(0) < to_price(c.yes_ask) < Decimal(1):  # type: ignore[attr-defined]
-        offers.append(("yes", to_price(c.yes_ask), p_yes))  # type: ignore[attr-defined]
-    if _num(c.yes_bid) is not None and Decimal(0) < to_price(c.yes_bid) < Decimal(1):  # type: ignore[attr-defined]
-        offers.append(("no", Decimal(1) - to_price(c.yes_bid), 1.0 - p_yes))  # type: ignore[attr-defined]
+    ask = to_price(c.yes_ask) if _num(c.yes_ask) is not None else None  # type: ignore[attr-defined]
+    if ask is not None and Decimal(0) < ask < Decimal(1):
+        offers.append(("yes", ask, p_yes))
+    bid = to_price(c.yes_bid) if _num(c.yes_bid) is not None else None  # type: ignore[attr-defined]
+    if bid is not None and Decimal(0) < bid < Decimal(1):
+        offers.append(("no", Decimal(1) - bid, 1.0 - p_yes))
     volume, open_interest = _num(c.window_volume) or 0.0, _num(c.open_interest) or 0.0  # type: ignore[attr-defined]
     capacity = capacity_contracts(volume, open_interest, candidate.capacity_share)
     best: dict[str, object] | None = None
@@ -448,15 +450,19 @@ def run_walkforward(
     first_prints = labels.dropna(subset=["first_print"]).set_index("event_ticker")["first_print"].astype(float)
     feats = features.merge(first_prints.rename("first_print"), left_on="event_ticker", right_index=True, how="left")
     # Plain records, built once: the inner loop runs per fold x candidate x event and must not touch pandas.
-    ladder_rows = {key: list(group.itertuples(index=False)) for key, group in ladders.groupby(["event_ticker", "horizon_days"])}
+    # One pass in row order (what groupby keeps within a group), one named-tuple class for all ladders.
+    ladder_rows: dict[tuple[str, int], list[object]] = {}
+    for row in ladders.itertuples(index=False):
+        ladder_rows.setdefault((row.event_ticker, row.horizon_days), []).append(row)
     by_horizon = {int(h): group for h, group in feats.groupby("horizon_days")}
     event_rows = {h: {e.event_ticker: e for e in group.itertuples(index=False)} for h, group in by_horizon.items()}
+    horizon_tickers = {h: group["event_ticker"].tolist() for h, group in by_horizon.items()}
     fee_multipliers = fee_multipliers or {}
     traces: list[dict[str, object]] = []
     skipped: list[dict[str, object]] = []
     for fold, fold_roles in roles.groupby("fold"):
         train_events = set(fold_roles.loc[fold_roles["role"] == "train", "event_ticker"])
-        test_events = list(fold_roles.loc[fold_roles["role"] == "test", "event_ticker"])
+        test_events = set(fold_roles.loc[fold_roles["role"] == "test", "event_ticker"])
         fits: dict[tuple[int, int], ReleaseModel] = {}
         for candidate in candidates:
             at_horizon = by_horizon.get(candidate.horizon_days, feats.iloc[0:0])
@@ -466,7 +472,7 @@ def run_walkforward(
                     at_horizon[at_horizon["event_ticker"].isin(train_events)], min_fit_events=candidate.min_fit_events
                 )
             rows = event_rows.get(candidate.horizon_days, {})
-            for ticker in at_horizon.loc[at_horizon["event_ticker"].isin(test_events), "event_ticker"]:
+            for ticker in [t for t in horizon_tickers.get(candidate.horizon_days, []) if t in test_events]:
                 base = {"candidate": candidate.name, "fold": int(fold), "event_ticker": ticker}
                 traces.extend(
                     _trade_event(rows[ticker], base, fits[key], ladder_rows, candidate,
