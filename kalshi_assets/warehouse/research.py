@@ -11,7 +11,7 @@ import duckdb
 import pandas as pd
 
 from kalshi_assets.warehouse import writes
-from kalshi_assets.warehouse.db import table_exists
+from kalshi_assets.warehouse.db import compose, table_exists
 from kalshi_assets.warehouse.writes import registered
 
 FEATURES_TABLE = "event_features"
@@ -369,13 +369,13 @@ PERCENTILE_COLUMNS: dict[int, str] = {
     500: "q05", 1000: "q10", 2500: "q25", 5000: "median", 7500: "q75", 9000: "q90", 9500: "q95",
 }
 
+# {column}: the snapshot column of the percentile asked for (PERCENTILE_COLUMNS), read alone.
 _PERCENTILE_PAIRS = """
 WITH ours AS (
-    SELECT s.event_ticker, s.event_type, s.snapshot_ts, s.std AS implied_sd, u.percentile, u.value AS ours
-    FROM distribution_snapshots s,
-    LATERAL (VALUES (500, s.q05), (1000, s.q10), (2500, s.q25), (5000, s.median), (7500, s.q75),
-                    (9000, s.q90), (9500, s.q95)) AS u(percentile, value)
-    WHERE s.status = 'ok' AND u.value IS NOT NULL AND u.percentile = $percentile
+    SELECT event_ticker, event_type, snapshot_ts, std AS implied_sd, CAST($percentile AS INTEGER) AS percentile,
+           {column} AS ours
+    FROM distribution_snapshots
+    WHERE status = 'ok' AND {column} IS NOT NULL
 )
 SELECT o.event_ticker, o.event_type, o.snapshot_ts, o.percentile, o.ours,
        COALESCE(k.raw_value, k.value) AS kalshi, k.ts AS kalshi_ts, o.implied_sd
@@ -385,8 +385,8 @@ ASOF JOIN (SELECT * FROM kalshi_forecast_percentiles WHERE percentile = $percent
 WHERE o.snapshot_ts - k.ts <= to_microseconds(CAST($staleness_hours * 3600e6 AS BIGINT))
   AND COALESCE(k.raw_value, k.value) IS NOT NULL
 """
-# The percentiles a snapshot reports (the VALUES above), each Kalshi percentile it is compared with.
-PAIR_PERCENTILES: tuple[int, ...] = (500, 1000, 2500, 5000, 7500, 9000, 9500)
+# The percentiles a snapshot reports, each Kalshi percentile it is compared with.
+PAIR_PERCENTILES: tuple[int, ...] = tuple(PERCENTILE_COLUMNS)
 
 
 def read_percentile_pairs(con: duckdb.DuckDBPyConnection, max_staleness_hours: float, percentile: int) -> pd.DataFrame:
@@ -400,7 +400,8 @@ def read_percentile_pairs(con: duckdb.DuckDBPyConnection, max_staleness_hours: f
         raise ValueError(f"snapshots report the percentiles {PAIR_PERCENTILES}, not {percentile}")
     if not (table_exists(con, "distribution_snapshots") and table_exists(con, "kalshi_forecast_percentiles")):
         return pd.DataFrame(columns=columns)
-    frame = con.execute(_PERCENTILE_PAIRS, {"percentile": percentile, "staleness_hours": max_staleness_hours}).df()
+    sql = compose(_PERCENTILE_PAIRS, column=PERCENTILE_COLUMNS[percentile])
+    frame = con.execute(sql, {"percentile": percentile, "staleness_hours": max_staleness_hours}).df()
     return _naive(frame, ("snapshot_ts", "kalshi_ts"))[columns]
 
 
