@@ -92,7 +92,9 @@ def schema_sql() -> str:
 
 
 # A key schema.sql marks "checked on write, not indexed" (see its header): declared, enforced by writes.py.
-_UNINDEXED_KEY = re.compile(r",\s*PRIMARY KEY \([^)]*\)(?=\s*-- key checked on write, not indexed$)", re.MULTILINE)
+# The comma before it goes too, with any comment after that comma (the last column's).
+_UNINDEXED_KEY = re.compile(r",(?:[ \t]*--[^\n]*)?\s*PRIMARY KEY \([^)]*\)(?=\s*-- key checked on write, not indexed$)",
+                            re.MULTILINE)
 
 
 @functools.cache

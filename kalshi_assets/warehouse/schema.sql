@@ -385,7 +385,7 @@ CREATE TABLE IF NOT EXISTS distribution_snapshots (
     kalshi_median_ts              TIMESTAMP,
     median_minus_kalshi           DOUBLE,              -- our median - Kalshi's
     run_id                        VARCHAR NOT NULL,    -- the Dagster run that wrote the row
-    PRIMARY KEY (event_ticker, snapshot_ts)
+    PRIMARY KEY (event_ticker, snapshot_ts)  -- key checked on write, not indexed
 );
 COMMENT ON COLUMN distribution_snapshots.event_ticker IS 'The event whose released value the distribution describes';
 COMMENT ON COLUMN distribution_snapshots.snapshot_ts IS 'As-of UTC time: only quotes with ts <= snapshot_ts are used (the daily partition is its day)';

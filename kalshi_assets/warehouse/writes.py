@@ -23,6 +23,7 @@ from typing import TypeVar
 
 import duckdb
 import pandas as pd
+from pandas.api.types import infer_dtype, is_object_dtype
 
 from kalshi_assets.warehouse import db
 from kalshi_assets.warehouse.db import checked_identifier, compose, primary_key, table_columns
@@ -73,11 +74,25 @@ def window_locks(table: str, start: datetime, end: datetime) -> list[str]:
 def registered(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, name: str | None = None) -> Iterator[str]:
     """`frame` as a view for the duration of the block (a fresh name unless one is given): how rows reach SQL."""
     name = name or next(_view_names)
+    # DuckDB samples up to 1,000 values of every object column to type it, again each time a query binds the
+    # view: a third of writing the snapshots (issue 16). A column holding only strings is VARCHAR either way.
+    text_only = _object_columns_hold_only_text(frame)
+    if text_only:
+        con.execute("SET pandas_analyze_sample = 0")
     con.register(name, frame)
     try:
         yield name
     finally:
         con.unregister(name)
+        if text_only:
+            con.execute("RESET pandas_analyze_sample")
+
+
+def _object_columns_hold_only_text(frame: pd.DataFrame) -> bool:
+    """True if the frame has object columns and each holds strings and missing values only (not all missing:
+    DuckDB types an all-missing column by sampling it)."""
+    objects = [i for i, dtype in enumerate(frame.dtypes) if is_object_dtype(dtype)]
+    return bool(objects) and all(infer_dtype(frame.iloc[:, i], skipna=True) == "string" for i in objects)
 
 
 def _columns(con: duckdb.DuckDBPyConnection, table: str, frame: pd.DataFrame) -> list[str]:

@@ -4,6 +4,7 @@ behaviour on both backends (the DuckDB file and the lake: a real DuckLake on a r
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from pathlib import Path
 
 import duckdb
@@ -235,3 +236,24 @@ def test_the_duckdb_memory_limit_comes_from_the_environment(tmp_path: Path, monk
     monkeypatch.setenv("KALSHI_DUCKDB_MEMORY_LIMIT", "300MB")
     with db.connection(tmp_path / "w.duckdb") as writer:
         assert writer.execute("SELECT current_setting('memory_limit')").fetchone()[0] == _as_duckdb_shows("300MB")
+
+
+@pytest.mark.parametrize("column, unsampled", [
+    (["a", None, float("nan"), "b"], True),                                    # text: DuckDB need not sample it
+    ([Decimal("0.4100"), None, Decimal("1.5"), Decimal("0.0001")], False),     # not text: sampled and typed
+    ([None, None, None, None], False),                                         # all missing: sampled, as before
+    ([datetime(2026, 10, 1, 12), None, datetime(2026, 10, 2), datetime(2026, 10, 3)], False),
+])
+def test_a_registered_frame_reaches_sql_as_duckdb_types_it_by_sampling(column: list, unsampled: bool) -> None:
+    frame = pd.DataFrame({"key": ["k1", "k2", "k3", "k4"], "value": pd.Series(column, dtype=object), "n": range(4)})
+    sampled = duckdb.connect()
+    sampled.register("v", frame)
+    expected = sampled.execute("SELECT * FROM v").fetchall(), sampled.execute("DESCRIBE v").fetchall()
+    con = duckdb.connect()
+    setting = "SELECT current_setting('pandas_analyze_sample')"
+    with writes.registered(con, frame) as view:
+        got = (con.execute(db.compose("SELECT * FROM {view}", view=view)).fetchall(),
+               con.execute(db.compose("DESCRIBE {view}", view=view)).fetchall())
+        assert (con.execute(setting).fetchone()[0] == 0) is unsampled
+    assert got == expected
+    assert con.execute(setting).fetchone()[0] == 1000  # DuckDB's default again after the block
