@@ -32,6 +32,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
+# Files that share a session fixture too costly to build twice go to one worker as one unit: the UI test's
+# `demo_run` (a whole `kalshi-assets demo`, 20-50 s) is test_demo_runs.py's, and --dist loadfile sent the two
+# files to different workers, each building it.
+SCHEDULED_WITH = {"tests/e2e/test_ui_lineage.py": "tests/e2e/test_demo_runs.py"}
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """`--dist loadfile`, with the files of SCHEDULED_WITH joined to their partner's unit (other modes: xdist's)."""
+    if config.getvalue("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class LoadFileWithSharedFixtures(LoadFileScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            scope = super()._split_scope(nodeid)
+            return SCHEDULED_WITH.get(scope, scope)
+
+    return LoadFileWithSharedFixtures(config, log)
+
+
 # Two months that hold settled CPI, jobs, GDP and FOMC events, ending at the demo's "now".
 WINDOW_START = "2026-09-01"
 WINDOW_END = "2026-10-31"
