@@ -79,12 +79,14 @@ def registered(con: duckdb.DuckDBPyConnection, frame: pd.DataFrame, name: str | 
     text_only = _object_columns_hold_only_text(frame)
     if text_only:
         con.execute("SET pandas_analyze_sample = 0")
-    con.register(name, frame)
     try:
-        yield name
+        con.register(name, frame)
+        try:
+            yield name
+        finally:
+            con.unregister(name)
     finally:
-        con.unregister(name)
-        if text_only:
+        if text_only:  # whatever happened: a later frame of other objects must be sampled again
             con.execute("RESET pandas_analyze_sample")
 
 

@@ -257,3 +257,10 @@ def test_a_registered_frame_reaches_sql_as_duckdb_types_it_by_sampling(column: l
         assert (con.execute(setting).fetchone()[0] == 0) is unsampled
     assert got == expected
     assert con.execute(setting).fetchone()[0] == 1000  # DuckDB's default again after the block
+
+
+def test_duckdb_samples_again_after_a_block_that_failed() -> None:
+    con = duckdb.connect()
+    with pytest.raises(RuntimeError, match="inside"), writes.registered(con, pd.DataFrame({"text": ["a", "b"]})):
+        raise RuntimeError("inside the block")
+    assert con.execute("SELECT current_setting('pandas_analyze_sample')").fetchone()[0] == 1000
