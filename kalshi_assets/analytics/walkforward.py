@@ -456,7 +456,6 @@ def run_walkforward(
         ladder_rows.setdefault((row.event_ticker, row.horizon_days), []).append(row)
     by_horizon = {int(h): group for h, group in feats.groupby("horizon_days")}
     event_rows = {h: {e.event_ticker: e for e in group.itertuples(index=False)} for h, group in by_horizon.items()}
-    horizon_tickers = {h: group["event_ticker"].tolist() for h, group in by_horizon.items()}
     fee_multipliers = fee_multipliers or {}
     traces: list[dict[str, object]] = []
     skipped: list[dict[str, object]] = []
@@ -472,7 +471,7 @@ def run_walkforward(
                     at_horizon[at_horizon["event_ticker"].isin(train_events)], min_fit_events=candidate.min_fit_events
                 )
             rows = event_rows.get(candidate.horizon_days, {})
-            for ticker in [t for t in horizon_tickers.get(candidate.horizon_days, []) if t in test_events]:
+            for ticker in [t for t in rows if t in test_events]:  # in the features' order
                 base = {"candidate": candidate.name, "fold": int(fold), "event_ticker": ticker}
                 traces.extend(
                     _trade_event(rows[ticker], base, fits[key], ladder_rows, candidate,
