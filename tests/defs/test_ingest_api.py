@@ -111,10 +111,15 @@ def test_one_archived_and_one_live_event_each_come_from_their_tier(tmp_path: Pat
     exchange = DemoExchange()
     events = {"KXCPI-26MAY": "historical", "KXCPI-26SEP": "live"}
     assert {e: "historical" if exchange.event_archived(e) else "live" for e in events} == events
+    # Each event's days, from its first market's open to its last market's close (the days between the two
+    # belong to other events, which this test does not look at).
+    lives = [(min(m["open_time"] for m in ms)[:10], max(m["close_time"] for m in ms)[:10])
+             for ms in (exchange.markets(event_ticker=event) for event in events)]
     with DemoServer(exchange, rate_limits=None, record_responses=True) as server:
         path = tmp_path / "w.duckdb"
         assert ingest_metadata(path, api(server, tmp_path / "audit", series=["KXCPI"])).success
-        assert ingest_partitions(path, "2026-04-20", "2026-10-31", api(server, tmp_path / "audit")).success
+        for first_day, last_day in lives:
+            assert ingest_partitions(path, first_day, last_day, api(server, tmp_path / "audit")).success
         paths = [p.split("?")[0] for _, p, _, status, _ in server.api.responses if status == 200]
     assert any("/historical/markets/KXCPI-26MAY-" in p for p in paths) and "/trade-api/v2/historical/trades" in paths
     assert "/trade-api/v2/markets/candlesticks" in paths and "/trade-api/v2/markets/trades" in paths
