@@ -7,9 +7,11 @@ another event raises naming both, and the caller writes nothing.
 
 from __future__ import annotations
 
+import itertools
 from datetime import UTC, datetime
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from kalshi_assets.kalshi import parse
@@ -31,8 +33,9 @@ def fetch_forecast_percentiles(
     start_ts = int(start.replace(tzinfo=UTC).timestamp())
     end_ts = int(end.replace(tzinfo=UTC).timestamp())
     ingested_at = datetime.now(UTC).replace(tzinfo=None)
-    columns = [c for c in FORECAST_COLUMNS if c != "ingested_at"]
-    frames: list[pd.DataFrame] = []
+    # Each event's rows as columns (no wire object outlives its event), joined into one frame at the end:
+    # a frame per event cost more than parsing its points.
+    pieces: dict[str, list] = {column: [] for column in _PARSED_COLUMNS}
     for event in events.itertuples(index=False):
         # The API's start is exclusive and its end inclusive: asking (start - 1 s, end - 1 s] keeps each
         # point in exactly one daily partition, like the candles.
@@ -40,14 +43,30 @@ def fetch_forecast_percentiles(
             event.series_ticker, event.event_ticker, list(FORECAST_PERCENTILES), start_ts - 1, end_ts - 1, 60
         )
         parsed = forecast_percentile_columns(points, event.event_ticker, event.series_ticker)
-        rows = pd.DataFrame(_point_by_point(points, event) if parsed is None else parsed, columns=columns)
-        if len(rows):  # an event's rows as a frame: no wire object outlives its event
-            frames.append(rows)
-    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame([], columns=columns)
+        if parsed is None:
+            rows = pd.DataFrame(_point_by_point(points, event), columns=_PARSED_COLUMNS)
+            parsed = {column: rows[column].to_numpy() for column in _PARSED_COLUMNS}
+        if len(parsed["ts"]):
+            for column, values in parsed.items():
+                pieces[column].append(values)
+    frame = pd.DataFrame({column: _joined(column, parts) for column, parts in pieces.items()}, columns=_PARSED_COLUMNS)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True, cache=False).dt.tz_localize(None)  # cache: see writes.py
     frame["ingested_at"] = ingested_at
     inside = (frame["ts"] >= pd.Timestamp(start)) & (frame["ts"] < pd.Timestamp(end))
     return frame[inside].drop_duplicates(["event_ticker", "ts", "percentile"], keep="last").reset_index(drop=True)
+
+
+_PARSED_COLUMNS = [column for column in FORECAST_COLUMNS if column != "ingested_at"]
+_TEXT_COLUMNS = frozenset({"event_ticker", "series_ticker"})
+
+
+def _joined(column: str, parts: list) -> list | np.ndarray:
+    """The events' values of one column, end to end: text as one list, numbers and times as one array."""
+    if not parts:
+        return np.array([], dtype=object)  # as a frame of no rows has them
+    if column in _TEXT_COLUMNS:
+        return list(itertools.chain.from_iterable(parts))
+    return np.concatenate(parts)
 
 
 def _point_by_point(points: list, event: Any) -> list[dict[str, Any]]:
