@@ -545,9 +545,10 @@ def capacity_summary(traces: pd.DataFrame, skipped: pd.DataFrame) -> pd.DataFram
                 "blocked_no_capacity": len(blocked),
             }
         )
-    return pd.DataFrame(
-        rows,
-        columns=["candidate", "trades", "contracts", "window_volume", "share_of_volume", "capped_by_capacity",
-                 "blocked_no_capacity"],
-    )
+    # Typed even with no rows: a candidate that never traded is then filled with numbers, not objects.
+    return pd.DataFrame(rows, columns=list(_CAPACITY_TYPES)).astype(_CAPACITY_TYPES)
+
+
+_CAPACITY_TYPES = {"candidate": object, "trades": "int64", "contracts": "int64", "window_volume": "float64",
+                   "share_of_volume": "float64", "capped_by_capacity": "int64", "blocked_no_capacity": "int64"}
 

@@ -302,3 +302,23 @@ def test_candidate_table_rebuilds_its_candidates_and_counts_problems():
     assert trade_problems(traces, {}) == {"size_over_traded_volume": 0, "size_over_capacity": 0, "fee_mismatch": 0}
     bad = traces.assign(size=200, fee=0.0)
     assert trade_problems(bad, {}) == {"size_over_traded_volume": 1, "size_over_capacity": 1, "fee_mismatch": 1}
+
+
+def test_a_backtest_without_trades_or_skips_fills_its_candidates_with_numbers():
+    """No trace and no skip (a CPCV path with nothing to trade): the capacity columns are numbers, filled
+    without pandas' object downcasting (a FutureWarning that reached the demo's event log)."""
+    import warnings
+
+    from kalshi_assets.analytics.backtest_tables import candidate_table
+    from kalshi_assets.analytics.walkforward import candidate_family
+
+    family = candidate_family([1], [0.02, 0.05])
+    traces = pd.DataFrame(columns=["candidate", "pnl", "window_volume", "size", "size_limited_by"])
+    skipped = pd.DataFrame(columns=["candidate", "fold", "event_ticker", "kind", "reason"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        table = candidate_table(family, traces, skipped, 24.0)
+    assert len(table) == 2
+    counts = ["trades", "contracts", "capped_by_capacity", "blocked_no_capacity"]
+    assert all(str(table[c].dtype) == "int64" for c in counts) and (table[counts] == 0).all().all()
+    assert all(str(table[c].dtype) == "float64" for c in ("window_volume", "share_of_volume"))
