@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 
 from kalshi_assets.kalshi import parse
-from kalshi_assets.kalshi.columns import forecast_percentile_columns
+from kalshi_assets.kalshi.columns import FORECAST_ROW_COLUMNS, forecast_percentile_columns
 from kalshi_assets.kalshi.source import MarketDataSource
 
 # Percentiles asked of Kalshi (at most 10 per call): the quantiles the snapshots report.
@@ -35,7 +35,7 @@ def fetch_forecast_percentiles(
     ingested_at = datetime.now(UTC).replace(tzinfo=None)
     # Each event's rows as columns (no wire object outlives its event), joined into one frame at the end:
     # a frame per event cost more than parsing its points.
-    pieces: dict[str, list] = {column: [] for column in _PARSED_COLUMNS}
+    pieces: dict[str, list] = {column: [] for column in FORECAST_ROW_COLUMNS}
     for event in events.itertuples(index=False):
         # The API's start is exclusive and its end inclusive: asking (start - 1 s, end - 1 s] keeps each
         # point in exactly one daily partition, like the candles.
@@ -44,19 +44,18 @@ def fetch_forecast_percentiles(
         )
         parsed = forecast_percentile_columns(points, event.event_ticker, event.series_ticker)
         if parsed is None:
-            rows = pd.DataFrame(_point_by_point(points, event), columns=_PARSED_COLUMNS)
-            parsed = {column: rows[column].to_numpy() for column in _PARSED_COLUMNS}
+            rows = pd.DataFrame(_point_by_point(points, event), columns=FORECAST_ROW_COLUMNS)
+            parsed = {column: rows[column].to_numpy() for column in FORECAST_ROW_COLUMNS}
         if len(parsed["ts"]):
             for column, values in parsed.items():
                 pieces[column].append(values)
-    frame = pd.DataFrame({column: _joined(column, parts) for column, parts in pieces.items()}, columns=_PARSED_COLUMNS)
+    frame = pd.DataFrame({column: _joined(column, parts) for column, parts in pieces.items()}, columns=FORECAST_ROW_COLUMNS)
     frame["ts"] = pd.to_datetime(frame["ts"], utc=True, cache=False).dt.tz_localize(None)  # cache: see writes.py
     frame["ingested_at"] = ingested_at
     inside = (frame["ts"] >= pd.Timestamp(start)) & (frame["ts"] < pd.Timestamp(end))
     return frame[inside].drop_duplicates(["event_ticker", "ts", "percentile"], keep="last").reset_index(drop=True)
 
 
-_PARSED_COLUMNS = [column for column in FORECAST_COLUMNS if column != "ingested_at"]
 _TEXT_COLUMNS = frozenset({"event_ticker", "series_ticker"})
 
 
