@@ -16,6 +16,7 @@ building the others; `scale` adds replica series (`KXCPIR2`, ...) with their own
 from __future__ import annotations
 
 import hashlib
+import itertools
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -47,6 +48,17 @@ def _stable_int(*parts: object) -> int:
 
 def _rng(*parts: object) -> np.random.Generator:
     return np.random.default_rng(_stable_int(*parts))
+
+
+def _power(base: np.ndarray, exponent: float) -> np.ndarray:
+    """`base ** exponent` element by element through the C library's pow, as numpy computes it on most CPUs.
+
+    On CPUs with AVX-512, numpy's float64 power takes a vectorized path whose results differ from libm's in
+    the last bit: the demo's forecast values then differed from one machine to the next (the fingerprints of
+    tests/demo caught it). The same seed must give the same history on every machine."""
+    flat = np.asarray(base, dtype=np.float64).ravel()
+    return np.fromiter(map(math.pow, flat.tolist(), itertools.repeat(exponent, flat.size)), dtype=np.float64,
+                       count=flat.size).reshape(np.shape(base))
 
 
 @dataclass(frozen=True)
@@ -306,7 +318,7 @@ class DemoSimulation:
         bridge = (walk - np.linspace(0, 1, hours.size) * (walk[-1] if hours.size else 0.0)) / math.sqrt(
             max(hours.size, 1)
         )
-        mean = latent_truth + end_error + (prior_mean - latent_truth - end_error) * frac**0.7 + (
+        mean = latent_truth + end_error + (prior_mean - latent_truth - end_error) * _power(frac, 0.7) + (
             bridge * spec.prior_sd * 0.35
         )
         sd = spec.final_sd + (spec.prior_sd - spec.final_sd) * np.sqrt(frac)
@@ -356,7 +368,8 @@ class DemoSimulation:
         """Hourly bid/ask/last/volume/open interest in cents and contracts for a ladder."""
         n_markets, n_hours = fair.shape
         # Favorite-longshot bias: quotes lean toward 0.5 (longshots rich, favorites cheap).
-        leaned = fair**FAVORITE_LONGSHOT_GAMMA / (fair**FAVORITE_LONGSHOT_GAMMA + (1 - fair) ** FAVORITE_LONGSHOT_GAMMA)
+        lean = _power(fair, FAVORITE_LONGSHOT_GAMMA)
+        leaned = lean / (lean + _power(1 - fair, FAVORITE_LONGSHOT_GAMMA))
         # Independent noise per rung: this is what breaks monotonicity across the ladder.
         observed = np.clip(leaned + rng.normal(0, 1, fair.shape) * (0.008 + 0.012 * frac), 0.003, 0.997)
         half_spread = np.full((n_markets, 1), 0.01) + rng.uniform(0, 0.01, (n_markets, 1))
