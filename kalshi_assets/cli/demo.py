@@ -16,7 +16,7 @@ import warnings
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from kalshi_assets import settings
 from kalshi_assets.cli import EXIT_INTERRUPTED, PROG, CliError, add_command
@@ -37,13 +37,31 @@ def _clock(seconds: float) -> str:
     return f"{minutes}:{secs:02d}"
 
 
+def _own_stdout() -> TextIO:
+    """A private copy of the process's standard output descriptor (sys.stdout itself when it has none).
+
+    While a run executes, Dagster captures the process's output for the run's logs: it points descriptor 1
+    at a file and mirrors that file back to the terminal with `tail -F`, which it terminates when the run
+    ends. A line printed in a run's last moments could then be lost (Dagster says so: dagster#23336; one
+    `--verbose` line of 338 went missing under load) or arrive after later ones, and the runs' stdout in the
+    UI held the demo's own event lines. Lines written to the copy reach the terminal at once and in order."""
+    try:
+        descriptor = sys.stdout.fileno()
+    except (AttributeError, OSError):  # a stream without a descriptor (a test's; io.UnsupportedOperation)
+        return sys.stdout
+    sys.stdout.flush()
+    return os.fdopen(os.dup(descriptor), "w", buffering=1, encoding=getattr(sys.stdout, "encoding", None) or "utf-8",
+                     errors=getattr(sys.stdout, "errors", None) or "strict")
+
+
 class ProgressDisplay:
     """A `rich` progress line per stage on a terminal; elsewhere one plain line per stage as it ends."""
 
     def __init__(self, verbose: bool) -> None:
         from rich.console import Console
 
-        self.console = Console(highlight=False, soft_wrap=True)
+        self.stream = _own_stdout()
+        self.console = Console(file=self.stream, highlight=False, soft_wrap=True)
         self.verbose = verbose
         self.live = self.console.is_terminal
         self.tasks: dict[str, Any] = {}
@@ -66,6 +84,8 @@ class ProgressDisplay:
     def __exit__(self, *exc: object) -> None:
         if self.progress is not None:
             self.progress.stop()
+        if self.stream is not sys.stdout and not self.stream.closed:
+            self.stream.close()  # flushes: what follows (the summary) goes to sys.stdout after it
 
     def note(self, line: str) -> None:
         self.console.print(line, markup=False)

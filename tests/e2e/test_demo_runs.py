@@ -5,7 +5,7 @@
   re-executes.
 - A run killed with SIGKILL while a step holds the writer pool does not jam the next one: the rerun on the
   same home releases the dead run (marked failed, slot freed), finishes, and leaves the rows of a clean run.
-  `--verbose` streams every Dagster event of the rerun.
+  `--verbose` streams every Dagster event of the rerun, straight to the terminal.
 - A demo whose step waits for the pool (a live run holds it) answers SIGTERM at once: the waiting run is
   marked failed and its place in the pool given back.
 - Two first commands at once on a brand-new DAGSTER_HOME both work (the instance is created once).
@@ -119,6 +119,11 @@ def test_a_killed_run_does_not_jam_the_pool_and_the_rerun_matches_a_clean_run(de
     printed = [line for line in rerun.stdout.splitlines() if " DEBUG " in line or " INFO " in line
                or " ERROR " in line or " WARNING " in line]
     assert len(streamed) > 50 and len([p for p in printed if " python " not in p]) >= len(streamed)
+    # ... straight to the terminal: not through the output Dagster captures for each run (the runs' stdout in
+    # the UI), which reaches the terminal through a `tail -F` that Dagster stops when the run ends
+    captured = [path for r in reruns for path in stage.home.glob(f"storage/{r.run_id}/compute_logs/*.out")]
+    assert len(captured) == len(reruns)
+    assert not [path for path in captured if "STEP_START" in path.read_text()]
     assert fingerprint(stage.warehouse) == fingerprint(clean_stage.warehouse)
 
 
