@@ -42,9 +42,9 @@ def _own_stdout() -> TextIO:
 
     While a run executes, Dagster captures the process's output for the run's logs: it points descriptor 1
     at a file and mirrors that file back to the terminal with `tail -F`, which it terminates when the run
-    ends. A line printed in a run's last moments could then be lost (Dagster says so: dagster#23336; one
-    `--verbose` line of 338 went missing under load) or arrive after later ones, and the runs' stdout in the
-    UI held the demo's own event lines. Lines written to the copy reach the terminal at once and in order."""
+    ends. A line printed in a run's last moments could then be lost (Dagster's code says so, citing
+    dagster#23336) or arrive after later ones, and the runs' stdout in the UI held the demo's own event lines.
+    Lines written to the copy reach the terminal at once and in order."""
     try:
         descriptor = sys.stdout.fileno()
     except (AttributeError, OSError):  # a stream without a descriptor (a test's; io.UnsupportedOperation)
