@@ -267,10 +267,13 @@ def bin_moments(bins: tuple[np.ndarray, ...], ok: np.ndarray, n: int,
     m3 = np.bincount(bseg, weights=weighted_dev2 * dev, minlength=n) / denominator
     m4 = np.bincount(bseg, weights=weighted_dev2 * dev * dev, minlength=n) / denominator
     std = np.sqrt(np.maximum(var, 0.0))
+    # Powers as products: numpy's float64 power differs between CPUs in the last bit (its AVX-512 path is
+    # not libm's), so the same ladders gave other moments on another machine; a product is the same everywhere.
+    std2 = std * std
     with np.errstate(invalid="ignore", divide="ignore"):
         spread_ok = std > 1e-12 * (1.0 + np.abs(mean))
-        skew = np.where(spread_ok, m3 / std**3, np.nan)
-        kurt = np.where(spread_ok, m4 / std**4 - 3.0, np.nan)
+        skew = np.where(spread_ok, m3 / (std2 * std), np.nan)
+        kurt = np.where(spread_ok, m4 / (std2 * std2) - 3.0, np.nan)
     starts, counts = segment_starts(bseg, n)
     cdf = np.clip(segment_cumsum(bseg, bmass), 0.0, 1.0)
     quantiles = bin_quantiles(bins, cdf, starts, counts, ok, n)
