@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -85,17 +86,40 @@ def _step_started(stage: Stage, job: str) -> bool:
     return bool(logs) and any(f" {job} " in line and "STEP_START" in line for line in logs[-1].read_text().splitlines())
 
 
+def _kill_while_a_step_holds_the_pool(process: subprocess.Popen, stage: Stage) -> None:
+    """SIGKILL the demo while a partitioned step holds the writer slot.
+
+    Seeing STEP_START is not enough: a step can finish between the look and the kill, and between two steps
+    no slot is held (one CI run in several killed there). The demo is stopped first, the pool read while
+    nothing moves, and the demo killed only if a slot is held; otherwise it goes on and we look again.
+    """
+    def killed_holding_the_pool() -> bool:
+        if not _step_started(stage, STAGE_JOBS["partitioned"]):
+            return False
+        os.killpg(process.pid, signal.SIGSTOP)
+        with instance_of(stage) as instance:
+            held = instance.event_log_storage.get_concurrency_info("duckdb_writer").claimed_slots
+        if held:
+            os.killpg(process.pid, signal.SIGKILL)
+            return True
+        os.killpg(process.pid, signal.SIGCONT)
+        return False
+
+    try:
+        wait_for(killed_holding_the_pool, 240, "a partitioned step holding the pool", interval_s=0.2)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
+
+
 def test_a_killed_run_does_not_jam_the_pool_and_the_rerun_matches_a_clean_run(demo_run: DemoRun,
                                                                               tmp_path: Path) -> None:
     clean_stage = demo_run.stage
     stage = demo_stage(tmp_path)
     process = subprocess.Popen(DEMO, cwd=REPO, env=stage.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                                start_new_session=True)
-    try:
-        wait_for(lambda: _step_started(stage, STAGE_JOBS["partitioned"]), 240, "a partitioned step to start")
-    finally:
-        os.killpg(process.pid, signal.SIGKILL)
-        process.wait(10)
+    _kill_while_a_step_holds_the_pool(process, stage)
 
     with instance_of(stage) as instance:
         before = {r.run_id for r in instance.get_runs()}
