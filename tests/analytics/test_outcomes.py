@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pandas as pd
@@ -334,3 +335,17 @@ def test_first_print_candidates_put_the_vintage_source_first() -> None:
     assert conflicts["event_ticker"].tolist() == ["C"]
     empty, _ = first_print_candidates(vintages.iloc[0:0], markets.iloc[0:0], releases)
     assert empty.empty and list(empty.columns) == list(CANDIDATE_COLUMNS)
+
+
+def test_first_print_candidates_keep_the_reference_period_a_date_when_kalshi_has_none() -> None:
+    vintages = vintage_frame([("A", BASE, 1, 0.3, "demo")])
+    vintages["series_ticker"], vintages["reference_period"] = "KXCPI", pd.Timestamp("2026-08-01")
+    markets = pd.DataFrame({"event_ticker": ["B"], "result": ["yes"], "expiration_value_num": [4.25],
+                            "settlement_ts": [BASE]})
+    releases = pd.DataFrame({"event_ticker": ["A"], "series_ticker": ["KXCPI"], "release_time": [BASE]})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FutureWarning)  # pandas: concat skipping all-NA columns is deprecated
+        candidates, _ = first_print_candidates(vintages, markets, releases)
+    assert candidates["source"].tolist() == ["demo", "kalshi"]
+    assert pd.api.types.is_datetime64_any_dtype(candidates["reference_period"])
+    assert candidates["reference_period"].isna().tolist() == [False, True]
