@@ -311,27 +311,14 @@ def first_print_candidates(
         known = releases[["event_ticker", "series_ticker", "release_time"]]
         from_kalshi = settled.merge(known, on="event_ticker", how="left")
         from_kalshi["release_time"] = from_kalshi["release_time"].fillna(from_kalshi["settlement_ts"])
-        parts.append(from_kalshi.assign(reference_period=None, source=KALSHI_SOURCE))
+        # Kalshi has no reference period: missing, typed as the vintages' one (pandas is deprecating concat's
+        # skipping an all-missing column when it picks the dtype; an untyped None would turn dates into objects).
+        reference_type = parts[0]["reference_period"].dtype if parts else "datetime64[ns]"
+        missing = pd.Series(pd.NaT, index=from_kalshi.index, dtype=reference_type)
+        parts.append(from_kalshi.assign(reference_period=missing, source=KALSHI_SOURCE))
     if not parts:
         return pd.DataFrame(columns=list(CANDIDATE_COLUMNS)), conflicts
-    return pd.concat(_typed_alike([p[list(CANDIDATE_COLUMNS)] for p in parts]), ignore_index=True), conflicts
-
-
-def _typed_alike(frames: list[pd.DataFrame]) -> list[pd.DataFrame]:
-    """The frames, with a column that is all missing in one (Kalshi has no reference period, a vintage no
-    settlement time) given the dtype it has where it holds values: pandas is deprecating concat's skipping
-    all-NA columns when it picks the result's dtype (it would make Kalshi's None turn dates into objects)."""
-    typed = []
-    for frame in frames:
-        missing = {
-            column: dtype
-            for column in frame.columns
-            if frame[column].isna().all()
-            and (dtype := next((f[column].dtype for f in frames if f[column].notna().any()), None)) is not None
-            and dtype != frame[column].dtype
-        }
-        typed.append(frame.assign(**{c: pd.Series(index=frame.index, dtype=d) for c, d in missing.items()}))
-    return typed
+    return pd.concat([p[list(CANDIDATE_COLUMNS)] for p in parts], ignore_index=True), conflicts
 
 
 # --- implied distributions and labels ---------------------------------------------------------

@@ -80,8 +80,8 @@ ladder_draw = st.fixed_dictionaries({
 
 @PROPERTY_SETTINGS
 @given(draw=ladder_draw)
-# Found by Hypothesis in a full run of the suite: rungs at +-3 sigma quoted 0-3c (the true tails are 0.13%) put 1.5% of mass at
-# +-3.5 sigma each side: sd 13.6% high.
+# Found by Hypothesis in a full run of the suite: rungs at +-3 sigma quoted 0-3c (the true tails are 0.13%)
+# put 1.5% of mass at +-3.5 sigma each side: sd 13.6% high.
 @example(draw={"kind": "normal", "loc": 0.0, "scale": 1.0, "shape": 2.0, "spacing": 0.5, "noise": 0.0078125,
                "spread": 0.04, "strike_type": "greater", "seed": 1073549})
 def test_continuous_ladder_recovers_mean_and_sd(draw: dict) -> None:
